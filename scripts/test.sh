@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs and runs it: the README's test command, and what CI runs.
+#   - a virtual environment in .venv with the package and its test extras
+#   - a PostgreSQL server: the one already listening, or a throwaway cluster on a free port
+#   - ruff (lint + format check), then pytest; extra arguments go to pytest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '== %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+apt_install() {
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null 2>&1 || {
+        as_root apt-get update -q >/dev/null 2>&1 && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null
+    }
+}
+
+# --- Python ---------------------------------------------------------------------------------
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    say "creating .venv with $($PYTHON --version)"
+    $PYTHON -m venv .venv 2>/dev/null || { apt_install python3-venv && rm -rf .venv && $PYTHON -m venv .venv; }
+fi
+say "installing telegraf-lutron and test dependencies"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+# shellcheck source=scripts/postgres.sh
+. scripts/postgres.sh
+ensure_postgres
+say "PostgreSQL for tests: $TL_TEST_DSN"
+export TL_TEST_DSN
+
+# --- checks and tests -----------------------------------------------------------------------
+say "ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+say "pytest"
+.venv/bin/python -m pytest "$@"

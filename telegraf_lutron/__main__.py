@@ -1,0 +1,3 @@
+from telegraf_lutron.cli import main
+
+raise SystemExit(main())

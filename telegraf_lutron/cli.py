@@ -1,0 +1,55 @@
+"""The `telegraf-lutron` command: a thin dispatcher to the subcommand modules.
+
+Each subcommand lives in its own module exposing `add_arguments(parser)` and `main(args) -> int`;
+modules are imported only when their subcommand runs, so `run` starts fast (its signal handlers
+must be in place before anything slow).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from telegraf_lutron import __version__
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "simulate": ("telegraf_lutron.simulator.cli", "run the built-in HomeWorks QS processor simulator"),
+    "demo": ("telegraf_lutron.demo", "run the simulator and watch the product work against it"),
+    "design": ("telegraf_lutron.design_cli", "show a processor's design database (DbXmlInfo.xml)"),
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with `only`, just that subcommand's module is imported."""
+    parser = argparse.ArgumentParser(
+        prog="telegraf-lutron",
+        description="Lutron HomeWorks QS / RadioRA 2 lighting as Telegraf metrics.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name, help=help_text)
+            continue
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    only = argv[0] if argv and argv[0] in COMMANDS else None
+    args = build_parser(only).parse_args(argv)
+    try:
+        return int(args._module.main(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # stdout was closed by the reader (e.g. `| head`): nothing more to say.
+        sys.stderr.close()
+        return 0
