@@ -19,11 +19,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("telegraf_lutron.simulator.cli", "run the built-in HomeWorks QS processor simulator"),
     "demo": ("telegraf_lutron.demo", "run the simulator and watch the product work against it"),
     "design": ("telegraf_lutron.design_cli", "show a processor's design database (DbXmlInfo.xml)"),
+    "run": ("telegraf_lutron.execd", "the Telegraf inputs.execd plugin: metrics on stdout"),
+    "check": ("telegraf_lutron.check", "check a configuration: log in, read the design, report"),
+    "db": ("telegraf_lutron.db.cli", "PostgreSQL schema, rollups, retention and statistics"),
+    "ui": ("telegraf_lutron.ui_cli", "start the web UI (Streamlit)"),
 }
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser; with `only`, just that subcommand's module is imported."""
+    """The argument parser; only the module of subcommand `only` is imported (none for --help)."""
     parser = argparse.ArgumentParser(
         prog="telegraf-lutron",
         description="Lutron HomeWorks QS / RadioRA 2 lighting as Telegraf metrics.",
@@ -31,7 +35,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
-        if only is not None and name != only:
+        if name != only:
             sub.add_parser(name, help=help_text)
             continue
         module = importlib.import_module(module_name)
