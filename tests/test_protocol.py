@@ -1,0 +1,247 @@
+"""The sans-I/O protocol layer: framing, prompts, every report type, commands."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from telegraf_lutron import protocol as p
+
+
+def feed_all(chunks: list[bytes]) -> list[p.Event]:
+    parser = p.LineParser()
+    events: list[p.Event] = []
+    for chunk in chunks:
+        events += parser.feed(chunk)
+    return events
+
+
+def test_login_dialogue_prompts_without_newlines() -> None:
+    assert feed_all([b"login: "]) == [p.LoginPrompt()]
+    assert feed_all([b"password: "]) == [p.PasswordPrompt()]
+    assert feed_all([b"\r\nQNET> \x00"]) == [p.Prompt("QNET")]
+    assert feed_all([b"\r\nGNET> \x00"]) == [p.Prompt("GNET")]
+
+
+def test_bad_login_hwqs_then_new_login_prompt() -> None:
+    assert feed_all([b"\r\nbad login\r\nlogin: "]) == [p.BadLogin(), p.LoginPrompt()]
+
+
+def test_prompt_split_across_reads_waits_for_the_rest() -> None:
+    parser = p.LineParser()
+    assert parser.feed(b"\r\nQN") == []
+    assert parser.feed(b"ET") == []
+    assert parser.feed(b"> ") == [p.Prompt("QNET")]
+    assert parser.feed(b"\x00") == []
+    assert parser.pending == b""
+
+
+def test_prompt_glued_in_front_of_a_line() -> None:
+    events = feed_all([b"QNET> ~OUTPUT,27,1,75.00\r\n"])
+    assert events == [p.Prompt("QNET"), p.OutputLevel(("27", "1", "75.00"), 27, 75.0)]
+
+
+def test_prompt_glued_inside_a_line() -> None:
+    events = feed_all([b"~OUTPUT,GNET> 10,1,0.00\r\n"])
+    assert events[0] == p.Prompt("GNET")
+    level = events[1]
+    assert isinstance(level, p.OutputLevel) and level.zone == 10 and level.level == 0.0
+
+
+def test_line_split_across_any_number_of_reads() -> None:
+    data = b"~OUTPUT,31,1,100.00\r\n~DEVICE,40,83,9,1\n"
+    whole = feed_all([data])
+    for size in (1, 2, 3, 7):
+        chunks = [data[i : i + size] for i in range(0, len(data), size)]
+        assert feed_all(chunks) == whole
+    assert [type(e) for e in whole] == [p.OutputLevel, p.LedState]
+
+
+def test_crlf_lf_and_extra_carriage_returns() -> None:
+    events = feed_all([b"~GROUP,5,3,3\n~GROUP,6,3,4\r\n~GROUP,7,3,255\r\r\n"])
+    assert [(e.group, e.occupied) for e in events if isinstance(e, p.OccupancyState)] == [
+        (5, True),
+        (6, False),
+        (7, None),
+    ]
+
+
+def test_nul_bytes_anywhere_are_dropped() -> None:
+    assert feed_all([b"\x00\x00~SYSVAR,\x002,1,3\r\n"]) == [p.SysvarState(("2", "1", "3"), 2, 3)]
+
+
+def test_output_reports() -> None:
+    (ev,) = feed_all([b"~OUTPUT,450,29,6\r\n"])
+    assert isinstance(ev, p.OutputReport) and (ev.zone, ev.action) == (450, 29)
+    (ev,) = feed_all([b"~OUTPUT,31,30,1,100.00\r\n"])
+    assert isinstance(ev, p.OutputReport) and ev.action == 30
+
+
+def test_device_reports() -> None:
+    events = feed_all([b"~DEVICE,40,3,3\r\n~DEVICE,40,3,4\r\n~DEVICE,40,83,9,2\r\n~DEVICE,7,00000,1,1\r\n"])
+    press, release, led, enable = events
+    assert press == p.ButtonEvent(("40", "3", "3"), 40, 3, p.ButtonAction.PRESS)
+    assert isinstance(release, p.ButtonEvent) and release.action == p.ButtonAction.RELEASE
+    assert isinstance(led, p.LedState) and (led.device, led.led, led.state) == (40, 83, 2)
+    assert isinstance(enable, p.DeviceReport) and enable.component == 0
+
+
+def test_system_10_reply_without_action_number() -> None:
+    (ev,) = feed_all([b"~SYSTEM,04/04/2025,17:34:22\r\n"])
+    assert isinstance(ev, p.SystemReport)
+    assert ev.action == 10
+    assert ev.design_revision == "04/04/2025,17:34:22"
+    assert p.query_design_revision().answered_by(ev)
+
+
+def test_system_reply_with_action() -> None:
+    (ev,) = feed_all([b"~SYSTEM,1,11:05:00\r\n"])
+    assert isinstance(ev, p.SystemReport) and ev.action == 1 and ev.values == ("11:05:00",)
+    assert ev.design_revision is None
+    assert not p.query_design_revision().answered_by(ev)
+
+
+def test_monitoring_error_area_shadegrp_timeclock() -> None:
+    events = feed_all(
+        [
+            b"~MONITORING,5,1\r\n~ERROR,2\r\n~AREA,2,6,2\r\n~SHADEGRP,2,6,2\r\n"
+            b"~TIMECLOCK,2,2,05:32\r\n~HVAC,1,1,070\r\n"
+        ]
+    )
+    mon, err, area, shade, clock, hvac = events
+    assert mon == p.MonitoringState(("5", "1"), 5, 1)
+    assert err == p.ErrorReply(("2",), 2)
+    assert isinstance(area, p.GenericReport) and area.name == "AREA" and area.key == (2, 6, 2)
+    assert isinstance(shade, p.GenericReport) and shade.name == "SHADEGRP"
+    assert isinstance(clock, p.GenericReport) and clock.fields == ("2", "2", "05:32")
+    assert isinstance(hvac, p.GenericReport) and hvac.key == (1, 1, 70)
+
+
+def test_firmwarerev_free_text_lines() -> None:
+    lines = feed_all(
+        [
+            b"OS Firmware Revision = 10.2.0 [Jan 01 2024 10:00:00]\r\n",
+            b"Design Version = 42\r\nBuild = release\r\n",
+        ]
+    )
+    assert all(isinstance(e, p.TextLine) for e in lines)
+    assert [e.label_value() for e in lines if isinstance(e, p.TextLine)] == [
+        ("OS Firmware Revision", "10.2.0 [Jan 01 2024 10:00:00]"),
+        ("Design Version", "42"),
+        ("Build", "release"),
+    ]
+
+
+def test_diagnostics_are_text_and_utf8_is_decoded_with_replacement() -> None:
+    events = feed_all([b"Diag Error On Line 413 of dns_private.cpp\r\nK\xc3\xbcche \xff\r\n"])
+    assert events == [p.TextLine("Diag Error On Line 413 of dns_private.cpp"), p.TextLine("Küche \ufffd")]
+
+
+def test_malformed_reports_become_unknown_not_exceptions() -> None:
+    for raw in (b"~OUTPUT\r\n", b"~OUTPUT,x,1,5\r\n", b"~OUTPUT,1,1,nan\r\n", b"~DEVICE,1\r\n", b"~\r\n"):
+        (ev,) = feed_all([raw])
+        assert isinstance(ev, p.Unknown), raw
+
+
+def test_out_of_range_level_is_unknown() -> None:
+    (ev,) = feed_all([b"~OUTPUT,1,1,150.00\r\n"])
+    assert isinstance(ev, p.Unknown)
+
+
+def test_transcript_from_the_protocol_doc() -> None:
+    chunks = [
+        b"login: ",
+        b"password: ",
+        b"\r\nQNET> \x00",
+        b"~MONITORING,12,2\r\nQNET> ",
+        b"~MONITORING,255,2\r\n",
+        b"~MONITORING,11,1\r\n~MONITORING,5,1\r\n~MONITORING,4,1\r\n~MO",
+        b"NITORING,3,1\r\n~MONITORING,6,1\r\n",
+        b"~SYSTEM,04/04/2025,10:12:44\r\n",
+        b"~DEVICE,40,3,3\r\n",
+        b"~OUTPUT,31,1,100.00\r\n~OUTPUT,31,29,8\r\n~OUTPUT,31,30,1,100.00\r\n",
+        b"~DEVICE,40,3,4\r\n~DEVICE,40,83,9,1\r\n",
+        b"~OUTPUT,27,1,75.00\r\n",
+        b"~ERROR,2\r\n",
+    ]
+    events = feed_all(chunks)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == [
+        "LoginPrompt",
+        "PasswordPrompt",
+        "Prompt",
+        "MonitoringState",
+        "Prompt",
+        "MonitoringState",
+        "MonitoringState",
+        "MonitoringState",
+        "MonitoringState",
+        "MonitoringState",
+        "MonitoringState",
+        "SystemReport",
+        "ButtonEvent",
+        "OutputLevel",
+        "OutputReport",
+        "OutputReport",
+        "ButtonEvent",
+        "LedState",
+        "OutputLevel",
+        "ErrorReply",
+    ]
+    assert p.query_output_level(27).answered_by(events[-2])
+    assert not p.query_output_level(27).answered_by(events[13])
+
+
+def test_commands_and_reply_matching_ignore_leading_zeros() -> None:
+    assert p.query_output_level(27).data == b"?OUTPUT,27,1\r\n"
+    assert p.query_led(40, 83).data == b"?DEVICE,40,83,9\r\n"
+    assert p.query_occupancy(5).data == b"?GROUP,5,3\r\n"
+    assert p.monitoring(5, True).data == b"#MONITORING,5,1\r\n"
+    assert p.set_output_level(3, 42.5).data == b"#OUTPUT,3,1,42.50\r\n"
+    (ev,) = feed_all([b"~DEVICE,040,083,9,0\r\n"])
+    assert p.query_led(40, 83).answered_by(ev)
+    assert not p.query_led(40, 84).answered_by(ev)
+    (echo,) = feed_all([b"~MONITORING,5,1\r\n"])
+    assert p.monitoring(5, True).answered_by(echo)
+    assert not p.monitoring(5, False).answered_by(echo)
+
+
+def test_overlong_line_without_newline_is_dropped_with_an_event() -> None:
+    parser = p.LineParser()
+    events = parser.feed(b"x" * (p.MAX_LINE_BYTES + 10))
+    assert len(events) == 1 and isinstance(events[0], p.Unknown)
+    assert parser.pending == b""
+    assert parser.feed(b"~GROUP,1,3,3\r\n") == [p.OccupancyState(("1", "3", "3"), 1, 3)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.binary(max_size=64), max_size=20))
+def test_any_byte_sequence_never_crashes(chunks: list[bytes]) -> None:
+    events = feed_all(chunks)
+    assert all(isinstance(e, p.Event) for e in events)
+
+
+_line = st.one_of(
+    st.sampled_from(
+        [
+            b"~OUTPUT,1,1,50.00",
+            b"~DEVICE,2,81,9,1",
+            b"~GROUP,3,3,4",
+            b"QNET> ~OUTPUT,4,1,0.00",
+            b"~SYSTEM,01/02/2025,03:04:05",
+            b"bad login",
+            b"FLASH WRITE",
+            b"~ERROR,6",
+        ]
+    ),
+    st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"")),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_line, min_size=1, max_size=12), st.integers(min_value=1, max_value=9))
+def test_events_do_not_depend_on_how_bytes_are_split(lines: list[bytes], size: int) -> None:
+    data = b"".join(line + b"\r\n" for line in lines)
+    whole = feed_all([data])
+    chunks = [data[i : i + size] for i in range(0, len(data), size)]
+    assert feed_all(chunks) == whole
