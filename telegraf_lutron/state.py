@@ -1,0 +1,278 @@
+"""The live model of the house: levels, LEDs, buttons and occupancy, and energy integrated exactly.
+
+Pure logic: events in (from the session), numbers out (for the metrics); time is passed in, so
+tests can move it. Power of a zone is `rated watts x level / 100` when dimmable, `rated watts`
+when a non-dimmable zone is on. Energy is integrated between events: a zone's power is constant
+between two level reports, so joules = watts x seconds exactly, whatever the reporting interval.
+Zones whose wattage is unknown (0 in the design) draw 0 W here and say so in `rated_watts`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from telegraf_lutron import protocol as p
+from telegraf_lutron.design import Design, Zone
+
+log = logging.getLogger(__name__)
+
+ENERGY_FILE_VERSION = 1
+
+
+@dataclass(slots=True)
+class ButtonCounts:
+    presses: float = 0.0
+    releases: float = 0.0
+    holds: float = 0.0
+    multitaps: float = 0.0
+
+
+def zone_watts(zone: Zone, level: float | None) -> float:
+    """Power drawn by `zone` at `level` (None = not known yet: 0)."""
+    if level is None or level <= 0.0 or zone.rated_watts <= 0.0:
+        return 0.0
+    if zone.dimmable:
+        return zone.rated_watts * min(level, 100.0) / 100.0
+    return zone.rated_watts
+
+
+@dataclass
+class _ZoneLive:
+    level: float | None = None
+    watts: float = 0.0
+    since: float = 0.0  # time of the last integration step
+    on_since_wall: float | None = None
+
+
+@dataclass
+class HouseState:
+    """Everything known about the house now. Call `apply(event, now)` for each processor event
+    (in arrival order) and `advance(now)` before reading energy totals."""
+
+    design: Design
+    now: float = 0.0
+    zones: dict[int, _ZoneLive] = field(default_factory=dict)
+    zone_energy: dict[int, float] = field(default_factory=dict)  # joules, persisted
+    area_energy: dict[int, float] = field(default_factory=dict)  # joules, by area key, persisted
+    total_energy: float = 0.0  # joules, persisted
+    leds: dict[tuple[int, int], int] = field(default_factory=dict)
+    buttons: dict[tuple[int, int], ButtonCounts] = field(default_factory=dict)
+    occupancy: dict[int, bool | None] = field(default_factory=dict)
+    changes: int = 0  # bumped on every state change (for emit-on-change)
+
+    def __post_init__(self) -> None:
+        self.set_design(self.design, self.now)
+
+    # --- design --------------------------------------------------------------------------
+
+    def set_design(self, design: Design, now: float) -> None:
+        """Switch to a new design revision; zones that still exist keep their state and energy."""
+        self.advance(now)
+        self.design = design
+        self.zones = {z.id: self.zones.get(z.id, _ZoneLive(since=now)) for z in design.zones}
+        for zid, live in self.zones.items():
+            zone = design.zone(zid)
+            assert zone is not None
+            live.watts = zone_watts(zone, live.level)
+            self.zone_energy.setdefault(zid, 0.0)
+        for area in design.areas:
+            self.area_energy.setdefault(area.key, 0.0)
+        keypad_ids = {k.id for k in design.keypads}
+        self.leds = {k: v for k, v in self.leds.items() if k[0] in keypad_ids}
+
+    # --- events --------------------------------------------------------------------------
+
+    def apply(self, event: p.Event, now: float, wall: float | None = None) -> bool:
+        """Update from one event; True when something observable changed."""
+        if isinstance(event, p.OutputLevel):
+            return self.set_level(event.zone, event.level, now, wall)
+        if isinstance(event, p.LedState):
+            if self.design.keypad(event.device) is None:
+                return False
+            key = (event.device, event.led)
+            if self.leds.get(key) == event.state:
+                return False
+            self.leds[key] = event.state
+        elif isinstance(event, p.ButtonEvent):
+            if self.design.keypad(event.device) is None:
+                return False
+            counts = self.buttons.setdefault((event.device, event.component), ButtonCounts())
+            if event.action == p.ButtonAction.PRESS:
+                counts.presses += 1
+            elif event.action == p.ButtonAction.RELEASE:
+                counts.releases += 1
+            elif event.action == p.ButtonAction.HOLD:
+                counts.holds += 1
+            elif event.action == p.ButtonAction.MULTITAP:
+                counts.multitaps += 1
+            else:
+                return False
+        elif isinstance(event, p.OccupancyState):
+            if self.occupancy.get(event.group, "unset") == event.occupied:
+                return False
+            self.occupancy[event.group] = event.occupied
+        else:
+            return False
+        self.changes += 1
+        return True
+
+    def set_level(self, zone_id: int, level: float, now: float, wall: float | None = None) -> bool:
+        live = self.zones.get(zone_id)
+        zone = self.design.zone(zone_id)
+        if live is None or zone is None:
+            return False
+        if live.level == level:
+            return False
+        self._integrate(zone_id, live, now)
+        was_on = bool(live.level)
+        live.level = level
+        live.watts = zone_watts(zone, level)
+        if level > 0 and not was_on:
+            live.on_since_wall = wall
+        elif level <= 0:
+            live.on_since_wall = None
+        self.changes += 1
+        return True
+
+    # --- energy --------------------------------------------------------------------------
+
+    def _integrate(self, zone_id: int, live: _ZoneLive, now: float) -> None:
+        dt = now - live.since
+        live.since = now
+        if dt <= 0 or live.watts <= 0:
+            return
+        joules = live.watts * dt
+        self.zone_energy[zone_id] = self.zone_energy.get(zone_id, 0.0) + joules
+        zone = self.design.zone(zone_id)
+        if zone is not None:
+            self.area_energy[zone.area_key] = self.area_energy.get(zone.area_key, 0.0) + joules
+        self.total_energy += joules
+
+    def advance(self, now: float) -> None:
+        """Integrate every zone's energy up to `now`."""
+        for zid, live in self.zones.items():
+            self._integrate(zid, live, now)
+        self.now = max(self.now, now)
+
+    # --- derived numbers -----------------------------------------------------------------
+
+    def level(self, zone_id: int) -> float | None:
+        live = self.zones.get(zone_id)
+        return None if live is None else live.level
+
+    def watts(self, zone_id: int) -> float:
+        live = self.zones.get(zone_id)
+        return 0.0 if live is None else live.watts
+
+    def area_totals(self) -> dict[int, tuple[float, int]]:
+        """Per area key: (watts, zones on)."""
+        totals: dict[int, tuple[float, int]] = {a.key: (0.0, 0) for a in self.design.areas}
+        for zone in self.design.zones:
+            live = self.zones[zone.id]
+            watts, on = totals.get(zone.area_key, (0.0, 0))
+            totals[zone.area_key] = (watts + live.watts, on + (1 if live.level else 0))
+        return totals
+
+    def system_totals(self) -> tuple[float, int, int]:
+        """(watts, zones on, zones total)."""
+        watts = sum(live.watts for live in self.zones.values())
+        on = sum(1 for live in self.zones.values() if live.level)
+        return watts, on, len(self.zones)
+
+    # --- persistence ---------------------------------------------------------------------
+
+    def counters_document(self) -> dict[str, Any]:
+        return {
+            "version": ENERGY_FILE_VERSION,
+            "guid": self.design.project.guid,
+            "total_joules": self.total_energy,
+            "zones": {str(k): v for k, v in self.zone_energy.items()},
+            "areas": {str(k): v for k, v in self.area_energy.items()},
+            "buttons": {
+                f"{d}:{c}": [b.presses, b.releases, b.holds, b.multitaps]
+                for (d, c), b in self.buttons.items()
+            },
+        }
+
+    def load_counters(self, doc: dict[str, Any]) -> None:
+        """Restore persisted counters (raises ValueError/TypeError/KeyError on a malformed doc)."""
+        if doc.get("version") != ENERGY_FILE_VERSION:
+            raise ValueError(f"unknown counters file version {doc.get('version')!r}")
+        total = float(doc["total_joules"])
+        zones = {int(k): float(v) for k, v in dict(doc["zones"]).items()}
+        areas = {int(k): float(v) for k, v in dict(doc["areas"]).items()}
+        buttons: dict[tuple[int, int], ButtonCounts] = {}
+        for key, values in dict(doc.get("buttons", {})).items():
+            device, component = (int(x) for x in key.split(":"))
+            buttons[(device, component)] = ButtonCounts(*(float(v) for v in values))
+        if any(v < 0 or v != v for v in (total, *zones.values(), *areas.values())):
+            raise ValueError("negative or NaN counter")
+        self.total_energy = total
+        self.zone_energy.update(zones)
+        self.area_energy.update(areas)
+        self.buttons.update(buttons)
+
+
+class CounterStore:
+    """Energy and button counters in `cache_dir/counters.json`, written atomically, so a plugin
+    restart continues them. A corrupt file means starting from 0 with a warning, never a crash."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self.path = Path(cache_dir) / "counters.json"
+
+    def load_into(self, state: HouseState) -> bool:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            log.warning("cannot read %s (%s): energy counters start from 0", self.path, exc.strerror)
+            return False
+        try:
+            state.load_counters(json.loads(raw))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.warning(
+                "ignoring corrupt counters file %s (%s): energy counters start from 0", self.path, exc
+            )
+            return False
+        return True
+
+    def save(self, state: HouseState) -> None:
+        data = json.dumps(state.counters_document(), separators=(",", ":")).encode()
+        atomic_write(self.path, data)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a reader sees the old or the new file, never a torn one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with_suppressed_unlink(tmp)
+        raise
+
+
+def with_suppressed_unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def leds_to_query(design: Design) -> Iterable[tuple[int, int]]:
+    """Every (keypad, LED component) the design lists, paired or not."""
+    for keypad in design.keypads:
+        for led in keypad.leds:
+            yield keypad.id, led
