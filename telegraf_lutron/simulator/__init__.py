@@ -1,0 +1,1 @@
+"""The built-in HomeWorks QS / RadioRA 2 processor simulator."""
