@@ -1,0 +1,73 @@
+"""House activity: people moving about, so dashboards fed by the simulator move too.
+
+At `rate` events per second on average (Poisson arrivals from a seeded generator) it sets a
+zone level, taps a keypad button (its LED and zones follow) or toggles a room's occupancy, each
+reported to monitoring sessions exactly as the control methods do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from typing import TYPE_CHECKING
+
+from telegraf_lutron.simulator.house import SOURCE_LOCAL
+
+if TYPE_CHECKING:
+    from telegraf_lutron.simulator.core import Simulator
+
+log = logging.getLogger(__name__)
+
+LEVELS = (0.0, 0.0, 25.0, 50.0, 75.0, 100.0)  # off is as common as it is in a real house
+
+
+class HouseActivity:
+    def __init__(self, sim: Simulator, rate: float, seed: int):
+        self.rate = rate  # may be changed while running; 0 pauses
+        self._sim = sim
+        self._rng = random.Random(seed)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="lutron-sim-activity")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            if self.rate <= 0:
+                await asyncio.sleep(0.1)
+                continue
+            await asyncio.sleep(self._rng.expovariate(self.rate))
+            try:
+                self.step()
+            except Exception:
+                # One odd design element must not end the activity for good.
+                log.exception("house activity step failed")
+
+    def step(self) -> None:
+        """One random event."""
+        design = self._sim.design
+        rng = self._rng
+        roll = rng.random()
+        buttons = [
+            (kp.id, b.component) for kp in design.keypads for b in kp.buttons if b.led_component is not None
+        ]
+        rooms = list(self._sim.house.occupancy_areas())
+        if roll < 0.35 and buttons:
+            keypad, button = rng.choice(buttons)
+            self._sim.tap(keypad, button)
+        elif roll < 0.5 and rooms:
+            area = rng.choice(rooms)
+            self._sim.set_occupancy(area, self._sim.occupancy(area) != 3)
+        elif design.zones:
+            zone = rng.choice(design.zones)
+            self._sim.set_level(zone.id, rng.choice(LEVELS), source=SOURCE_LOCAL)
