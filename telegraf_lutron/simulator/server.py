@@ -12,6 +12,7 @@ import asyncio
 import collections
 import logging
 import random
+import time
 from typing import TYPE_CHECKING, Any
 
 from telegraf_lutron.simulator.commands import CommandError, Monitoring, execute, parse
@@ -182,7 +183,9 @@ class TelnetSession:
     async def _serve(self) -> None:
         stats = self.sim.stats
         stats.commands_per_session.setdefault(self.sid, 0)
+        self._busy_until = 0.0
         while True:
+            waited_from = time.monotonic()
             raw: bytes = await self._reader.readline()
             if not raw:
                 return
@@ -191,7 +194,12 @@ class TelnetSession:
                 stats.commands_total += 1
                 stats.commands_per_session[self.sid] += 1
             if self.sim.service_time > 0:
-                await asyncio.sleep(self.sim.service_time)
+                # Serial service: a command that was already waiting starts when the previous one
+                # completed, so timer overshoot does not accumulate while commands queue up.
+                now = time.monotonic()
+                queued = now - waited_from < 0.0002 and now - self._busy_until < self.sim.service_time
+                self._busy_until = (self._busy_until if queued else now) + self.sim.service_time
+                await asyncio.sleep(max(0.0, self._busy_until - now))
             if self.sim.quirks.silent:
                 continue  # a processor that stopped answering does nothing at all
             # The prompt that follows a command is decided before it runs: `#MONITORING,12,2`
