@@ -7,8 +7,9 @@ Only the model lives here; reading XML into it is `design_xml.py`, fetching and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 # OutputTypes that are on/off only (lutron-protocol.md §6.4). Every NON_DIM* counts too.
 NON_DIMMABLE_OUTPUT_TYPES = frozenset(
@@ -203,3 +204,204 @@ class Design:
     def occupancy_areas(self) -> tuple[Area, ...]:
         """Rooms whose occupancy the processor reports (queried by Area IID, §5.3)."""
         return tuple(a for a in self.rooms if a.occupancy_group)
+
+
+class DesignError(Exception):
+    """A design could not be read, fetched or parsed; the message is one line saying what to do."""
+
+
+def normalize_revision(revision: str) -> str:
+    """A design revision in the `?SYSTEM,10` form `MM/DD/YYYY,HH:MM:SS`, zero-padded.
+
+    Accepts the reply payload with or without padding, and a space instead of the comma; anything
+    unparseable comes back stripped, so it still compares equal to itself.
+    """
+    text = revision.strip()
+    for fmt in ("%m/%d/%Y,%H:%M:%S", "%m/%d/%Y %H:%M:%S"):
+        try:
+            return datetime.strptime(text, fmt).strftime("%m/%d/%Y,%H:%M:%S")
+        except ValueError:
+            continue
+    return text
+
+
+# --- JSON form of the model (the cache stores this; never pickle) ---------------------------------
+
+MODEL_SCHEMA = 1
+
+
+def design_to_dict(design: Design) -> dict[str, Any]:
+    """The model as JSON-ready data; `design_from_dict` reverses it exactly."""
+    return {
+        "schema": MODEL_SCHEMA,
+        "project": asdict(design.project),
+        "areas": [asdict(a) for a in design.areas],
+        "zones": [asdict(z) for z in design.zones],
+        "keypads": [asdict(k) for k in design.keypads],
+        "occupancy_groups": [asdict(g) for g in design.occupancy_groups],
+        "shade_groups": [asdict(s) for s in design.shade_groups],
+        "timeclocks": [asdict(t) for t in design.timeclocks],
+    }
+
+
+def _typed(value: Any, kind: type) -> Any:
+    # bool is an int subclass: keep ints from sneaking in as bools and the other way round.
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _seq(values: Any) -> list[Any] | tuple[Any, ...]:
+    if not isinstance(values, list | tuple):
+        raise ValueError(f"expected a list, got {type(values).__name__}")
+    return values
+
+
+def _ints(values: Any) -> tuple[int, ...]:
+    return tuple(_typed(v, int) for v in _seq(values))
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else _typed(value, int)
+
+
+def design_from_dict(data: Any) -> Design:
+    """Rebuild a Design from `design_to_dict` output; raises ValueError on anything malformed."""
+    try:
+        if not isinstance(data, dict) or data.get("schema") != MODEL_SCHEMA:
+            raise ValueError("not a design model of schema 1")
+        p = data["project"]
+        project = Project(**{f: _typed(p[f], str) for f in Project.__dataclass_fields__})
+        areas = tuple(
+            Area(
+                key=_typed(a["key"], int),
+                iid=_typed(a["iid"], int),
+                name=_typed(a["name"], str),
+                parent_key=_opt_int(a["parent_key"]),
+                path=tuple(_typed(x, str) for x in _seq(a["path"])),
+                floor=_typed(a["floor"], str),
+                occupancy_group=_typed(a["occupancy_group"], int),
+            )
+            for a in data["areas"]
+        )
+        zones = tuple(
+            Zone(
+                id=_typed(z["id"], int),
+                name=_typed(z["name"], str),
+                area_key=_typed(z["area_key"], int),
+                area=_typed(z["area"], str),
+                floor=_typed(z["floor"], str),
+                output_type=_typed(z["output_type"], str),
+                rated_watts=_typed(z["rated_watts"], float),
+                dimmable=_typed(z["dimmable"], bool),
+            )
+            for z in data["zones"]
+        )
+        keypads = tuple(
+            Keypad(
+                id=_typed(k["id"], int),
+                name=_typed(k["name"], str),
+                device_name=_typed(k["device_name"], str),
+                device_type=_typed(k["device_type"], str),
+                area_key=_typed(k["area_key"], int),
+                area=_typed(k["area"], str),
+                floor=_typed(k["floor"], str),
+                serial=_typed(k["serial"], str),
+                buttons=tuple(
+                    Button(
+                        component=_typed(b["component"], int),
+                        engraving=_typed(b["engraving"], str),
+                        name=_typed(b["name"], str),
+                        led_component=_opt_int(b["led_component"]),
+                        button_type=_typed(b["button_type"], str),
+                    )
+                    for b in k["buttons"]
+                ),
+                leds=_ints(k["leds"]),
+                ccis=_ints(k["ccis"]),
+            )
+            for k in data["keypads"]
+        )
+        groups = tuple(
+            OccupancyGroup(_typed(g["number"], int), _ints(g["area_keys"])) for g in data["occupancy_groups"]
+        )
+        shades = tuple(
+            ShadeGroup(_typed(s["id"], int), _typed(s["name"], str), _typed(s["area_key"], int))
+            for s in data["shade_groups"]
+        )
+        clocks = tuple(
+            Timeclock(_typed(t["id"], int), _typed(t["name"], str), _typed(t["type"], int))
+            for t in data["timeclocks"]
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"malformed design model: {type(exc).__name__}: {exc}") from None
+    return Design(project, areas, zones, keypads, groups, shades, clocks)
+
+
+# --- differences between two revisions -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Renamed:
+    id: int
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class DesignDiff:
+    """What changed from one design revision to the next, by Integration ID."""
+
+    old_revision: str
+    new_revision: str
+    zones_added: tuple[Named, ...] = ()
+    zones_removed: tuple[Named, ...] = ()
+    zones_renamed: tuple[Renamed, ...] = ()
+    keypads_added: tuple[Named, ...] = ()
+    keypads_removed: tuple[Named, ...] = ()
+    keypads_renamed: tuple[Renamed, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.zones_added
+            or self.zones_removed
+            or self.zones_renamed
+            or self.keypads_added
+            or self.keypads_removed
+            or self.keypads_renamed
+        )
+
+    def summary(self) -> str:
+        """One line for the log, e.g. `zones +2 -1 ~0, keypads +0 -0 ~3`."""
+        return (
+            f"zones +{len(self.zones_added)} -{len(self.zones_removed)} ~{len(self.zones_renamed)}, "
+            f"keypads +{len(self.keypads_added)} -{len(self.keypads_removed)} ~{len(self.keypads_renamed)}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _diff_named(
+    old: dict[int, str], new: dict[int, str]
+) -> tuple[tuple[Named, ...], tuple[Named, ...], tuple[Renamed, ...]]:
+    added = tuple(Named(i, n) for i, n in new.items() if i not in old)
+    removed = tuple(Named(i, n) for i, n in old.items() if i not in new)
+    renamed = tuple(Renamed(i, old[i], n) for i, n in new.items() if i in old and old[i] != n)
+    return added, removed, renamed
+
+
+def diff_designs(old: Design, new: Design) -> DesignDiff:
+    """Zones and keypads added, removed and renamed between `old` and `new` (keyed by IID)."""
+    za, zr, zn = _diff_named({z.id: z.name for z in old.zones}, {z.id: z.name for z in new.zones})
+    ka, kr, kn = _diff_named({k.id: k.name for k in old.keypads}, {k.id: k.name for k in new.keypads})
+    return DesignDiff(old.project.revision, new.project.revision, za, zr, zn, ka, kr, kn)

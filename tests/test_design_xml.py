@@ -1,0 +1,443 @@
+"""parse_design: the real-export quirks of lutron-protocol.md §6, hostile input, and round trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from telegraf_lutron.design import Area, Design, DesignError
+from telegraf_lutron.design_xml import MAX_DESIGN_BYTES, parse_design, validate_design
+from telegraf_lutron.simulator.designgen import GeneratorParams, design_to_xml, generate_design
+
+FIXTURE = Path("/work/shared/fixtures/example-hwqs.xml")
+if not FIXTURE.exists():  # CI lays shared/ beside the clone
+    FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "example-hwqs.xml"
+
+HEAD = b'<?xml version="1.0" encoding="UTF-8" ?>\n'
+
+
+def project(areas: str, extra: str = "") -> bytes:
+    """A minimal export around `areas` (the children of the top <Areas>)."""
+    return (
+        HEAD
+        + (
+            '<Project><ProjectName ProjectName="P" /><GUID>00ff</GUID><AppVer>9.4.0</AppVer>'
+            "<DbExportDate>05/16/2025</DbExportDate><DbExportTime>17:34:22</DbExportTime>"
+            f"<Areas>{areas}</Areas>{extra}</Project>"
+        ).encode()
+    )
+
+
+def area(name: str, iid: int, inner: str = "", group: int = 0) -> str:
+    return f'<Area Name="{name}" IntegrationID="{iid}" OccupancyGroupAssignedToID="{group}">{inner}</Area>'
+
+
+def device(iid: int, dtype: str, comps: str, name: str = "CSD 001", extra: str = "") -> str:
+    return (
+        f'<Device Name="{name}" IntegrationID="{iid}" DeviceType="{dtype}"{extra}>'
+        f"<Components>{comps}</Components></Device>"
+    )
+
+
+def group(name: str, *devices: str) -> str:
+    return f'<DeviceGroup Name="{name}"><Devices>{"".join(devices)}</Devices></DeviceGroup>'
+
+
+def button(n: int, engraving: str | None = None) -> str:
+    eng = "" if engraving is None else f' Engraving="{engraving}"'
+    return (
+        f'<Component ComponentNumber="{n}" ComponentType="BUTTON"><Button Name="Button 1"{eng} /></Component>'
+    )
+
+
+def led(n: int) -> str:
+    return f'<Component ComponentNumber="{n}" ComponentType="LED"><LED /></Component>'
+
+
+def output(iid: int, name: str, otype: str = "INC", watts: str | None = "60") -> str:
+    w = "" if watts is None else f' Wattage="{watts}"'
+    return f'<Output Name="{name}" IntegrationID="{iid}" OutputType="{otype}"{w} />'
+
+
+def house(room_inner: str, room: str = "Kitchen") -> bytes:
+    """Root > floor > one room, HWQS style."""
+    return project(
+        area(
+            "Floor 001",
+            0,
+            "<Areas>" + area("Level 1", 0, "<Areas>" + area(room, 10, room_inner) + "</Areas>") + "</Areas>",
+        )
+    )
+
+
+# --- the shared fixture --------------------------------------------------------------------------
+
+
+def test_shared_fixture_parses_with_real_names() -> None:
+    d = parse_design(FIXTURE.read_bytes())
+    assert d.project.name == "Synthetic Project 80"
+    assert d.project.revision == "05/16/2025,17:34:22"
+    assert [a.name for a in d.rooms] == [
+        "Office 10",
+        "Garage 11",
+        "Porch 12",
+        "茶室 20",
+        "Kitchen 21",
+        "Living Room 22",
+    ]
+    assert d.area(115) is not None and d.area(115).floor == "Level 2"
+    kp = d.keypad(106)
+    assert kp is not None
+    assert (kp.name, kp.device_name, kp.serial) == ("Garage 11 Door 1", "CSD 001", "37369554")
+    assert [b.engraving for b in kp.buttons][9] == "Guest 1"  # "Guest 1 " trimmed
+    assert kp.button_for_led(97) is not None and kp.button_for_led(97).component == 17
+    assert d.keypad(101).unpaired_leds == (65281,)  # PID_SWITCH
+    assert d.keypad(120).buttons[-1].led_component == 237  # GRAFIK Eye 83
+    porch = d.keypad(110)
+    assert {b.component: b.led_component for b in porch.buttons}[18] is None  # no LED 98 listed
+    assert d.zone(122).rated_watts == 0.0 and not d.zone(122).dimmable
+    assert d.zone(118).area == "茶室 20" and d.zone(118).floor == "Level 2"
+    assert [g.area_keys for g in d.occupancy_groups][:2] == [(100,), (105,)]
+    assert d.timeclocks[0].name == "Project Timeclock"
+
+
+# --- nesting and naming --------------------------------------------------------------------------
+
+
+def d_area(d: Design, name: str) -> Area:
+    return next(a for a in d.areas if a.name == name)
+
+
+def test_three_level_nesting_with_a_sub_room_keeps_paths_and_floors() -> None:
+    pantry_area = area("Pantry", 12, "<Outputs>" + output(13, "Pantry Light") + "</Outputs>")
+    d = parse_design(
+        house("<Outputs>" + output(11, "Downlights") + "</Outputs><Areas>" + pantry_area + "</Areas>")
+    )
+    pantry = d_area(d, "Pantry")
+    assert pantry.path == ("Floor 001", "Level 1", "Kitchen", "Pantry")
+    assert pantry.floor == "Level 1"
+    assert pantry.parent_key == 10
+    assert d.zone(13).area == "Pantry" and d.zone(13).floor == "Level 1"
+    assert d.zone(11).area == "Kitchen"
+    assert [a.is_container for a in d.areas] == [True, True, False, False]
+    assert len({a.key for a in d.areas}) == 4
+
+
+def test_zone_directly_under_a_floor_belongs_to_the_floor() -> None:
+    d = parse_design(
+        project(
+            area(
+                "Floor 001",
+                0,
+                "<Areas>" + area("Level 1", 0, "<Outputs>" + output(5, "Stairs") + "</Outputs>") + "</Areas>",
+            )
+        )
+    )
+    z = d.zone(5)
+    assert (z.area, z.floor) == ("Level 1", "Level 1")
+    assert d.area(z.area_key).is_container
+
+
+def test_ra2_rooms_under_the_root_take_the_root_name_as_floor() -> None:
+    d = parse_design(project(area("My House", 0, "<Areas>" + area("Den", 3) + "</Areas>")))
+    assert d_area(d, "Den").floor == "My House"
+
+
+def test_room_without_any_container_has_no_floor() -> None:
+    d = parse_design(project(area("Den", 3, "<Outputs>" + output(4, "L") + "</Outputs>")))
+    assert d.zone(4).floor == ""
+
+
+def test_keypad_is_named_by_its_device_group() -> None:
+    d = parse_design(
+        house(
+            "<DeviceGroups>"
+            + group("Kitchen Entry", device(20, "PICO_KEYPAD", button(2)))
+            + "</DeviceGroups>"
+        )
+    )
+    assert d.keypad(20).name == "Kitchen Entry"
+    assert d.keypad(20).device_name == "CSD 001"
+
+
+def test_device_directly_under_devicegroups_with_a_default_name_takes_the_area_name() -> None:
+    d = parse_design(
+        house(
+            "<DeviceGroups>" + device(21, "VISOR_CONTROL_RECEIVER", button(1) + led(81)) + "</DeviceGroups>"
+        )
+    )
+    assert d.keypad(21).name == "Kitchen"
+    assert d.keypad(21).buttons[0].led_component == 81
+
+
+def test_device_directly_under_devicegroups_keeps_a_real_name() -> None:
+    comps = button(1) + led(101) + button(7)
+    d = parse_design(
+        house("<DeviceGroups>" + device(1, "MAIN_REPEATER", comps, name="Main Repeater") + "</DeviceGroups>")
+    )
+    kp = d.keypad(1)
+    assert kp.name == "Main Repeater"
+    assert [(b.component, b.led_component) for b in kp.buttons] == [
+        (1, 101),
+        (7, None),
+    ]  # +100, LED 107 absent
+
+
+# --- buttons and LEDs ------------------------------------------------------------------------------
+
+
+def test_missing_blank_and_padded_engravings() -> None:
+    comps = button(1) + button(2, "") + button(3, "  ") + button(4, "Dinner  ") + led(81) + led(84)
+    d = parse_design(
+        house("<DeviceGroups>" + group("G", device(30, "SEETOUCH_KEYPAD", comps)) + "</DeviceGroups>")
+    )
+    buttons = d.keypad(30).buttons
+    assert [b.engraving for b in buttons] == ["", "", "", "Dinner"]
+    assert [b.name for b in buttons] == ["Button 1", "Button 2", "Button 3", "Dinner"]
+    assert [b.led_component for b in buttons] == [81, None, None, 84]
+
+
+def test_pid_switch_led_65281_stays_unpaired() -> None:
+    d = parse_design(
+        house(
+            "<DeviceGroups>"
+            + group("G", device(31, "PID_SWITCH", button(6) + led(65281)))
+            + "</DeviceGroups>"
+        )
+    )
+    kp = d.keypad(31)
+    assert kp.buttons[0].led_component is None
+    assert kp.unpaired_leds == (65281,)
+
+
+def test_grafik_eye_pairs_by_table_and_columns_have_no_led() -> None:
+    comps = "".join(button(n) for n in (38, 70, 83)) + "".join(led(n) for n in (201, 237))
+    d = parse_design(
+        house("<DeviceGroups>" + group("G", device(32, "GRAFIK_EYE_QS", comps)) + "</DeviceGroups>")
+    )
+    assert [b.led_component for b in d.keypad(32).buttons] == [None, 201, 237]
+
+
+def test_empty_components_dimmer_is_a_device_without_buttons() -> None:
+    inner = (
+        "<DeviceGroups>"
+        + group(
+            "G",
+            '<Device Name="CSD 004" IntegrationID="33" DeviceType="MAESTRO_DIMMER"><Components /></Device>',
+        )
+        + "</DeviceGroups>"
+    )
+    d = parse_design(house(inner))
+    assert d.keypad(33).buttons == () and d.keypad(33).leds == ()
+
+
+def test_motion_sensor_cci_and_missing_device_type() -> None:
+    cci = '<Component ComponentNumber="2" ComponentType="CCI"><CCI /></Component>'
+    inner = (
+        "<DeviceGroups>"
+        + group("G", device(34, "MOTION_SENSOR", cci), '<Device Name="Phantom" IntegrationID="35" />')
+        + "</DeviceGroups>"
+    )
+    d = parse_design(house(inner))
+    assert d.keypad(34).ccis == (2,)
+    assert d.keypad(35).device_type == "" and d.keypad(35).buttons == ()
+
+
+# --- attributes, encodings, prefixes ---------------------------------------------------------------
+
+
+def test_missing_wattage_serial_and_uuid_get_defaults() -> None:
+    inner = (
+        "<Outputs>"
+        + output(40, "A", watts=None)
+        + output(41, "B", watts="0")
+        + output(42, "C", watts="x")
+        + "</Outputs>"
+    )
+    inner += "<DeviceGroups>" + group("G", device(43, "PICO_KEYPAD", button(2))) + "</DeviceGroups>"
+    d = parse_design(house(inner))
+    assert [d.zone(i).rated_watts for i in (40, 41, 42)] == [0.0, 0.0, 0.0]
+    assert d.keypad(43).serial == ""
+
+
+def test_attributes_missing_everywhere_never_crash() -> None:
+    data = (
+        HEAD + b"<Project><ProjectName /><Areas><Area><Outputs><Output IntegrationID='7' /></Outputs>"
+        b"<DeviceGroups><DeviceGroup><Devices><Device IntegrationID='8'><Components><Component><Button /></Component>"
+        b"<Component ComponentNumber='x' ComponentType='LED' /></Components></Device></Devices></DeviceGroup></DeviceGroups>"
+        b"</Area></Areas><OccupancyGroups><OccupancyGroup /></OccupancyGroups><Timeclocks><Timeclock /></Timeclocks></Project>"
+    )
+    d = parse_design(data)
+    assert d.project.name == "" and d.project.export is None
+    assert d.zone(7).name == "" and d.zone(7).output_type == ""
+    assert d.keypad(8).name == ""  # no group name, no device name, area without a name
+    assert d.occupancy_groups == ()
+
+
+def test_outputs_and_devices_without_integration_id_are_skipped() -> None:
+    d = parse_design(house("<Outputs>" + '<Output Name="Ghost" />' + output(50, "Real") + "</Outputs>"))
+    assert [z.id for z in d.zones] == [50]
+
+
+def test_unknown_elements_are_ignored() -> None:
+    d = parse_design(
+        house("<Weird><Output IntegrationID='60' /></Weird><Outputs><Wat />" + output(61, "Z") + "</Outputs>")
+    )
+    assert [z.id for z in d.zones] == [61]
+
+
+def test_entities_and_utf8_names_come_through() -> None:
+    name = "Kid&apos;s &amp; Guest&#233; &lt;Room&gt; &quot;1&quot; 茶室 🎉"
+    d = parse_design(house("<Outputs>" + output(70, name) + "</Outputs>", room="Bed &amp; Bath"))
+    assert d.zone(70).name == 'Kid\'s & Guesté <Room> "1" 茶室 🎉'
+    assert d.zone(70).area == "Bed & Bath"
+
+
+@pytest.mark.parametrize("prefix", [b"\xef\xbb\xbf", b"\r\n\x00\x00junk<>\r\n", b"HTTP garbage\xef\xbb\xbf"])
+def test_bytes_before_the_declaration_are_skipped(prefix: bytes) -> None:
+    d = parse_design(prefix + house("<Outputs>" + output(80, "Z") + "</Outputs>"))
+    assert d.zone(80).name == "Z"
+
+
+def test_no_declaration_still_parses() -> None:
+    d = parse_design(b"junk " + house("<Outputs>" + output(81, "Z") + "</Outputs>").removeprefix(HEAD))
+    assert d.zone(81) is not None
+
+
+def test_occupancy_groups_map_to_rooms_only() -> None:
+    tree = area(
+        "Root",
+        0,
+        "<Areas>" + area("A", 1, group=5) + area("B", 2, group=5) + area("C", 3, group=6) + "</Areas>",
+        group=5,
+    )
+    extra = '<OccupancyGroups><OccupancyGroup OccupancyGroupNumber="5" /><OccupancyGroup OccupancyGroupNumber="9" /></OccupancyGroups>'
+    d = parse_design(project(tree, extra))
+    assert [(g.number, g.area_keys) for g in d.occupancy_groups] == [(5, (1, 2)), (9, ())]
+    assert [a.name for a in d.occupancy_areas] == ["A", "B", "C"]
+
+
+def test_shade_groups_and_timeclocks() -> None:
+    inner = '<ShadeGroups><ShadeGroup IntegrationID="90" Name="Blinds" /></ShadeGroups>'
+    extra = '<Timeclocks><Timeclock Name="Vacation" IntegrationID="91" Type="1" /></Timeclocks>'
+    d = parse_design(project(area("Den", 3, inner), extra))
+    assert [(s.id, s.name, s.area_key) for s in d.shade_groups] == [(90, "Blinds", 3)]
+    assert [(t.id, t.name, t.type) for t in d.timeclocks] == [(91, "Vacation", 1)]
+
+
+# --- hostile and broken input ----------------------------------------------------------------------
+
+BILLION_LAUGHS = (
+    HEAD
+    + b"""<!DOCTYPE lolz [
+<!ENTITY lol "lol">
+<!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+]><Project><ProjectName ProjectName="&lol9;" /></Project>"""
+)
+
+XXE = (
+    HEAD
+    + b"""<!DOCTYPE p [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<Project><ProjectName ProjectName="x">&xxe;</ProjectName></Project>"""
+)
+
+PARAM_XXE = HEAD + b"""<!DOCTYPE p [<!ENTITY % ext SYSTEM "file:///etc/passwd"> %ext;]><Project />"""
+
+
+@pytest.mark.parametrize("data", [BILLION_LAUGHS, XXE, PARAM_XXE], ids=["billion-laughs", "xxe", "param-xxe"])
+def test_dtds_and_entities_are_refused(data: bytes) -> None:
+    with pytest.raises(DesignError, match="refused for safety") as info:
+        parse_design(data, source="/tmp/x.xml")
+    assert str(info.value).startswith("/tmp/x.xml: ")
+    assert "\n" not in str(info.value)
+
+
+def test_undeclared_entity_is_malformed() -> None:
+    with pytest.raises(DesignError, match="malformed"):
+        parse_design(HEAD + b"<Project>&xxe;</Project>")
+
+
+def test_truncated_export_is_rejected() -> None:
+    data = design_to_xml(generate_design(GeneratorParams(seed=1)))
+    with pytest.raises(DesignError, match="malformed or truncated"):
+        parse_design(data[: len(data) // 2], source="http://proc/DbXmlInfo.xml")
+
+
+@pytest.mark.parametrize("data", [b"", b"   \r\n", b"\xef\xbb\xbf"])
+def test_empty_input_is_rejected(data: bytes) -> None:
+    with pytest.raises(DesignError, match="empty"):
+        parse_design(data)
+
+
+def test_wrong_root_is_rejected() -> None:
+    with pytest.raises(DesignError, match=r"root element is <html>"):
+        parse_design(b"<!-- x --><html><body>Login</body></html>")
+
+
+def test_oversized_input_is_rejected_before_parsing() -> None:
+    with pytest.raises(DesignError, match="byte limit"):
+        parse_design(b" " * (MAX_DESIGN_BYTES + 1))
+
+
+def test_deep_nesting_does_not_hit_the_recursion_limit() -> None:
+    depth = 3000
+    tree = "".join(f'<Area Name="a{i}" IntegrationID="{i + 1}"><Areas>' for i in range(depth))
+    tree += "</Areas></Area>" * depth
+    d = parse_design(project(tree))
+    assert len(d.areas) == depth and d.areas[-1].path[-1] == f"a{depth - 1}"
+
+
+def test_validate_rejects_a_design_without_zones_or_keypads() -> None:
+    with pytest.raises(DesignError, match="no areas, zones or keypads"):
+        validate_design(parse_design(project(area("Root", 0))), source="f.xml")
+    validate_design(parse_design(FIXTURE.read_bytes()))
+
+
+# --- round trips through the generator -------------------------------------------------------------
+
+params_strategy = st.builds(
+    GeneratorParams,
+    seed=st.integers(0, 2**32),
+    system=st.sampled_from(["HWQS", "RA2"]),
+    floors=st.integers(0, 3),
+    rooms_per_floor=st.integers(0, 4),
+    zones_per_room=st.integers(0, 4),
+    keypads_per_room=st.integers(0, 3),
+    nested_depth=st.sampled_from([2, 3, 4]),
+    zone_directly_under_floor=st.booleans(),
+    device_directly_under_devicegroups=st.booleans(),
+    missing_engravings=st.floats(0, 1),
+    trailing_space_engravings=st.floats(0, 1),
+    hostile_names=st.booleans(),
+    entities=st.booleans(),
+    junk_prefix=st.sampled_from([b"", b"\r\n", b"\x00\x00garbage<\r\n"]),
+    bom=st.booleans(),
+    empty_component_dimmers=st.booleans(),
+    pid_switch=st.booleans(),
+    motion_sensors=st.booleans(),
+    main_repeater_buttons=st.integers(0, 100),
+    uuids=st.booleans(),
+    missing_serials=st.floats(0, 1),
+    missing_wattage=st.floats(0, 0.5),
+    zero_wattage=st.floats(0, 0.5),
+    actions=st.booleans(),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(params_strategy)
+def test_generated_exports_parse_back_to_the_generated_model(params: GeneratorParams) -> None:
+    expected = generate_design(params)
+    assert parse_design(design_to_xml(expected, params)) == expected
+
+
+def test_default_and_ra2_houses_round_trip() -> None:
+    for params in (GeneratorParams(), GeneratorParams.radiora2(seed=4, hostile_names=True)):
+        expected = generate_design(params)
+        assert parse_design(design_to_xml(expected, params)) == expected
