@@ -20,6 +20,7 @@ from telegraf_lutron import protocol as p
 from telegraf_lutron.design import Design
 from telegraf_lutron.session import Session, SessionConfig
 from telegraf_lutron.simulator import Simulator
+from telegraf_lutron.simulator.core import DEFAULT_USERS
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate
 from telegraf_lutron.state import HouseState
 
@@ -78,9 +79,8 @@ async def run_demo(args: argparse.Namespace, out: TextIO) -> int:
     )
     await sim.start()
     state = HouseState(design, now=time.monotonic())
-    session = Session(
-        SessionConfig(host="127.0.0.1", port=sim.telnet_port, username="default", password="default")
-    )
+    user, password = next(iter(DEFAULT_USERS.items()))  # the simulator's documented demo login
+    session = Session(SessionConfig(host="127.0.0.1", port=sim.telnet_port, username=user, password=password))
     ready = False
 
     def show(event: p.Event) -> None:
