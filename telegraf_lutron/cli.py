@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -24,6 +25,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("telegraf_lutron.db.cli", "PostgreSQL schema, rollups, retention and statistics"),
     "ui": ("telegraf_lutron.ui_cli", "start the web UI (Streamlit)"),
 }
+
+
+# Signals that arrived before `run` installed its own handlers (Telegraf may tick early).
+EARLY_SIGNALS: list[int] = []
+
+
+def install_early_signal_handlers() -> None:
+    """Python's default action for SIGHUP/SIGUSR1/SIGUSR2 is to die; Telegraf sends them at every
+    tick in those signal modes, so `run` catches them before importing anything slow."""
+    for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, lambda signum, frame: EARLY_SIGNALS.append(signum))
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -48,6 +60,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     only = argv[0] if argv and argv[0] in COMMANDS else None
+    if only == "run":
+        install_early_signal_handlers()
     args = build_parser(only).parse_args(argv)
     try:
         return int(args._module.main(args) or 0)

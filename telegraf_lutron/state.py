@@ -245,8 +245,10 @@ class CounterStore:
         return True
 
     def save(self, state: HouseState) -> None:
-        data = json.dumps(state.counters_document(), separators=(",", ":")).encode()
-        atomic_write(self.path, data)
+        self.write(state.counters_document())
+
+    def write(self, doc: dict[str, Any]) -> None:
+        atomic_write(self.path, json.dumps(doc, separators=(",", ":")).encode())
 
 
 def atomic_write(path: Path, data: bytes) -> None:
