@@ -93,3 +93,36 @@ def test_simulate_reports_a_bad_option_without_a_traceback(tmp_path: Path):
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 2
     assert err.startswith("E! ") and "Traceback" not in err
+
+
+def test_simulate_serves_a_given_design_file(tmp_path: Path):
+    designgen = pytest.importorskip("telegraf_lutron.simulator.designgen")
+    design, xml = designgen.generate(designgen.GeneratorParams(seed=5))
+    path = tmp_path / "DbXmlInfo.xml"
+    path.write_bytes(xml)
+    proc = start("--design-file", str(path))
+    try:
+        assert proc.stdout is not None
+        m = LISTEN.match(proc.stdout.readline().rstrip("\n"))
+        assert m
+        with urllib.request.urlopen(f"http://127.0.0.1:{m[2]}/DbXmlInfo.xml", timeout=10) as resp:
+            assert resp.read() == xml
+        zone = design.zones[0].id
+        with socket.create_connection(("127.0.0.1", int(m[1])), timeout=10) as s:
+            s.sendall(f"default\r\ndefault\r\n?OUTPUT,{zone},1\r\n".encode())
+            data = b""
+            while b"QNET> " not in data.partition(b"\x00")[2]:
+                data += s.recv(4096)
+            assert f"~OUTPUT,{zone},1,0.00\r\nQNET> ".encode() in data
+    finally:
+        rc, _, err = stop(proc, signal.SIGTERM)
+    assert rc == 0, err
+
+
+def test_simulate_rejects_a_file_that_is_not_a_design(tmp_path: Path):
+    path = tmp_path / "not.xml"
+    path.write_bytes(b"hello")
+    proc = start("--design-file", str(path))
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 2
+    assert err.startswith("E! ") and "Traceback" not in err

@@ -121,13 +121,13 @@ def load_design(args: argparse.Namespace) -> tuple[Design, bytes]:
             xml = args.design_file.read_bytes()
         except OSError as exc:
             raise UsageError(f"cannot read --design-file: {exc.strerror}") from None
+        from telegraf_lutron.design import DesignError
+        from telegraf_lutron.design_xml import parse_design
+
         try:
-            from telegraf_lutron.design_xml import parse_design
-        except ImportError:
-            raise UsageError(
-                "--design-file needs telegraf_lutron.design_xml, which is not installed"
-            ) from None
-        return parse_design(xml), xml
+            return parse_design(xml, source=str(args.design_file)), xml
+        except DesignError as exc:
+            raise UsageError(str(exc)) from None
     from telegraf_lutron.simulator.designgen import GeneratorParams, generate
 
     try:
