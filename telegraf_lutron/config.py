@@ -1,0 +1,213 @@
+"""The plugin's TOML configuration: read, validate, and explain every mistake in one line.
+
+Secrets: the password comes from `password`, `password_file`, or the environment variable
+LUTRON_PASSWORD (which wins). It is never logged or printed; `repr` hides it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SIGNALS = ("STDIN", "none", "SIGHUP", "SIGUSR1", "SIGUSR2")
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+class ConfigError(Exception):
+    """A configuration mistake, described in one line that names the key and what is allowed."""
+
+
+@dataclass
+class ProcessorConfig:
+    host: str = ""
+    telnet_port: int = 23
+    http_port: int = 80
+    username: str = "default"
+    password: str = field(default="", repr=False)
+    xml_url: str = ""  # default http://<host>:<http_port>/DbXmlInfo.xml
+    connect_timeout: float = 10.0
+    login_timeout: float = 10.0
+    query_timeout: float = 5.0
+    keepalive_interval: float = 60.0
+    keepalive_timeout: float = 30.0
+    window: int = 8
+    xml_timeout: float = 60.0
+
+    @property
+    def design_url(self) -> str:
+        return self.xml_url or f"http://{self.host}:{self.http_port}/DbXmlInfo.xml"
+
+
+@dataclass
+class PluginConfig:
+    cache_dir: Path = Path("/var/lib/telegraf-lutron")
+    site: str = "home"
+    signal: str = "STDIN"
+    interval: float = 10.0  # own interval in signal = "none" mode
+    emit_on_change: bool = False  # signal = "none": also write each change as it happens
+    resync_interval: float = 900.0
+    log_level: str = "info"
+
+
+@dataclass
+class Config:
+    processor: ProcessorConfig
+    plugin: PluginConfig
+    path: Path | None = None
+
+
+def _duration(key: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f'{key}: expected a duration like 10, "10s", "15m", got {value!r}')
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION_RE.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise ConfigError(f'{key}: expected a duration like 10, "10s", "15m", got {value!r}')
+    if not seconds > 0:
+        raise ConfigError(f"{key}: must be more than 0, got {value!r}")
+    return seconds
+
+
+def _port(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ConfigError(f"{key}: expected a port number 1-65535, got {value!r}")
+    return value
+
+
+def _text(key: str, value: Any, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str) or (not allow_empty and not value.strip()):
+        raise ConfigError(f"{key}: expected a non-empty string, got {type(value).__name__}")
+    if any(c in value for c in "\r\n\x00"):
+        raise ConfigError(f"{key}: must not contain line breaks or NUL characters")
+    return value
+
+
+_PROCESSOR_KEYS = {
+    "host",
+    "telnet_port",
+    "http_port",
+    "username",
+    "password",
+    "password_file",
+    "xml_url",
+    "connect_timeout",
+    "login_timeout",
+    "query_timeout",
+    "keepalive_interval",
+    "keepalive_timeout",
+    "window",
+    "xml_timeout",
+}
+_PLUGIN_KEYS = {"cache_dir", "site", "signal", "interval", "emit_on_change", "resync_interval", "log_level"}
+
+
+def _check_keys(section: str, table: Any, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{section}] must be a table")
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"unknown key {section}.{key}; allowed: {', '.join(sorted(allowed))}")
+    return table
+
+
+def parse_config(
+    doc: dict[str, Any], *, env: dict[str, str] | None = None, base: Path | None = None
+) -> Config:
+    """Validate a parsed TOML document into a Config (raises ConfigError)."""
+    env = dict(os.environ) if env is None else env
+    for key in doc:
+        if key not in ("processor", "plugin"):
+            raise ConfigError(f"unknown section or key {key!r}; allowed: [processor], [plugin]")
+    proc = _check_keys("processor", doc.get("processor", {}), _PROCESSOR_KEYS)
+    plug = _check_keys("plugin", doc.get("plugin", {}), _PLUGIN_KEYS)
+
+    pc = ProcessorConfig()
+    if "host" not in proc:
+        raise ConfigError("processor.host is required: the processor's IP address or host name")
+    pc.host = _text("processor.host", proc["host"])
+    pc.telnet_port = _port("processor.telnet_port", proc.get("telnet_port", pc.telnet_port))
+    pc.http_port = _port("processor.http_port", proc.get("http_port", pc.http_port))
+    pc.username = _text("processor.username", proc.get("username", pc.username))
+    if "password" in proc and "password_file" in proc:
+        raise ConfigError("processor.password and processor.password_file: set only one of them")
+    if "password" in proc:
+        pc.password = _text("processor.password", proc["password"], allow_empty=True)
+    if "password_file" in proc:
+        path = Path(_text("processor.password_file", proc["password_file"]))
+        if base is not None and not path.is_absolute():
+            path = base / path
+        try:
+            pc.password = path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(f"processor.password_file: cannot read {path}: {exc.strerror}") from None
+        _text("processor.password_file (its content)", pc.password, allow_empty=True)
+    if "LUTRON_PASSWORD" in env:
+        pc.password = _text("LUTRON_PASSWORD (environment)", env["LUTRON_PASSWORD"], allow_empty=True)
+    if "xml_url" in proc:
+        pc.xml_url = _text("processor.xml_url", proc["xml_url"])
+        if not pc.xml_url.startswith(("http://", "https://")):
+            raise ConfigError(f"processor.xml_url: expected an http:// or https:// URL, got {pc.xml_url!r}")
+    for key in (
+        "connect_timeout",
+        "login_timeout",
+        "query_timeout",
+        "keepalive_interval",
+        "keepalive_timeout",
+        "xml_timeout",
+    ):
+        if key in proc:
+            setattr(pc, key, _duration(f"processor.{key}", proc[key]))
+    if "window" in proc:
+        w = proc["window"]
+        if isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= 64:
+            raise ConfigError(f"processor.window: expected an integer 1-64, got {w!r}")
+        pc.window = w
+
+    gc = PluginConfig()
+    if "cache_dir" in plug:
+        path = Path(_text("plugin.cache_dir", plug["cache_dir"]))
+        gc.cache_dir = base / path if base is not None and not path.is_absolute() else path
+    if "site" in plug:
+        gc.site = _text("plugin.site", plug["site"])
+    if "signal" in plug:
+        if plug["signal"] not in SIGNALS:
+            raise ConfigError(f"plugin.signal: expected one of {', '.join(SIGNALS)}, got {plug['signal']!r}")
+        gc.signal = plug["signal"]
+    for key in ("interval", "resync_interval"):
+        if key in plug:
+            setattr(gc, key, _duration(f"plugin.{key}", plug[key]))
+    if "emit_on_change" in plug:
+        if not isinstance(plug["emit_on_change"], bool):
+            raise ConfigError(
+                f"plugin.emit_on_change: expected true or false, got {plug['emit_on_change']!r}"
+            )
+        gc.emit_on_change = plug["emit_on_change"]
+    if "log_level" in plug:
+        level = plug["log_level"]
+        if level not in ("debug", "info", "warning", "error"):
+            raise ConfigError(f"plugin.log_level: expected debug, info, warning or error, got {level!r}")
+        gc.log_level = level
+    return Config(pc, gc)
+
+
+def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Config:
+    """Read and validate a TOML file (raises ConfigError with a one-line message)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from None
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    config = parse_config(doc, env=env, base=path.resolve().parent)
+    config.path = path
+    return config
