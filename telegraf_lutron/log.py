@@ -54,3 +54,5 @@ def setup(level: int | str = logging.INFO, stream: TextIO | None = None) -> None
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # telnetlib3 logs every connect and close at INFO; our session says what matters.
+    logging.getLogger("telnetlib3").setLevel(logging.WARNING)
