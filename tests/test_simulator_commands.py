@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sim_fixtures import RawClient, build_design
 
@@ -22,6 +24,24 @@ async def test_an_empty_line_returns_a_bare_prompt(sim, connect):
     await c.login()
     c.send("")
     assert await c.read_exactly(6) == b"QNET> "
+
+
+async def test_a_crlf_split_between_packets_is_one_line_terminator(sim, connect):
+    c = await connect(sim)
+    await c.login()
+    c.writer.write(b"?OUTPUT,27,1\r")
+    await c.writer.drain()
+    await asyncio.sleep(0.05)
+    c.writer.write(b"\n")
+    assert await c.read_until(b"QNET> ") == b"~OUTPUT,27,1,0.00\r\nQNET> "
+    assert await c.read_for(0.1) == b""
+
+
+async def test_an_endless_line_ends_the_session(sim, connect):
+    c = await connect(sim)
+    await c.login()
+    c.writer.write(b"?" * 100_000)
+    assert await c.at_eof()
 
 
 async def test_a_command_without_reply_gets_a_bare_prompt(sim, connect):

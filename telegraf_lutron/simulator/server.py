@@ -27,6 +27,48 @@ log = logging.getLogger(__name__)
 MAX_BACKLOG = 4 * 1024 * 1024
 # Above this many bytes in the socket buffer, wait for the client before writing more.
 HIGH_WATER = 256 * 1024
+# Integration commands are short; a longer "line" is a confused client and ends the session.
+MAX_LINE = 8192
+
+
+class LineTooLong(ValueError):
+    pass
+
+
+class LineReader:
+    """Lines ending in LF (CRLF or LF, the CR dropped), at most MAX_LINE bytes each.
+
+    telnetlib3's own readline also ends a line at a lone CR, so a CRLF split between two packets
+    would read as an extra empty line, and it buffers an endless line without limit.
+    """
+
+    def __init__(self, reader: Any, limit: int = MAX_LINE):
+        self._reader = reader
+        self._limit = limit
+        self._buffer = bytearray()
+        self._eof = False
+
+    async def readline(self) -> bytes | None:
+        """The next line without its terminator; a final unterminated line; None at EOF."""
+        while True:
+            i = self._buffer.find(b"\n")
+            if i >= 0:
+                line = bytes(self._buffer[:i])
+                del self._buffer[: i + 1]
+                return line.removesuffix(b"\r")
+            if len(self._buffer) > self._limit:
+                raise LineTooLong(f"line longer than {self._limit} bytes")
+            if self._eof:
+                if not self._buffer:
+                    return None
+                line = bytes(self._buffer)
+                self._buffer.clear()
+                return line
+            data: bytes = await self._reader.read(4096)
+            if data:
+                self._buffer += data
+            else:
+                self._eof = True
 
 
 class TelnetSession:
@@ -38,7 +80,7 @@ class TelnetSession:
         self.user: str | None = None  # set once logged in
         self.monitoring = Monitoring()
         self.task: asyncio.Task[None] | None = None
-        self._reader = reader
+        self._lines = LineReader(reader)
         self._writer = writer
         self._queue: collections.deque[bytes] = collections.deque()
         self._queued = 0
@@ -147,11 +189,11 @@ class TelnetSession:
         """A login line, or None on EOF or when the login timeout expires."""
         remaining = deadline - asyncio.get_running_loop().time()
         try:
-            raw: bytes = await asyncio.wait_for(self._reader.readline(), max(remaining, 0.0))
+            raw = await asyncio.wait_for(self._lines.readline(), max(remaining, 0.0))
         except TimeoutError:
             log.info("session %d: no login within %.0f s, closing", self.sid, self.sim.login_timeout)
             return None
-        if not raw:
+        if raw is None:
             return None
         return raw.decode("utf-8", "replace").replace("\x00", "").strip()
 
@@ -186,8 +228,8 @@ class TelnetSession:
         self._busy_until = 0.0
         while True:
             waited_from = time.monotonic()
-            raw: bytes = await self._reader.readline()
-            if not raw:
+            raw = await self._lines.readline()
+            if raw is None:
                 return
             cmd = parse(raw.decode("utf-8", "replace"))
             if cmd is not None:
