@@ -97,7 +97,7 @@ def read_password(args: argparse.Namespace) -> str:
             raise UsageError(f"cannot read --password-file: {exc.strerror}") from None
         if not lines or not lines[0]:
             raise UsageError("--password-file is empty")
-        return lines[0]
+        return str(lines[0])
     if args.password is not None:
         return str(args.password)
     return os.environ.get(PASSWORD_ENV) or "default"
