@@ -182,6 +182,9 @@ def test_simulator_thread_serves_and_controls_from_another_thread():
         port = st.telnet_port
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    assert st.stats.good_logins == 1  # still readable after the stop
+    with pytest.raises(RuntimeError):
+        st.set_level(27, 1)
 
 
 def test_simulator_thread_reports_a_port_in_use_and_stops_cleanly():

@@ -35,6 +35,7 @@ class SimulatorThread:
         self._sim: Simulator | None = None
         self._stop: asyncio.Event | None = None
         self._started: Future[None] = Future()
+        self._final_stats: SimulatorStats | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -74,6 +75,8 @@ class SimulatorThread:
             await self._stop.wait()
         finally:
             await sim.stop()
+            # Kept for tests that check what happened after the simulator stopped.
+            self._final_stats = sim.stats.snapshot()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the simulator, close every socket and join the thread; idempotent."""
@@ -89,6 +92,8 @@ class SimulatorThread:
         if self._thread.is_alive():
             raise RuntimeError("the simulator thread did not stop")
         self._thread = None
+        self._sim = None
+        self._loop = None
 
     def __enter__(self) -> SimulatorThread:
         return self.start()
@@ -125,7 +130,9 @@ class SimulatorThread:
 
     @property
     def stats(self) -> SimulatorStats:
-        """A snapshot of the simulator's statistics."""
+        """A snapshot of the simulator's statistics (the final ones once stopped)."""
+        if self._sim is None and self._final_stats is not None:
+            return self._final_stats
         return self.call(lambda s: s.stats.snapshot())
 
     @property
