@@ -1,0 +1,529 @@
+"""Getting the design: fetch or read DbXmlInfo.xml, cache it per revision, follow revision changes.
+
+- `DesignSource` reads the export from the processor over HTTP (default
+  `http://HOST:80/DbXmlInfo.xml`, 60 s, streamed to a temporary file, capped at 32 MB) or from a
+  local file. Every failure is a `DesignError` naming the URL or path and the cause on one line.
+- `DesignCache(cache_dir)` keeps the raw XML and the parsed model (JSON, never pickle) of the last
+  five revisions, written atomically, plus `history.json` for the UI:
+  `{"schema": 1, "revisions": [{"revision", "design_version", "key", "stored_at", "project",
+  "export", "zones", "keypads", "diff"}, ...]}`, oldest first, where `diff` is the
+  `DesignDiff.to_dict()` from the revision before it (or null). A corrupt file is ignored with a
+  warning, never fatal.
+- `DesignFollower` is what the plugin uses: `await start()` runs on the newest cached design (for
+  when the processor is unreachable), `await ensure(revision)` whenever `?SYSTEM,10` reports one.
+
+The XML holds dealer contact data and key material: it is stored with mode 0600 in a 0700
+directory and never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import http.client
+import json
+import logging
+import os
+import socket
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from telegraf_lutron.design import (
+    Design,
+    DesignDiff,
+    DesignError,
+    design_from_dict,
+    design_to_dict,
+    diff_designs,
+    normalize_revision,
+)
+from telegraf_lutron.design_xml import MAX_DESIGN_BYTES, parse_design, validate_design
+from telegraf_lutron.log import one_line
+
+__all__ = [
+    "DEFAULT_HTTP_PORT",
+    "DEFAULT_TIMEOUT",
+    "CacheEntry",
+    "DesignCache",
+    "DesignError",
+    "DesignFollower",
+    "DesignSource",
+    "DesignUpdate",
+    "url_for_host",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HTTP_PORT = 80
+DEFAULT_TIMEOUT = 60.0  # a 22-area RA2 export took ~24 s (lutron-protocol.md §6.1)
+DESIGN_PATH = "/DbXmlInfo.xml"
+KEEP_REVISIONS = 5
+HISTORY_SCHEMA = 1
+_CHUNK = 64 * 1024
+
+
+def url_for_host(host: str, port: int = DEFAULT_HTTP_PORT) -> str:
+    """The processor's export URL: `http://HOST[:PORT]/DbXmlInfo.xml` (IPv6 literals bracketed)."""
+    host = host.strip()
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    netloc = host if port == DEFAULT_HTTP_PORT else f"{host}:{port}"
+    return f"http://{netloc}{DESIGN_PATH}"
+
+
+def redact_url(url: str) -> str:
+    """`url` without a password, for messages (a URL may carry user:password@)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "<invalid URL>"
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def _http_cause(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        exc = exc.reason if isinstance(exc.reason, BaseException) else OSError(str(exc.reason))
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return f"no answer within {timeout:g} s"
+    if isinstance(exc, socket.gaierror):
+        return f"host name not found ({exc.strerror})"
+    if isinstance(exc, http.client.HTTPException):
+        return f"connection broken ({type(exc).__name__}: {exc})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True, slots=True)
+class DesignSource:
+    """Where the design comes from: an HTTP(S) URL or a local file (exactly one)."""
+
+    url: str = ""
+    path: str = ""
+    timeout: float = DEFAULT_TIMEOUT
+    max_bytes: int = MAX_DESIGN_BYTES
+
+    def __post_init__(self) -> None:
+        if bool(self.url) == bool(self.path):
+            raise ValueError("a DesignSource needs exactly one of url and path")
+
+    @classmethod
+    def for_host(
+        cls, host: str, port: int = DEFAULT_HTTP_PORT, timeout: float = DEFAULT_TIMEOUT
+    ) -> DesignSource:
+        return cls(url=url_for_host(host, port), timeout=timeout)
+
+    @property
+    def description(self) -> str:
+        """The URL (password hidden) or path, as every message names it."""
+        return redact_url(self.url) if self.url else self.path
+
+    def read(self) -> bytes:
+        """The raw export (blocking). Raises DesignError naming the URL or path and the cause."""
+        return self._fetch() if self.url else self._read_file()
+
+    def load(self) -> tuple[bytes, Design]:
+        """The raw export and its parsed, validated design (blocking)."""
+        raw = self.read()
+        design = parse_design(raw, source=self.description)
+        validate_design(design, source=self.description)
+        return raw, design
+
+    def _read_file(self) -> bytes:
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read(self.max_bytes + 1)
+        except OSError as exc:
+            raise DesignError(f"cannot read the design file {self.path}: {exc.strerror or exc}") from None
+        if len(data) > self.max_bytes:
+            raise DesignError(
+                f"cannot read the design file {self.path}: larger than {self.max_bytes} bytes, "
+                "so not a DbXmlInfo.xml export"
+            )
+        return data
+
+    def _fetch(self) -> bytes:
+        where = self.description
+        scheme = urllib.parse.urlsplit(self.url).scheme.lower() if "://" in self.url else ""
+        if scheme not in ("http", "https"):
+            raise DesignError(f"cannot fetch the design from {where}: only http:// and https:// URLs work")
+        # A processor is on the local network: no proxy from the environment in between.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        request = urllib.request.Request(self.url, headers={"User-Agent": "telegraf-lutron"})  # noqa: S310
+        deadline = time.monotonic() + self.timeout
+        try:
+            with opener.open(request, timeout=self.timeout) as response, tempfile.TemporaryFile() as tmp:
+                announced = response.headers.get("Content-Length", "")
+                if announced.isdigit() and int(announced) > self.max_bytes:
+                    raise DesignError(
+                        f"cannot fetch the design from {where}: it is {announced} bytes, over the "
+                        f"{self.max_bytes} byte limit; check the URL"
+                    )
+                total = 0
+                while chunk := response.read(_CHUNK):
+                    total += len(chunk)
+                    if total > self.max_bytes:
+                        raise DesignError(
+                            f"cannot fetch the design from {where}: more than {self.max_bytes} bytes, "
+                            "stopped reading; check the URL"
+                        )
+                    if time.monotonic() > deadline:
+                        raise DesignError(
+                            f"cannot fetch the design from {where}: not complete within "
+                            f"{self.timeout:g} s; raise the timeout if the processor is slow"
+                        )
+                    tmp.write(chunk)
+                tmp.seek(0)
+                return tmp.read()
+        except DesignError:
+            raise
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            if isinstance(exc, urllib.error.HTTPError):
+                exc.close()  # it holds the response and its socket
+            cause = one_line(_http_cause(exc, self.timeout), 300)
+            raise DesignError(
+                f"cannot fetch the design from {where}: {cause}; check the host, port and network"
+            ) from None
+
+
+# --- the cache -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """One cached revision as history.json lists it."""
+
+    revision: str
+    key: str
+    design_version: int | None
+    stored_at: str
+    project: str
+    export: str | None
+    zones: int
+    keypads: int
+    diff: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> CacheEntry:
+        if not isinstance(d, dict):
+            raise ValueError("history entry is not an object")
+        entry = cls(**{name: d[name] for name in cls.__dataclass_fields__})
+        if not isinstance(entry.revision, str) or not isinstance(entry.key, str) or not entry.key.isascii():
+            raise ValueError("history entry has a bad revision or key")
+        if entry.design_version is not None and not isinstance(entry.design_version, int):
+            raise ValueError("history entry has a bad design_version")
+        return entry
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so readers see the old file or the new one, never half of it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def cache_key(revision: str) -> str:
+    """A file-name-safe key for a revision: `20250516T173422` for the usual form."""
+    normal = normalize_revision(revision)
+    try:
+        return datetime.strptime(normal, "%m/%d/%Y,%H:%M:%S").strftime("%Y%m%dT%H%M%S")
+    except ValueError:
+        return "rev-" + hashlib.sha256(normal.encode()).hexdigest()[:16]
+
+
+class DesignCache:
+    """Raw XML and parsed model of the last `keep` design revisions under `cache_dir`.
+
+    One process writes (the plugin); any number may read. Methods are blocking: call them through
+    asyncio.to_thread from a loop.
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike[str], keep: int = KEEP_REVISIONS) -> None:
+        if keep < 1:
+            raise ValueError("keep must be at least 1")
+        self.dir = Path(cache_dir)
+        self.designs = self.dir / "designs"
+        self.history_path = self.dir / "history.json"
+        self.keep = keep
+
+    def _xml_path(self, key: str) -> Path:
+        return self.designs / f"{key}.xml"
+
+    def _model_path(self, key: str) -> Path:
+        return self.designs / f"{key}.json"
+
+    def entries(self) -> list[CacheEntry]:
+        """Cached revisions, oldest first; a missing or corrupt history.json gives [] (with a warning)."""
+        try:
+            data = json.loads(self.history_path.read_bytes())
+            if not isinstance(data, dict) or data.get("schema") != HISTORY_SCHEMA:
+                raise ValueError("not a history of schema 1")
+            return [CacheEntry.from_dict(e) for e in data["revisions"]]
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning(
+                "design cache %s is unreadable and is ignored (%s)",
+                self.history_path,
+                one_line(str(exc), 200),
+            )
+            return []
+
+    def load(self, revision: str, design_version: int | None = None) -> Design | None:
+        """The cached design of `revision`, or None when it is absent or unreadable.
+
+        With both a cached and a requested `design_version`, they must match too.
+        """
+        revision = normalize_revision(revision)
+        key = cache_key(revision)
+        entry = next((e for e in self.entries() if e.key == key), None)
+        if entry is not None and None not in (design_version, entry.design_version):
+            if entry.design_version != design_version:
+                return None
+        return self._load_key(key)
+
+    def _load_key(self, key: str) -> Design | None:
+        model_path = self._model_path(key)
+        try:
+            return design_from_dict(json.loads(model_path.read_bytes()))
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:
+            log.warning("design cache %s is corrupt and is ignored (%s)", model_path, one_line(str(exc), 200))
+        xml_path = self._xml_path(key)
+        try:
+            raw = xml_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            log.warning("design cache %s is unreadable and is ignored (%s)", xml_path, exc.strerror)
+            return None
+        try:
+            design = parse_design(raw, source=str(xml_path))
+            validate_design(design, source=str(xml_path))
+        except DesignError as exc:
+            log.warning("design cache file is ignored: %s", exc)
+            return None
+        return design
+
+    def load_latest(self) -> tuple[str, Design] | None:
+        """(revision, design) of the newest readable cached revision, or None."""
+        entries = self.entries()
+        for entry in reversed(entries):
+            design = self._load_key(entry.key)
+            if design is not None:
+                return entry.revision, design
+        if entries:
+            return None
+        # No usable history (new or corrupt): the model files are still worth a try, newest first.
+        try:
+            models = sorted(self.designs.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        except OSError:
+            return None
+        for path in models:
+            design = self._load_key(path.stem)
+            if design is not None:
+                return design.project.revision, design
+        return None
+
+    def store(
+        self, revision: str, raw: bytes, design: Design, design_version: int | None = None
+    ) -> DesignDiff | None:
+        """Cache `raw` and `design` as `revision`; return the difference from the previous revision.
+
+        Files are written atomically, history.json last, so a crash leaves the old state readable.
+        Raises OSError when the cache directory is not writable.
+        """
+        revision = normalize_revision(revision)
+        key = cache_key(revision)
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.designs.mkdir(mode=0o700, exist_ok=True)
+        _atomic_write(self._xml_path(key), raw)
+        model = json.dumps(design_to_dict(design), ensure_ascii=False, separators=(",", ":"))
+        _atomic_write(self._model_path(key), model.encode())
+        entries = [e for e in self.entries() if e.key != key]
+        diff: DesignDiff | None = None
+        if entries:
+            previous = self._load_key(entries[-1].key)
+            if previous is not None:
+                diff = diff_designs(previous, design)
+        export = design.project.export
+        entries.append(
+            CacheEntry(
+                revision=revision,
+                key=key,
+                design_version=design_version,
+                stored_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                project=design.project.name,
+                export=export.isoformat() if export else None,
+                zones=len(design.zones),
+                keypads=len(design.keypads),
+                diff=diff.to_dict() if diff else None,
+            )
+        )
+        entries = entries[-self.keep :]
+        history = {"schema": HISTORY_SCHEMA, "revisions": [e.to_dict() for e in entries]}
+        _atomic_write(self.history_path, json.dumps(history, ensure_ascii=False, indent=1).encode())
+        self._prune({e.key for e in entries})
+        return diff
+
+    def _prune(self, keep_keys: set[str]) -> None:
+        # Also removes files of revisions dropped from a corrupt history and temp files of a crash.
+        for path in self.designs.iterdir():
+            stem = path.name.split(".")[0] if not path.name.startswith(".") else ""
+            if stem not in keep_keys:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+
+# --- following the processor's revision -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DesignUpdate:
+    """What `DesignFollower.ensure` did."""
+
+    design: Design | None  # the design in use now (None: nothing loaded yet)
+    changed: bool  # `design` replaced the one in use before the call
+    origin: str  # "current" (kept), "cache", "processor", "stale-cache" or "none"
+    diff: DesignDiff | None = None  # from the previous design, when changed and there was one
+    error: str | None = None  # why the requested revision could not be loaded (one line)
+
+
+class DesignFollower:
+    """Keeps the design matching the processor's revision; never drops a good design on a failure.
+
+    Blocking work runs in threads (asyncio.to_thread); calls are serialised by a lock, so a second
+    `ensure` waits for the first instead of fetching again.
+    """
+
+    def __init__(
+        self,
+        source: DesignSource,
+        cache: DesignCache | None = None,
+        *,
+        retry_interval: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.source = source
+        self.cache = cache
+        # A failed revision is retried at most this often: `?SYSTEM,10` comes every minute and a
+        # bad export stays bad until the next one.
+        self.retry_interval = retry_interval
+        self._clock = clock
+        self._current: Design | None = None
+        self._revision: str | None = None
+        self._design_version: int | None = None
+        self._failed: dict[tuple[str, int | None], tuple[float, str]] = {}
+        self._lock = asyncio.Lock()
+
+    @property
+    def current(self) -> Design | None:
+        return self._current
+
+    @property
+    def revision(self) -> str | None:
+        """The revision `current` was loaded for (as the processor reported it, normalised)."""
+        return self._revision
+
+    async def start(self) -> DesignUpdate:
+        """Run on the newest cached design, if nothing is loaded yet (no network)."""
+        async with self._lock:
+            if self._current is not None:
+                return DesignUpdate(self._current, False, "current")
+            return await self._fall_back_to_cache(None)
+
+    async def ensure(self, revision: str, design_version: int | None = None) -> DesignUpdate:
+        """Make `current` the design of `revision` (the `?SYSTEM,10` payload).
+
+        Served from memory or the cache when it matches, else fetched, parsed, validated, cached and
+        swapped in. On any failure the design in use stays (or, with none, the newest cached one is
+        used) and `error` says why.
+        """
+        rev = normalize_revision(revision)
+        async with self._lock:
+            if self._current is not None and self._revision == rev and self._version_matches(design_version):
+                return DesignUpdate(self._current, False, "current")
+            if self.cache is not None:
+                cached = await asyncio.to_thread(self.cache.load, rev, design_version)
+                if cached is not None:
+                    return self._swap(cached, rev, design_version, "cache")
+            failed = self._failed.get((rev, design_version))
+            if failed is not None and self._clock() - failed[0] < self.retry_interval:
+                return await self._fall_back_to_cache(failed[1])
+            try:
+                raw, design = await asyncio.to_thread(self.source.load)
+            except DesignError as exc:
+                message = str(exc)
+                self._failed[(rev, design_version)] = (self._clock(), message)
+                log.warning("design revision %s not loaded, keeping the design in use: %s", rev, message)
+                return await self._fall_back_to_cache(message)
+            self._failed.pop((rev, design_version), None)
+            if normalize_revision(design.project.revision) != rev:
+                log.warning(
+                    "design from %s is revision %s but the processor reports %s; using it for %s",
+                    self.source.description,
+                    design.project.revision,
+                    rev,
+                    rev,
+                )
+            if self.cache is not None:
+                try:
+                    await asyncio.to_thread(self.cache.store, rev, raw, design, design_version)
+                except OSError as exc:
+                    log.warning(
+                        "design cache %s not written (%s); carrying on", self.cache.dir, exc.strerror or exc
+                    )
+            return self._swap(design, rev, design_version, "processor")
+
+    def _version_matches(self, design_version: int | None) -> bool:
+        return design_version is None or self._design_version in (None, design_version)
+
+    def _swap(self, design: Design, rev: str, design_version: int | None, origin: str) -> DesignUpdate:
+        old = self._current
+        diff = diff_designs(old, design) if old is not None else None
+        self._current, self._revision, self._design_version = design, rev, design_version
+        log.info(
+            "design revision %s in use (from %s): %d zones, %d keypads%s",
+            rev,
+            origin,
+            len(design.zones),
+            len(design.keypads),
+            f"; {diff.summary()}" if diff is not None else "",
+        )
+        return DesignUpdate(design, True, origin, diff)
+
+    async def _fall_back_to_cache(self, error: str | None) -> DesignUpdate:
+        if self._current is not None:
+            return DesignUpdate(self._current, False, "current", error=error)
+        latest = await asyncio.to_thread(self.cache.load_latest) if self.cache is not None else None
+        if latest is None:
+            return DesignUpdate(None, False, "none", error=error)
+        revision, design = latest
+        update = self._swap(design, normalize_revision(revision), None, "stale-cache")
+        return DesignUpdate(update.design, True, "stale-cache", None, error)
