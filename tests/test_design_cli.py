@@ -12,16 +12,16 @@ import pytest
 
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate
 
-COMMAND = Path(sys.executable).with_name("telegraf-lutron")
+# The installed console script when there is one, else the same code through `python -m`.
+_SCRIPT = Path(sys.executable).with_name("telegraf-lutron")
+COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "telegraf_lutron"]
 FIXTURE = Path("/work/shared/fixtures/example-hwqs.xml")
 if not FIXTURE.exists():
     FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "example-hwqs.xml"
 
 
 def run(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [str(COMMAND), "design", "show", *args], capture_output=True, timeout=60, check=False
-    )
+    return subprocess.run([*COMMAND, "design", "show", *args], capture_output=True, timeout=60, check=False)
 
 
 def test_json_of_the_shared_fixture() -> None:

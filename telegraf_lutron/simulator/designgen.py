@@ -90,7 +90,7 @@ _ENGRAVINGS = (
 )
 _HOSTILE_ENGRAVINGS = ('"Party", Mode', "a=b", "C:\\Lights", "🌙 Night", "Fish & <Chips>")
 # (fixture name, output types it may have); shades and fans are never dimmable.
-_FIXTURES = (
+_FIXTURES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Downlights", ("INC", "ELV", "MLV", "AUTO_DETECT", "ZERO_TO_TEN")),
     ("Pendants", ("INC", "ELV", "NON_DIM", "NON_DIM_INC")),
     ("Sconces", ("ELV", "MLV", "NON_DIM_ELV", "NON_DIM_MLV", "FLUORESCENT_DB")),
@@ -196,7 +196,8 @@ class GeneratorParams:
         """A plain house with exactly `zones` zones and `keypads` keypads (for benchmarks).
 
         Extras that add zones or devices (sub-rooms, floor zones, sensors, dimmers, the VCRX) are off
-        unless passed in `overrides`, in which case the counts grow by those.
+        unless passed in `overrides`, in which case the counts grow by those; an RA2 house also has
+        its main repeater.
         """
         if zones < 1 or keypads < 1:
             raise ValueError("zones and keypads must be at least 1")
@@ -276,7 +277,8 @@ class _Builder:
         # HWQS names the root like a floor; RA2 roots carry the house's name.
         root_name = "Floor 001" if hwqs else project_name
         root = self.add_area(root_name, 0, None, root_name)
-        if p.device_directly_under_devicegroups and not hwqs:
+        if not hwqs:
+            # Every RA2 system has one; the switch only decides whether it sits in a DeviceGroup.
             self.direct_device(root, "MAIN_REPEATER")
         if p.nested_depth == 2:
             if p.zone_directly_under_floor:
