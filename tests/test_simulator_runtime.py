@@ -44,11 +44,22 @@ async def test_set_design_is_a_new_revision_that_keeps_surviving_state(sim, clie
     assert (status, body) == (200, b"<?xml version='1.0'?><Project/>")
 
 
-async def test_set_design_with_an_unchanged_export_stamp_still_changes_the_revision(sim, client):
+async def test_set_design_without_xml_and_an_unchanged_stamp_is_restamped(sim, client):
     sim.set_design(build_design())  # the same 04/04/2025,10:12:44 stamp
     reply = await client.query("?SYSTEM,10")
     assert reply.startswith("~SYSTEM,") and reply != "~SYSTEM,04/04/2025,10:12:44"
     assert sim.design.project.revision == reply.removeprefix("~SYSTEM,")
+    pytest.importorskip("telegraf_lutron.simulator.designgen")
+    date, time_of_day = reply.removeprefix("~SYSTEM,").split(",")
+    _, _, body = await http_get(sim.http_port, "/DbXmlInfo.xml")  # generated to match
+    assert f">{date}<".encode() in body and f">{time_of_day}<".encode() in body
+
+
+async def test_set_design_with_its_own_xml_keeps_the_stamp_the_xml_carries(sim, client):
+    sim.set_design(build_design(extra_zone=99), xml=b"<?xml version='1.0'?><Project/>")
+    assert await client.query("?SYSTEM,10") == "~SYSTEM,04/04/2025,10:12:44"
+    assert await client.query("?OUTPUT,99,1") == "~OUTPUT,99,1,0.00"
+    assert sim.design_version == 2
 
 
 async def test_a_removed_zone_no_longer_exists(sim, client):

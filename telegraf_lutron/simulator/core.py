@@ -326,25 +326,35 @@ class Simulator:
         return self._clock() if self._clock is not None else datetime.now().astimezone()
 
     def _stamped(self, design: Design, previous: Design | None, xml: bytes | None) -> Design:
-        """The design with an export stamp newer than `previous`'s, so every revision differs."""
+        """The design, restamped newer than `previous` when it is not and the simulator writes its XML.
+
+        XML given by the caller is the truth (its DbExportDate is what clients compare `?SYSTEM,10`
+        with), so a design served with its own XML keeps its stamp, new or not.
+        """
         project = design.project
         old = previous.project.export if previous is not None else None
         if project.export is not None and (old is None or project.export > old):
             return design
+        if xml is not None:
+            if project.export is None:
+                log.warning("design has no export date and time; ?SYSTEM,10 reports %r", project.revision)
+            else:
+                log.info("design export stamp unchanged (%s): ?SYSTEM,10 stays the same", project.revision)
+            return design
         stamp = self.now().replace(tzinfo=None, microsecond=0)
         if old is not None and stamp <= old:
             stamp = old + timedelta(seconds=1)
-        if xml is not None:
-            log.warning(
-                "design has no newer export stamp than the last one; ?SYSTEM,10 will not match its XML"
-            )
         new_project = dataclasses.replace(
             project, export_date=stamp.strftime("%m/%d/%Y"), export_time=stamp.strftime("%H:%M:%S")
         )
         return dataclasses.replace(design, project=new_project)
 
     def set_design(self, design: Design, xml: bytes | None = None) -> None:
-        """Swap in a new design revision; zones, LEDs and areas that still exist keep their state."""
+        """Swap in a new design revision; zones, LEDs and areas that still exist keep their state.
+
+        FIRMWAREREV's design version always goes up. `?SYSTEM,10` reports the design's export stamp;
+        without `xml` a design whose stamp is not newer is restamped (and its XML generated to match).
+        """
         self._house.replace_design(self._stamped(design, self._house.design, xml))
         self._design_version += 1
         self._xml = xml
