@@ -454,3 +454,18 @@ async def test_unwritable_cache_does_not_stop_the_design_loading(
     follower = DesignFollower(DesignSource(url=processor.url()), DesignCache(blocker / "cache"))
     update = await follower.ensure(design.project.revision)
     assert update.design == design and update.origin == "processor"
+
+
+async def test_follower_refuses_a_100_mb_answer_and_keeps_design_and_cache(
+    processor: Processor, tmp_path: Path
+) -> None:
+    design, xml = house()
+    processor.serve(xml)
+    follower = DesignFollower(DesignSource(url=processor.url()), DesignCache(tmp_path))
+    await follower.ensure(design.project.revision)
+    before = snapshot(tmp_path)
+    processor.stream(100 * MB, "/DbXmlInfo.xml", announce=False)
+    update = await follower.ensure("05/16/2025,18:00:00")
+    assert update.error is not None and f"more than {MAX_DESIGN_BYTES} bytes" in update.error
+    assert follower.current == design and snapshot(tmp_path) == before
+    assert processor.sent < 64 * MB
