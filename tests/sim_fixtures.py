@@ -173,20 +173,20 @@ class RawClient:
 
 
 @pytest.fixture
-def design() -> Design:
+def sim_design() -> Design:
     return build_design()
 
 
 @pytest.fixture
-async def sim(design: Design) -> AsyncIterator[Simulator]:
-    """A HWQS simulator with no service time, sysvar 7 and a fixed clock."""
-    async with Simulator(design, service_time=0, sysvars={7: 0}, clock=lambda: FIXED_NOW) as s:
+async def lutron_sim(sim_design: Design) -> AsyncIterator[Simulator]:
+    """A HWQS simulator of `sim_design` with no service time, sysvar 7 and a fixed clock."""
+    async with Simulator(sim_design, service_time=0, sysvars={7: 0}, clock=lambda: FIXED_NOW) as s:
         yield s
 
 
 @pytest.fixture
-async def connect() -> AsyncIterator[Callable[[Simulator], Awaitable[RawClient]]]:
-    """`client = await connect(sim)`: raw clients, closed at the end of the test."""
+async def raw_connect() -> AsyncIterator[Callable[[Simulator], Awaitable[RawClient]]]:
+    """`client = await raw_connect(sim)`: raw clients, closed at the end of the test."""
     clients: list[RawClient] = []
 
     async def open_client(s: Simulator) -> RawClient:
@@ -200,9 +200,11 @@ async def connect() -> AsyncIterator[Callable[[Simulator], Awaitable[RawClient]]
 
 
 @pytest.fixture
-async def client(sim: Simulator, connect: Callable[[Simulator], Awaitable[RawClient]]) -> RawClient:
-    """A client logged in to `sim` with the prompt off."""
-    c = await connect(sim)
+async def raw_client(
+    lutron_sim: Simulator, raw_connect: Callable[[Simulator], Awaitable[RawClient]]
+) -> RawClient:
+    """A raw client logged in to `lutron_sim` with the prompt off."""
+    c = await raw_connect(lutron_sim)
     await c.login()
     await c.prompt_off()
     return c

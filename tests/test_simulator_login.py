@@ -11,8 +11,8 @@ from sim_fixtures import RawClient, build_design
 from telegraf_lutron.simulator import Lockout, Quirks, Simulator
 
 
-async def test_hwqs_login_prompts_and_success_bytes(sim, connect):
-    c = await connect(sim)
+async def test_hwqs_login_prompts_and_success_bytes(lutron_sim, raw_connect):
+    c = await raw_connect(lutron_sim)
     assert await c.read_exactly(7) == b"login: "
     c.send("default")
     assert await c.read_exactly(10) == b"password: "
@@ -28,8 +28,8 @@ async def test_ra2_login_ends_with_gnet_prompt_and_nul():
         await c.close()
 
 
-async def test_hwqs_bad_login_says_so_and_asks_again(sim, connect):
-    c = await connect(sim)
+async def test_hwqs_bad_login_says_so_and_asks_again(lutron_sim, raw_connect):
+    c = await raw_connect(lutron_sim)
     await c.read_exactly(7)
     c.send("default")
     await c.read_exactly(10)
@@ -65,19 +65,19 @@ async def test_custom_users_and_pipelined_credentials():
         await c.close()
 
 
-async def test_login_attempts_are_recorded_in_order(sim, connect):
-    c = await connect(sim)
+async def test_login_attempts_are_recorded_in_order(lutron_sim, raw_connect):
+    c = await raw_connect(lutron_sim)
     await c.read_exactly(7)
     c.send("admin", "nope")
     await c.read_until(b"bad login\r\nlogin: ")
     c.send("default", "default")
     await c.read_until(b"\x00")
-    attempts = sim.stats.login_attempts
+    attempts = lutron_sim.stats.login_attempts
     assert [(a.user, a.ok) for a in attempts] == [("admin", False), ("default", True)]
     assert attempts[0].at <= attempts[1].at <= time.monotonic()
-    assert sim.stats.good_logins == 1 and sim.stats.bad_logins == 1
-    assert sim.stats.connections_accepted == 1
-    assert sim.stats.live_sessions == 1
+    assert lutron_sim.stats.good_logins == 1 and lutron_sim.stats.bad_logins == 1
+    assert lutron_sim.stats.connections_accepted == 1
+    assert lutron_sim.stats.live_sessions == 1
 
 
 async def test_idle_connection_is_closed_after_the_login_timeout():
@@ -119,22 +119,22 @@ async def test_slow_login_delays_the_answer_to_the_password():
         await c.close()
 
 
-async def test_concurrent_sessions_per_user_are_counted(sim, connect):
-    clients = [await connect(sim) for _ in range(3)]
+async def test_concurrent_sessions_per_user_are_counted(lutron_sim, raw_connect):
+    clients = [await raw_connect(lutron_sim) for _ in range(3)]
     for c in clients:
         await c.login()
     await clients[0].close()
-    c = await connect(sim)
+    c = await raw_connect(lutron_sim)
     await c.login()
-    assert sim.stats.max_concurrent_sessions == {"default": 3}
+    assert lutron_sim.stats.max_concurrent_sessions == {"default": 3}
     await asyncio.sleep(0.05)
-    assert sim.stats.sessions_per_user == {"default": 3}
+    assert lutron_sim.stats.sessions_per_user == {"default": 3}
 
 
-async def test_the_password_is_never_logged(caplog, connect):
+async def test_the_password_is_never_logged(caplog, raw_connect):
     caplog.set_level(logging.DEBUG)
     async with Simulator(build_design(), users={"u": "s3cr3t-Pa55"}, service_time=0) as sim:
-        c = await connect(sim)
+        c = await raw_connect(sim)
         await c.read_exactly(7)
         c.send("u", "s3cr3t-Pa55x")  # wrong
         await c.read_until(b"login: ")

@@ -47,13 +47,13 @@ async def test_service_time_is_spent_per_connection():
             await c.close()
 
 
-async def test_split_packets_cut_output_anywhere_but_keep_every_byte(sim, client):
-    sim.quirks.split_packets = True
-    client.send("FIRMWAREREV")
+async def test_split_packets_cut_output_anywhere_but_keep_every_byte(lutron_sim, raw_client):
+    lutron_sim.quirks.split_packets = True
+    raw_client.send("FIRMWAREREV")
     reads = []
     data = b""
     while not data.endswith(b"Build = telegraf-lutron simulator\r\n"):
-        chunk = await asyncio.wait_for(client.reader.read(65536), 5)
+        chunk = await asyncio.wait_for(raw_client.reader.read(65536), 5)
         assert chunk
         reads.append(chunk)
         data += chunk
@@ -74,46 +74,46 @@ async def test_split_packets_also_cut_the_login_prompts():
         await c.close()
 
 
-async def test_glued_prompts_land_before_and_inside_lines(sim, client):
-    sim.quirks.glued_prompts = True
-    client.send(*["?OUTPUT,27,1"] * 60)
-    lines = [await client.read_until(b"\r\n") for _ in range(60)]
+async def test_glued_prompts_land_before_and_inside_lines(lutron_sim, raw_client):
+    lutron_sim.quirks.glued_prompts = True
+    raw_client.send(*["?OUTPUT,27,1"] * 60)
+    lines = [await raw_client.read_until(b"\r\n") for _ in range(60)]
     assert any(line.startswith(b"QNET> ~OUTPUT,27,1,0.00") for line in lines)
     assert any(line == b"~OUTPUT,QNET> 27,1,0.00\r\n" for line in lines)
     assert {PROMPT.sub(b"", line) for line in lines} == {b"~OUTPUT,27,1,0.00\r\n"}
 
 
-async def test_drop_sessions_closes_every_connection_and_logins_work_after(sim, connect):
-    a, b = await connect(sim), await connect(sim)
+async def test_drop_sessions_closes_every_connection_and_logins_work_after(lutron_sim, raw_connect):
+    a, b = await raw_connect(lutron_sim), await raw_connect(lutron_sim)
     await a.login()
     await b.read_exactly(7)  # still logging in
-    assert sim.drop_sessions() == 2
+    assert lutron_sim.drop_sessions() == 2
     assert await a.at_eof() and await b.at_eof()
-    assert sim.stats.sessions_dropped == 2
-    c = await connect(sim)
+    assert lutron_sim.stats.sessions_dropped == 2
+    c = await raw_connect(lutron_sim)
     await c.login()
     await asyncio.sleep(0.05)
-    assert sim.stats.live_connections == 1
+    assert lutron_sim.stats.live_connections == 1
 
 
-async def test_drop_every_closes_sessions_periodically(sim, connect):
-    c = await connect(sim)
+async def test_drop_every_closes_sessions_periodically(lutron_sim, raw_connect):
+    c = await raw_connect(lutron_sim)
     await c.login()
-    sim.quirks.drop_every = 0.2
+    lutron_sim.quirks.drop_every = 0.2
     assert await c.at_eof()
-    sim.quirks.drop_every = None
-    d = await connect(sim)
+    lutron_sim.quirks.drop_every = None
+    d = await raw_connect(lutron_sim)
     await d.login()
 
 
-async def test_silent_processor_reads_but_never_answers(sim, client):
-    sim.quirks.silent = True
-    client.send("?OUTPUT,27,1", "?SYSTEM,10", "")
-    sim.set_level(27, 50)
-    assert await client.read_for(0.3) == b""
-    assert sim.stats.commands_total == 3  # #MONITORING,12,2 and the two queries
-    sim.quirks.silent = False
-    assert await client.query("?OUTPUT,27,1") == "~OUTPUT,27,1,50.00"
+async def test_silent_processor_reads_but_never_answers(lutron_sim, raw_client):
+    lutron_sim.quirks.silent = True
+    raw_client.send("?OUTPUT,27,1", "?SYSTEM,10", "")
+    lutron_sim.set_level(27, 50)
+    assert await raw_client.read_for(0.3) == b""
+    assert lutron_sim.stats.commands_total == 3  # #MONITORING,12,2 and the two queries
+    lutron_sim.quirks.silent = False
+    assert await raw_client.query("?OUTPUT,27,1") == "~OUTPUT,27,1,50.00"
 
 
 async def test_silent_processor_does_not_even_ask_for_a_login():

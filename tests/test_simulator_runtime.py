@@ -28,46 +28,46 @@ async def http_get(port: int, path: str, method: str = "GET") -> tuple[int, dict
 # -- design changes -------------------------------------------------------------------------------
 
 
-async def test_set_design_is_a_new_revision_that_keeps_surviving_state(sim, client):
-    await client.query("#MONITORING,5,2")
-    client.send("#OUTPUT,27,1,50", "#OUTPUT,28,1,20")
-    assert await client.query("?OUTPUT,28,1") == "~OUTPUT,28,1,20.00"
-    sim.set_design(
+async def test_set_design_is_a_new_revision_that_keeps_surviving_state(lutron_sim, raw_client):
+    await raw_client.query("#MONITORING,5,2")
+    raw_client.send("#OUTPUT,27,1,50", "#OUTPUT,28,1,20")
+    assert await raw_client.query("?OUTPUT,28,1") == "~OUTPUT,28,1,20.00"
+    lutron_sim.set_design(
         build_design("05/01/2025", "08:00:00", extra_zone=99), xml=b"<?xml version='1.0'?><Project/>"
     )
-    assert await client.query("?SYSTEM,10") == "~SYSTEM,05/01/2025,08:00:00"
-    client.send("FIRMWAREREV")
-    assert b"Design Version = 2\r\n" in await client.read_until(b"Build = telegraf-lutron simulator\r\n")
-    assert await client.query("?OUTPUT,27,1") == "~OUTPUT,27,1,50.00"
-    assert await client.query("?OUTPUT,99,1") == "~OUTPUT,99,1,0.00"
-    status, _, body = await http_get(sim.http_port, "/DbXmlInfo.xml")
+    assert await raw_client.query("?SYSTEM,10") == "~SYSTEM,05/01/2025,08:00:00"
+    raw_client.send("FIRMWAREREV")
+    assert b"Design Version = 2\r\n" in await raw_client.read_until(b"Build = telegraf-lutron simulator\r\n")
+    assert await raw_client.query("?OUTPUT,27,1") == "~OUTPUT,27,1,50.00"
+    assert await raw_client.query("?OUTPUT,99,1") == "~OUTPUT,99,1,0.00"
+    status, _, body = await http_get(lutron_sim.http_port, "/DbXmlInfo.xml")
     assert (status, body) == (200, b"<?xml version='1.0'?><Project/>")
 
 
-async def test_set_design_without_xml_and_an_unchanged_stamp_is_restamped(sim, client):
-    sim.set_design(build_design())  # the same 04/04/2025,10:12:44 stamp
-    reply = await client.query("?SYSTEM,10")
+async def test_set_design_without_xml_and_an_unchanged_stamp_is_restamped(lutron_sim, raw_client):
+    lutron_sim.set_design(build_design())  # the same 04/04/2025,10:12:44 stamp
+    reply = await raw_client.query("?SYSTEM,10")
     assert reply.startswith("~SYSTEM,") and reply != "~SYSTEM,04/04/2025,10:12:44"
-    assert sim.design.project.revision == reply.removeprefix("~SYSTEM,")
+    assert lutron_sim.design.project.revision == reply.removeprefix("~SYSTEM,")
     pytest.importorskip("telegraf_lutron.simulator.designgen")
     date, time_of_day = reply.removeprefix("~SYSTEM,").split(",")
-    _, _, body = await http_get(sim.http_port, "/DbXmlInfo.xml")  # generated to match
+    _, _, body = await http_get(lutron_sim.http_port, "/DbXmlInfo.xml")  # generated to match
     assert f">{date}<".encode() in body and f">{time_of_day}<".encode() in body
 
 
-async def test_set_design_with_its_own_xml_keeps_the_stamp_the_xml_carries(sim, client):
-    sim.set_design(build_design(extra_zone=99), xml=b"<?xml version='1.0'?><Project/>")
-    assert await client.query("?SYSTEM,10") == "~SYSTEM,04/04/2025,10:12:44"
-    assert await client.query("?OUTPUT,99,1") == "~OUTPUT,99,1,0.00"
-    assert sim.design_version == 2
+async def test_set_design_with_its_own_xml_keeps_the_stamp_the_xml_carries(lutron_sim, raw_client):
+    lutron_sim.set_design(build_design(extra_zone=99), xml=b"<?xml version='1.0'?><Project/>")
+    assert await raw_client.query("?SYSTEM,10") == "~SYSTEM,04/04/2025,10:12:44"
+    assert await raw_client.query("?OUTPUT,99,1") == "~OUTPUT,99,1,0.00"
+    assert lutron_sim.design_version == 2
 
 
-async def test_a_removed_zone_no_longer_exists(sim, client):
+async def test_a_removed_zone_no_longer_exists(lutron_sim, raw_client):
     smaller = build_design("05/01/2025", "08:00:00")
     smaller = Design(project=smaller.project, areas=smaller.areas, zones=smaller.zones[:1], keypads=())
-    sim.set_design(smaller)
-    assert await client.query("?OUTPUT,28,1") == "~ERROR,2"
-    assert await client.query("?DEVICE,40,81,9") == "~ERROR,2"
+    lutron_sim.set_design(smaller)
+    assert await raw_client.query("?OUTPUT,28,1") == "~ERROR,2"
+    assert await raw_client.query("?DEVICE,40,81,9") == "~ERROR,2"
 
 
 # -- HTTP -------------------------------------------------------------------------------------
@@ -111,20 +111,20 @@ async def test_http_can_be_switched_off():
 # -- house activity ---------------------------------------------------------------------------------
 
 
-async def test_activity_moves_levels_buttons_and_occupancy(sim, client):
-    activity = HouseActivity(sim, rate=0, seed=7)
+async def test_activity_moves_levels_buttons_and_occupancy(lutron_sim, raw_client):
+    activity = HouseActivity(lutron_sim, rate=0, seed=7)
     for _ in range(60):
         activity.step()
-    seen = await client.read_for(0.3)
+    seen = await raw_client.read_for(0.3)
     assert b"~OUTPUT," in seen and b",29,24\r\n" in seen
     assert b"~DEVICE,40," in seen and b",9," in seen
     assert b"~GROUP,10,3," in seen
 
 
-async def test_activity_rate_runs_in_the_background(sim, client):
-    sim.activity_rate = 200
-    assert await client.read_until(b"\r\n")
-    sim.activity_rate = 0
+async def test_activity_rate_runs_in_the_background(lutron_sim, raw_client):
+    lutron_sim.activity_rate = 200
+    assert await raw_client.read_until(b"\r\n")
+    lutron_sim.activity_rate = 0
 
 
 # -- shutdown -------------------------------------------------------------------------------------
