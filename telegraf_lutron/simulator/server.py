@@ -175,7 +175,7 @@ class TelnetSession:
         try:
             if await self._login():
                 await self._serve()
-        except (ConnectionError, EOFError, ValueError, asyncio.LimitOverrunError) as exc:
+        except (ConnectionError, LineTooLong) as exc:
             # A client that vanished or sent an endless line: close it like a processor would.
             log.debug("session %d ended: %s", self.sid, exc)
         finally:
