@@ -202,9 +202,12 @@ class Simulator:
         self._sessions[sid] = session
         session.task = asyncio.get_running_loop().create_task(session.run(), name=f"lutron-sim-session-{sid}")
 
-        def done(_: asyncio.Task[None]) -> None:
+        def done(task: asyncio.Task[None]) -> None:
             self._sessions.pop(sid, None)
             self.stats.live_connections -= 1
+            # A simulator bug must show up in the log, not as "exception was never retrieved".
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                log.error("session %d failed", sid, exc_info=exc)
 
         session.task.add_done_callback(done)
 
