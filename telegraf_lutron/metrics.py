@@ -1,0 +1,283 @@
+"""The metric catalogue: house state and session health as InfluxDB line protocol.
+
+Every numeric field is a float, so the column types Telegraf's PostgreSQL output creates never
+flip. Tag values come from the design through `lineprotocol.safe_tag_value`; a name that is empty
+after that gets a documented substitute (`zone 27`, `area 12`, `keypad 40`, `Button 3`, `LED 81`);
+an empty floor (RadioRA 2 rooms sit directly under the root) is simply not tagged.
+
+Series prefixes (measurement and escaped tags) depend only on the design and the site, so they are
+built once per design revision; an interval only formats numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from telegraf_lutron.design import Area, Design
+from telegraf_lutron.lineprotocol import encode_fields, safe_tag_value, series_prefix
+from telegraf_lutron.state import ButtonCounts, HouseState
+
+LED_STATES = {0: 0.0, 1: 1.0, 2: 2.0, 3: 3.0}
+
+# name, fields, Prometheus type (metric_version = 2 names are <measurement>_<field>)
+CATALOGUE: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "lutron_zone",
+        (
+            ("level", "gauge"),
+            ("watts", "gauge"),
+            ("rated_watts", "gauge"),
+            ("energy_joules_total", "counter"),
+        ),
+    ),
+    ("lutron_area", (("watts", "gauge"), ("energy_joules_total", "counter"), ("zones_on", "gauge"))),
+    (
+        "lutron_power",
+        (
+            ("watts", "gauge"),
+            ("energy_joules_total", "counter"),
+            ("zones_on", "gauge"),
+            ("zones_total", "gauge"),
+        ),
+    ),
+    ("lutron_led", (("state", "gauge"),)),
+    (
+        "lutron_button",
+        (
+            ("presses_total", "counter"),
+            ("releases_total", "counter"),
+            ("holds_total", "counter"),
+            ("multitaps_total", "counter"),
+        ),
+    ),
+    ("lutron_occupancy", (("occupied", "gauge"),)),
+    (
+        "lutron_processor",
+        (
+            ("up", "gauge"),
+            ("connects_total", "counter"),
+            ("disconnects_total", "counter"),
+            ("bad_logins_total", "counter"),
+            ("commands_total", "counter"),
+            ("errors_total", "counter"),
+            ("timeouts_total", "counter"),
+            ("events_total", "counter"),
+            ("command_latency_seconds", "gauge"),
+            ("design_export_timestamp_seconds", "gauge"),
+            ("zones", "gauge"),
+            ("keypads", "gauge"),
+        ),
+    ),
+)
+
+
+def prometheus_names() -> dict[str, str]:
+    """Every Prometheus metric name Telegraf exposes for our metrics, with its type."""
+    return {f"{m}_{f}": kind for m, fields in CATALOGUE for f, kind in fields}
+
+
+def tag(value: str, fallback: str) -> str:
+    return safe_tag_value(value) or fallback
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorHealth:
+    up: bool
+    connects: int
+    disconnects: int
+    bad_logins: int
+    commands: int
+    errors: int
+    timeouts: int
+    events: int
+    command_latency: float
+
+
+class MetricSet:
+    """Line protocol for one design revision and site."""
+
+    def __init__(self, design: Design, site: str, host: str) -> None:
+        self.design = design
+        site_tag = tag(site, "home")
+        self._site = site_tag
+        areas = {a.key: a for a in design.areas}
+
+        def area_tags(area: Area | None, key: int) -> dict[str, str]:
+            tags = {"site": site_tag, "area_id": str(key)}
+            tags["area"] = tag(area.name, f"area {key}") if area else f"area {key}"
+            floor = safe_tag_value(area.floor) if area else ""
+            if floor:
+                tags["floor"] = floor
+            return tags
+
+        self.zone_prefix: dict[int, str] = {}
+        for z in design.zones:
+            tags = {
+                "site": site_tag,
+                "zone_id": str(z.id),
+                "zone": tag(z.name, f"zone {z.id}"),
+                "area": tag(z.area, f"area {z.area_key}"),
+                "output_type": tag(z.output_type, "UNKNOWN"),
+            }
+            if floor := safe_tag_value(z.floor):
+                tags["floor"] = floor
+            self.zone_prefix[z.id] = series_prefix("lutron_zone", tags)
+        zone_areas = {z.area_key for z in design.zones}
+        self.area_prefix = {
+            key: series_prefix("lutron_area", area_tags(areas.get(key), key)) for key in sorted(zone_areas)
+        }
+        self.occupancy_prefix = {
+            a.iid: series_prefix(
+                "lutron_occupancy",
+                {"site": site_tag, "area_id": str(a.iid), "area": tag(a.name, f"area {a.iid}")},
+            )
+            for a in design.occupancy_areas
+        }
+        self.power_prefix = series_prefix("lutron_power", {"site": site_tag})
+        self.led_prefix: dict[tuple[int, int], str] = {}
+        self.button_prefix: dict[tuple[int, int], str] = {}
+        for k in design.keypads:
+            base = {
+                "site": site_tag,
+                "keypad_id": str(k.id),
+                "keypad": tag(k.name, f"keypad {k.id}"),
+                "area": tag(k.area, f"area {k.area_key}"),
+            }
+            for b in k.buttons:
+                tags = {**base, "component": str(b.component), "button": tag(b.name, f"Button {b.component}")}
+                self.button_prefix[(k.id, b.component)] = series_prefix("lutron_button", tags)
+            for led in k.leds:
+                button = k.button_for_led(led)
+                name = tag(button.name, f"Button {button.component}") if button else f"LED {led}"
+                tags = {**base, "component": str(led), "button": name}
+                self.led_prefix[(k.id, led)] = series_prefix("lutron_led", tags)
+        self.processor_prefix = series_prefix(
+            "lutron_processor",
+            {
+                "site": site_tag,
+                "host": tag(host, "processor"),
+                "project": tag(design.project.name, "unnamed project"),
+            },
+        )
+        export = design.project.export
+        self.export_timestamp = export.timestamp() if export is not None else None
+
+    # --- lines ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _line(prefix: str, fields: dict[str, float], ts: str) -> str:
+        encoded = encode_fields(fields)
+        return f"{prefix} {encoded}{ts}\n" if encoded else ""
+
+    def zone_line(self, state: HouseState, zone_id: int, ts: str) -> str:
+        zone = self.design.zone(zone_id)
+        if zone is None:
+            return ""
+        fields = {}
+        level = state.level(zone_id)
+        if level is not None:
+            fields["level"] = float(level)
+        fields["watts"] = state.watts(zone_id)
+        fields["rated_watts"] = float(zone.rated_watts)
+        fields["energy_joules_total"] = state.zone_energy.get(zone_id, 0.0)
+        return self._line(self.zone_prefix[zone_id], fields, ts)
+
+    def area_line(self, state: HouseState, key: int, watts: float, on: int, ts: str) -> str:
+        fields = {
+            "watts": watts,
+            "energy_joules_total": state.area_energy.get(key, 0.0),
+            "zones_on": float(on),
+        }
+        return self._line(self.area_prefix[key], fields, ts)
+
+    def power_line(self, state: HouseState, ts: str) -> str:
+        watts, on, total = state.system_totals()
+        fields = {
+            "watts": watts,
+            "energy_joules_total": state.total_energy,
+            "zones_on": float(on),
+            "zones_total": float(total),
+        }
+        return self._line(self.power_prefix, fields, ts)
+
+    def led_line(self, key: tuple[int, int], value: int, ts: str) -> str:
+        prefix = self.led_prefix.get(key)
+        if prefix is None or value not in LED_STATES:
+            return ""  # 255 = unknown (RA2): no sample rather than a made-up one
+        return self._line(prefix, {"state": LED_STATES[value]}, ts)
+
+    def button_line(self, key: tuple[int, int], counts: ButtonCounts, ts: str) -> str:
+        prefix = self.button_prefix.get(key)
+        if prefix is None:
+            return ""
+        fields = {
+            "presses_total": counts.presses,
+            "releases_total": counts.releases,
+            "holds_total": counts.holds,
+            "multitaps_total": counts.multitaps,
+        }
+        return self._line(prefix, fields, ts)
+
+    def occupancy_line(self, area_iid: int, occupied: bool | None, ts: str) -> str:
+        prefix = self.occupancy_prefix.get(area_iid)
+        if prefix is None or occupied is None:
+            return ""
+        return self._line(prefix, {"occupied": 1.0 if occupied else 0.0}, ts)
+
+    def processor_line(self, health: ProcessorHealth, ts: str) -> str:
+        fields = {
+            "up": 1.0 if health.up else 0.0,
+            "connects_total": float(health.connects),
+            "disconnects_total": float(health.disconnects),
+            "bad_logins_total": float(health.bad_logins),
+            "commands_total": float(health.commands),
+            "errors_total": float(health.errors),
+            "timeouts_total": float(health.timeouts),
+            "events_total": float(health.events),
+            "command_latency_seconds": health.command_latency,
+            "zones": float(len(self.design.zones)),
+            "keypads": float(len(self.design.keypads)),
+        }
+        if self.export_timestamp is not None:
+            fields["design_export_timestamp_seconds"] = self.export_timestamp
+        return self._line(self.processor_prefix, fields, ts)
+
+    def snapshot(self, state: HouseState, health: ProcessorHealth, ts_ns: int | None, *, house: bool) -> str:
+        """Every series, as one string. `house` False: only the processor line (no state known)."""
+        ts = f" {ts_ns}" if ts_ns is not None else ""
+        return "".join(self._snapshot_lines(state, health, ts, house))
+
+    def _snapshot_lines(
+        self, state: HouseState, health: ProcessorHealth, ts: str, house: bool
+    ) -> Iterator[str]:
+        yield self.processor_line(health, ts)
+        if not house:
+            return
+        yield self.power_line(state, ts)
+        totals = state.area_totals()
+        for key in self.area_prefix:
+            watts, on = totals.get(key, (0.0, 0))
+            yield self.area_line(state, key, watts, on, ts)
+        for zone_id in self.zone_prefix:
+            yield self.zone_line(state, zone_id, ts)
+        for key, value in state.leds.items():
+            yield self.led_line(key, value, ts)
+        zero = ButtonCounts()
+        for key in self.button_prefix:
+            yield self.button_line(key, state.buttons.get(key, zero), ts)
+        for area_iid in self.occupancy_prefix:
+            yield self.occupancy_line(area_iid, state.occupancy.get(area_iid), ts)
+
+    def zone_change_lines(self, state: HouseState, zone_id: int, ts_ns: int | None) -> str:
+        """What changes when one zone changes: the zone, its area and the system total."""
+        ts = f" {ts_ns}" if ts_ns is not None else ""
+        zone = self.design.zone(zone_id)
+        if zone is None:
+            return ""
+        watts, on = state.area_totals().get(zone.area_key, (0.0, 0))
+        return (
+            self.zone_line(state, zone_id, ts)
+            + self.area_line(state, zone.area_key, watts, on, ts)
+            + self.power_line(state, ts)
+        )
