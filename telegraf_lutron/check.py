@@ -1,0 +1,156 @@
+"""`telegraf-lutron check -c FILE`: a doctor for first-time set-up.
+
+Validates the configuration, logs in once (never more: a second wrong password would only bring
+the account closer to a lockout), reads the design revision and the design itself, and prints a
+short report: what was found, what is wrong, and what to do about it. Exit 0 when everything
+works, 1 when something needs fixing, 2 when the configuration itself is invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+import time
+from typing import TextIO
+
+from telegraf_lutron import log as tlog
+from telegraf_lutron import protocol as p
+from telegraf_lutron.config import Config, ConfigError, load_config
+from telegraf_lutron.design import Design, DesignError, normalize_revision
+from telegraf_lutron.design_cache import DesignSource
+from telegraf_lutron.execd import LoginLock, session_config
+from telegraf_lutron.session import Session, SessionError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", required=True, help="the plugin's TOML configuration file")
+
+
+class Report:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.problems = 0
+
+    def ok(self, text: str) -> None:
+        print(f"  ok    {text}", file=self.out, flush=True)
+
+    def bad(self, text: str, fix: str) -> None:
+        self.problems += 1
+        print(f"  FAIL  {text}\n        -> {fix}", file=self.out, flush=True)
+
+    def info(self, text: str) -> None:
+        print(f"        {text}", file=self.out, flush=True)
+
+
+async def login_once(config: Config, report: Report) -> tuple[str | None, str]:
+    """One login attempt; returns (design revision or None, prompt kind)."""
+    session = Session(session_config(config))
+    session.start()
+    try:
+        deadline = time.monotonic() + config.processor.connect_timeout + config.processor.login_timeout + 10
+        # Polling: the session reports success or its first failure through attributes.
+        while not session.connected and not session.last_error and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if not session.connected:
+            reason = session.last_error or "no answer"
+            if session.counters.bad_logins:
+                fix = "check processor.username and the password (an integration login of the design)"
+            else:
+                fix = "check processor.host and processor.telnet_port, and that the processor is on"
+            report.bad(f"telnet login to {session.where}: {reason}", fix)
+            return None, ""
+        kind = {"QNET": "HomeWorks QS", "GNET": "RadioRA 2"}.get(session.prompt_kind, session.prompt_kind)
+        report.ok(f"logged in to {session.where} as {config.processor.username!r} ({kind})")
+        try:
+            reply = await session.query(p.query_design_revision())
+        except SessionError as exc:
+            report.bad(f"design revision (?SYSTEM,10): {exc}", "the processor may be busy; try again")
+            return None, session.prompt_kind
+        revision = reply.design_revision if isinstance(reply, p.SystemReport) else None
+        report.ok(f"design revision (export date) {revision}")
+        return revision, session.prompt_kind
+    finally:
+        await session.close()
+
+
+def describe_design(design: Design, report: Report) -> None:
+    zones = design.zones
+    unknown = [z for z in zones if z.rated_watts <= 0]
+    leds = sum(len(k.leds) for k in design.keypads)
+    report.ok(
+        f"design {design.project.name!r}: {len(design.rooms)} rooms, {len(zones)} zones, "
+        f"{len(design.keypads)} keypads ({leds} LEDs), {len(design.occupancy_areas)} areas with occupancy"
+    )
+    if unknown:
+        report.info(
+            f"{len(unknown)} of {len(zones)} zones have no wattage in the design: their power and energy "
+            "read 0 (set Wattage in the design software to count them)"
+        )
+
+
+def check_cache_dir(config: Config, report: Report) -> None:
+    path = config.plugin.cache_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".check-"):
+            pass
+    except OSError as exc:
+        report.bad(
+            f"cache directory {path}: {exc.strerror or exc}",
+            "create it and make it writable by the user Telegraf runs as (e.g. chown telegraf)",
+        )
+        return
+    report.ok(f"cache directory {path} is writable")
+
+
+async def run_check(config: Config, out: TextIO) -> int:
+    report = Report(out)
+    pc = config.processor
+    print(f"telegraf-lutron check: {config.path}", file=out)
+    report.ok(f"configuration is valid (site {config.plugin.site!r}, signal {config.plugin.signal})")
+    if not pc.password:
+        report.info("no password set (processor.password, password_file or LUTRON_PASSWORD)")
+    check_cache_dir(config, report)
+    lock = LoginLock(config.plugin.cache_dir, pc.host, pc.username)
+    revision = None
+    if lock.try_acquire():
+        try:
+            revision, _ = await login_once(config, report)
+        finally:
+            lock.release()
+    else:
+        report.info(
+            f"skipped the telnet login: a running telegraf-lutron holds the login {pc.username!r} "
+            "(one session per login); its lutron_processor metric shows whether it is up"
+        )
+    source = DesignSource(url=pc.design_url, timeout=pc.xml_timeout)
+    try:
+        _, design = await asyncio.to_thread(source.load)
+    except DesignError as exc:
+        report.bad(f"design database: {exc}", "check processor.http_port or processor.xml_url")
+    else:
+        describe_design(design, report)
+        if revision and normalize_revision(design.project.revision) != normalize_revision(revision):
+            report.info(
+                f"the processor reports revision {revision} but the XML says {design.project.revision}: "
+                "the design was probably transferred while this ran; the plugin follows it"
+            )
+    if report.problems:
+        print(f"{report.problems} problem(s) found.", file=out)
+        return 1
+    print("Everything works. Wire it into Telegraf with telegraf.conf.example.", file=out)
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    tlog.setup(logging.ERROR)
+    logging.getLogger("telegraf_lutron").setLevel(logging.CRITICAL)  # the report says it all
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"E! {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(run_check(config, sys.stdout))
