@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from telegraf_lutron.simulator import SimulatorThread
 from telegraf_lutron.simulator.designgen import GeneratorParams, design_to_xml, generate
 
 PLUGIN = [sys.executable, "-m", "telegraf_lutron", "run", "--config"]
+CHECK = [sys.executable, "-m", "telegraf_lutron", "check", "--config"]
 
 
 def free_port() -> int:
@@ -343,3 +346,92 @@ def test_none_mode_emits_on_its_own_and_on_change(tmp_path: Path) -> None:
         assert change is not None
     finally:
         h.close()
+
+
+def test_a_design_change_while_running_reloads_without_dropping_the_session(house: House) -> None:
+    keep = next(z for z in house.design.zones if z.dimmable and z.rated_watts > 0)
+    gone = next(z for z in house.design.zones if z.id != keep.id)
+    house.sim.set_level(keep.id, 100.0)
+    house.wait_up()
+    time.sleep(0.5)
+    energy_before = house.zone_fields(house.snapshot())[keep.id]["energy_joules_total"]
+    new_zone = replace(gone, id=9001, name="New Pendants")
+    zones = (*(z for z in house.design.zones if z.id != gone.id), new_zone)
+    renamed = tuple(replace(z, name="Renamed Lights") if z.id == keep.id else z for z in zones)
+    project = replace(house.design.project, export_date="06/01/2025", export_time="08:00:00")
+    new_design = replace(house.design, project=project, zones=renamed)
+    house.sim.set_design(new_design, design_to_xml(new_design))
+    # The keepalive (every 0.5 s here) reports the new revision; the plugin fetches and swaps.
+    house.emu.wait_for(lambda: any("06/01/2025" in m for m in house.emu.log_messages("I")), timeout=15)
+    deadline = time.monotonic() + 10
+    while True:
+        snap = house.snapshot()
+        fields = house.zone_fields(snap)
+        if 9001 in fields and "level" in fields[9001]:
+            break
+        assert time.monotonic() < deadline, "the new zone never showed up"
+        time.sleep(0.2)
+    assert gone.id not in fields
+    assert fields[keep.id]["level"] == 100.0
+    assert fields[keep.id]["energy_joules_total"] > energy_before  # state and counter kept
+    names = {m.metric.tags["zone_id"]: m.metric.tags["zone"] for m in snap["lutron_zone"]}
+    assert names[str(keep.id)] == "Renamed Lights"
+    processor = snap["lutron_processor"][0].metric.fields
+    assert processor["connects_total"] == 1.0 and processor["disconnects_total"] == 0.0
+    history = (house.tmp_path / "cache" / "history.json").read_text()
+    assert "06/01/2025" in history
+
+
+def test_an_unreachable_processor_with_a_cached_design_runs_on_the_cache(house: House) -> None:
+    house.wait_up()
+    house.emu.stop()
+    house.sim.stop()
+    emu = ExecdEmulator([*PLUGIN, str(house.config)], restart_delay=0.5)
+    emu.start()
+    try:
+        emu.wait_for(lambda: any("stale-cache" in m for m in emu.log_messages("I")))
+        assert emu.tick()
+        processor = emu.wait_for(lambda: [m for m in emu.metrics if m.metric.name == "lutron_processor"])[0]
+        assert processor.metric.fields["up"] == 0.0
+        assert processor.metric.fields["zones"] == float(len(house.design.zones))
+        assert processor.metric.tags["project"] == safe_tag_value(house.design.project.name)
+    finally:
+        emu.stop()
+
+
+def test_a_closed_stdout_means_a_quiet_exit(tmp_path: Path) -> None:
+    config = write_config(tmp_path, free_port(), free_port())
+    proc = subprocess.Popen(
+        [*PLUGIN, str(config)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        proc.stdout.close()  # type: ignore[union-attr]  # Telegraf went away
+        time.sleep(1.0)
+        proc.stdin.write(b"\n")  # type: ignore[union-attr]
+        proc.stdin.flush()  # type: ignore[union-attr]
+        assert proc.wait(timeout=10) == 0
+        err = proc.stderr.read().decode()  # type: ignore[union-attr]
+        assert "Traceback" not in err and "BrokenPipe" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdin, proc.stderr):
+            with contextlib.suppress(BrokenPipeError):
+                pipe.close()  # type: ignore[union-attr]
+
+
+def test_check_reports_what_works_and_what_does_not(tmp_path: Path) -> None:
+    design, xml = generate(GeneratorParams(seed=6))
+    ports = (free_port(), free_port())
+    with SimulatorThread(design, xml=xml, telnet_port=ports[0], http_port=ports[1]):
+        good = write_config(tmp_path, *ports)
+        result = subprocess.run([*CHECK, str(good)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"{len(design.zones)} zones" in result.stdout and "logged in" in result.stdout
+        bad = tmp_path / "bad.toml"
+        bad.write_text(good.read_text().replace('password = "default"', 'password = "N0pe-secret"'))
+        result = subprocess.run([*CHECK, str(bad)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1
+        assert "FAIL  telnet login" in result.stdout and "bad login" in result.stdout
+        assert "N0pe-secret" not in result.stdout + result.stderr
