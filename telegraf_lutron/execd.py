@@ -153,7 +153,7 @@ class Plugin:
         self.state = HouseState(Design(Project("")), now=time.monotonic())
         self.metrics = MetricSet(self.state.design, gc.site, pc.host)
         self.have_design = False
-        self.synced = False
+        self._synced_on = -1  # the session's connect count when the last full read completed
         self.session = Session(session_config(config), on_connected=self._on_connected)
         self.session.add_listener(self._on_event)
         self._stop = asyncio.Event()
@@ -259,6 +259,13 @@ class Plugin:
         while True:
             await asyncio.sleep(interval - (time.time() % interval))
             self._tick.set()
+
+    @property
+    def synced(self) -> bool:
+        """The state was read in full on the current connection. While the processor is away (or
+        until the read after a reconnect completes) only `lutron_processor` is written: stale
+        levels are not reported as current. Energy keeps integrating the last known levels."""
+        return self.session.connected and self._synced_on == self.session.counters.connects
 
     def health(self) -> ProcessorHealth:
         c = self.session.counters
@@ -394,7 +401,7 @@ class Plugin:
         failed = [r for r in results if isinstance(r, SessionError)]
         if failed and len(failed) == len(results):
             raise failed[0]
-        self.synced = True
+        self._synced_on = self.session.counters.connects
         log.info(
             "state read: %d queries in %.2f s, %d failed%s",
             len(commands),

@@ -184,7 +184,8 @@ def test_no_queries_in_steady_state(house: House) -> None:
 def test_a_silent_processor_gives_up_0_then_recovers_without_a_restart(house: House) -> None:
     house.wait_up()
     house.sim.set_quirks(silent=True)
-    house.wait_up(0.0)
+    down = house.wait_up(0.0)
+    assert "lutron_zone" not in down  # no stale levels reported as current
     assert any("keepalive" in m for m in house.emu.log_messages("W"))
     house.sim.set_quirks(silent=False)
     snap = house.wait_up(1.0, timeout=30)
