@@ -130,7 +130,7 @@ class StdinWatcher:
                 chunk = os.read(fd, 65536) if fd >= 0 else self._stream.read(1)
                 if not chunk:
                     break
-                for _ in range(chunk.count(b"\n")):
+                if b"\n" in chunk:  # newlines already queued together make one collection
                     self._loop.call_soon_threadsafe(self._on_line)
         except (OSError, ValueError):
             pass

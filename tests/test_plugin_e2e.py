@@ -436,3 +436,21 @@ def test_check_reports_what_works_and_what_does_not(tmp_path: Path) -> None:
         assert result.returncode == 1
         assert "FAIL  telnet login" in result.stdout and "bad login" in result.stdout
         assert "N0pe-secret" not in result.stdout + result.stderr
+
+
+def test_a_backlog_of_newlines_makes_one_snapshot(tmp_path: Path) -> None:
+    config = write_config(tmp_path, free_port(), free_port())
+    proc = subprocess.Popen(
+        [*PLUGIN, str(config)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        time.sleep(1.5)  # started and idle
+        os.write(proc.stdin.fileno(), b"\n" * 50)  # type: ignore[union-attr]  # 50 queued ticks
+        time.sleep(1.0)
+        proc.stdin.close()  # type: ignore[union-attr]
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert out.decode().count("lutron_processor,") == 1
