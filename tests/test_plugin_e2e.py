@@ -448,9 +448,12 @@ def test_a_backlog_of_newlines_makes_one_snapshot(tmp_path: Path) -> None:
         os.write(proc.stdin.fileno(), b"\n" * 50)  # type: ignore[union-attr]  # 50 queued ticks
         time.sleep(1.0)
         proc.stdin.close()  # type: ignore[union-attr]
-        out, _ = proc.communicate(timeout=10)
+        out = proc.stdout.read()  # type: ignore[union-attr]  # until the plugin exits on EOF
+        assert proc.wait(timeout=10) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+            proc.wait()
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
     assert out.decode().count("lutron_processor,") == 1
