@@ -1,0 +1,605 @@
+"""`db init`: the measurement tables exactly as Telegraf's outputs.postgresql expects them, plus our
+own versioned objects (settings, rollups, triggers) in the `lutron` schema.
+
+The three measurement tables are Telegraf's (`time`, one text column per tag marked with the
+comment `tag`, one double precision column per field; contract §3). They may already exist,
+created and filled by Telegraf: `init` then only adds what is missing and converts what Telegraf
+could not write into (a `timestamp without time zone` time column, integer field columns), and
+never drops a row. Everything in the `lutron` schema is created by numbered migrations recorded in
+`lutron.schema_migrations`; running `init` again applies only what is new, so a second run changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from telegraf_lutron.db import INTERNAL_SCHEMA, IncompatibleSchema, PermissionDenied, SchemaMissing
+from telegraf_lutron.db import rollups as rl
+from telegraf_lutron.db.levels import LEVELS, MEASUREMENTS, Level
+
+log = logging.getLogger("telegraf_lutron.db")
+
+DEFAULT_SCHEMA = "public"
+INIT_LOCK = 0  # second advisory-lock key under rollups.LOCK_CLASS: one `db init` at a time
+
+I = sql.Identifier  # noqa: E741
+
+
+def _q(name: str) -> sql.Identifier:
+    return sql.Identifier(INTERNAL_SCHEMA, name)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    raw_schema: str
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[psycopg.Cursor[Any], Context], None]
+
+
+# --- migration 1 ------------------------------------------------------------------------------
+
+_ROLLUP_STATS_DDL = """
+    samples integer NOT NULL,
+    energy_joules double precision NOT NULL,
+    watts_sum double precision NOT NULL,
+    watts_samples integer NOT NULL,
+    watts_max double precision,
+    on_samples integer NOT NULL,
+    off_samples integer NOT NULL,
+    first_time timestamptz NOT NULL,
+    last_time timestamptz NOT NULL,
+    watts_avg double precision GENERATED ALWAYS AS (watts_sum / nullif(watts_samples, 0)) STORED
+"""
+
+
+def _rollup_table(level: Level, bucket: str) -> sql.Composed:
+    keys = [sql.SQL("{} text NOT NULL").format(I(k)) for k in level.key_columns]
+    bucket_cols = (
+        [sql.SQL("hour timestamptz NOT NULL"), sql.SQL("day date NOT NULL")]
+        if bucket == "hour"
+        else [sql.SQL("day date NOT NULL")]
+    )
+    labels = [sql.SQL("{} text").format(I(lab)) for lab in level.labels]
+    table = level.hourly_table() if bucket == "hour" else level.daily_table()
+    return sql.SQL("CREATE TABLE {t} ({cols}, {stats}, PRIMARY KEY ({pk}))").format(
+        t=table,
+        cols=sql.SQL(", ").join([*keys, *bucket_cols, *labels]),
+        stats=sql.SQL(_ROLLUP_STATS_DDL),
+        pk=sql.SQL(", ").join([*(I(k) for k in level.key_columns), I(bucket)]),
+    )
+
+
+def _m1_initial(cur: psycopg.Cursor[Any], ctx: Context) -> None:
+    cur.execute(
+        sql.SQL("CREATE TABLE {} (name text PRIMARY KEY, value text NOT NULL)").format(_q("settings"))
+    )
+    cur.execute(
+        sql.SQL(
+            "CREATE TABLE {} (level text NOT NULL, site text NOT NULL, series text NOT NULL,"
+            " last_time timestamptz, last_counter double precision, PRIMARY KEY (level, site, series))"
+        ).format(_q("series_state"))
+    )
+    cur.execute(
+        sql.SQL("COMMENT ON TABLE {} IS {}").format(
+            _q("series_state"),
+            sql.Literal("every series seen, with its newest row time and last counter (rollup fast path)"),
+        )
+    )
+    cur.execute(
+        sql.SQL(
+            "CREATE TABLE {} (level text NOT NULL, site text NOT NULL, series text NOT NULL,"
+            " hour timestamptz NOT NULL, PRIMARY KEY (level, site, series, hour))"
+        ).format(_q("pending_buckets"))
+    )
+    cur.execute(
+        sql.SQL("COMMENT ON TABLE {} IS {}").format(
+            _q("pending_buckets"),
+            sql.Literal("hourly buckets whose rollup failed; recomputed by the next insert"),
+        )
+    )
+    # Start of the local clock hour containing t: t minus the minutes and seconds past the local hour.
+    cur.execute(
+        sql.SQL(
+            "CREATE FUNCTION {}(t timestamptz, tz text) RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE"
+            " RETURN t - ((t AT TIME ZONE tz) - date_trunc('hour', t AT TIME ZONE tz))"
+        ).format(_q("hour_start"))
+    )
+    for level in LEVELS:
+        for bucket in ("hour", "day"):
+            cur.execute(_rollup_table(level, bucket))
+            table = level.hourly if bucket == "hour" else level.daily
+            # Cross-series range scans (UI, prune); per-series lookups use the primary key.
+            cur.execute(
+                sql.SQL("CREATE INDEX {} ON {} ({})").format(I(f"{table}_{bucket}_idx"), _q(table), I(bucket))
+            )
+            cur.execute(
+                sql.SQL("COMMENT ON TABLE {} IS {}").format(
+                    _q(table),
+                    sql.Literal(
+                        f"{'hourly' if bucket == 'hour' else 'daily'} energy and power per {level.name}"
+                        f" from {level.measurement} (maintained by trigger {rl.TRIGGER_NAME})"
+                    ),
+                )
+            )
+        cur.execute(rl.create_trigger_function(level, ctx.raw_schema))
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "settings, series state, hourly and daily rollups", _m1_initial),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+# --- measurement tables -------------------------------------------------------------------------
+
+_FLOAT_CONVERTIBLE = ("bigint", "integer", "smallint", "real", "numeric")
+
+
+def _relation_exists(cur: psycopg.Cursor[Any], schema: str, name: str) -> bool:
+    cur.execute(
+        "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')",
+        (schema, name),
+    )
+    return cur.fetchone() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    name: str
+    type: str
+    notnull: bool
+    hasdef: bool
+    comment: str | None
+
+
+def _columns(cur: psycopg.Cursor[Any], schema: str, table: str) -> dict[str, _Column]:
+    cur.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef,"
+        " col_description(a.attrelid, a.attnum)"
+        " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        (schema, table),
+    )
+    return {r[0]: _Column(r[0], r[1], r[2], r[3], r[4]) for r in cur.fetchall()}
+
+
+def _is_tag_comment(comment: str | None) -> bool:
+    # Telegraf: a column whose comment's first word is "tag" is a tag column.
+    return bool(comment) and (comment or "").split(maxsplit=1)[0] == "tag"
+
+
+def _create_measurement(cur: psycopg.Cursor[Any], level: Level, schema: str) -> None:
+    table = level.raw_table(schema)
+    cols = [sql.SQL('"time" timestamptz NOT NULL')]
+    cols += [sql.SQL("{} text").format(I(t)) for t in level.tags]
+    cols += [sql.SQL("{} double precision").format(I(f)) for f in level.fields]
+    cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(cols)))
+    for tag in level.tags:
+        cur.execute(sql.SQL("COMMENT ON COLUMN {}.{} IS 'tag'").format(table, I(tag)))
+
+
+def _adapt_measurement(cur: psycopg.Cursor[Any], level: Level, schema: str) -> list[str]:
+    """Bring an existing (Telegraf-created) table to the shape we need, keeping every row."""
+    table = level.raw_table(schema)
+    name = f"{schema}.{level.measurement}"
+    actions: list[str] = []
+    cols = _columns(cur, schema, level.measurement)
+    if "tag_id" in cols:
+        raise IncompatibleSchema(
+            f"{name} has a tag_id column (outputs.postgresql tags_as_foreign_keys = true), which "
+            "telegraf-lutron does not support; set tags_as_foreign_keys = false and use a new schema"
+        )
+    time_col = cols.get("time")
+    if time_col is None:
+        raise IncompatibleSchema(
+            f"{name} has no time column, so it is not Telegraf's table; rename or drop it"
+        )
+    if time_col.type.startswith("timestamp") and time_col.type.endswith("without time zone"):
+        # Telegraf's default stores UTC wall-clock time; timestamptz keeps the same instants.
+        cur.execute(
+            sql.SQL(
+                """ALTER TABLE {} ALTER COLUMN "time" TYPE timestamptz USING "time" AT TIME ZONE 'UTC'"""
+            ).format(table)
+        )
+        actions.append(f"converted {name}.time from timestamp (UTC) to timestamptz")
+    elif not (time_col.type.startswith("timestamp") and time_col.type.endswith("with time zone")):
+        raise IncompatibleSchema(
+            f"{name}.time is {time_col.type}, expected timestamptz; fix the column by hand"
+        )
+    for tag in level.tags:
+        col = cols.get(tag)
+        if col is None:
+            cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} text").format(table, I(tag)))
+            cur.execute(sql.SQL("COMMENT ON COLUMN {}.{} IS 'tag'").format(table, I(tag)))
+            actions.append(f"added tag column {name}.{tag}")
+            continue
+        if col.type != "text" and not col.type.startswith("character varying"):
+            raise IncompatibleSchema(f"tag column {name}.{tag} is {col.type}, expected text; fix it by hand")
+        if not _is_tag_comment(col.comment):
+            cur.execute(sql.SQL("COMMENT ON COLUMN {}.{} IS 'tag'").format(table, I(tag)))
+            actions.append(f"marked {name}.{tag} as a tag column (comment 'tag')")
+    for fld in level.fields:
+        col = cols.get(fld)
+        if col is None:
+            cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} double precision").format(table, I(fld)))
+            actions.append(f"added field column {name}.{fld}")
+        elif col.type == "double precision":
+            pass
+        elif col.type.startswith(_FLOAT_CONVERTIBLE):
+            # Telegraf fixes a column's type from the first value; our floats would fail forever.
+            cur.execute(
+                sql.SQL(
+                    "ALTER TABLE {t} ALTER COLUMN {c} TYPE double precision USING {c}::double precision"
+                ).format(t=table, c=I(fld))
+            )
+            actions.append(f"converted {name}.{fld} from {col.type} to double precision")
+        else:
+            raise IncompatibleSchema(f"field column {name}.{fld} is {col.type}, expected double precision")
+    ours = set(level.columns)
+    for col in cols.values():
+        if col.name not in ours and col.notnull and not col.hasdef:
+            log.warning(
+                "%s.%s is NOT NULL without a default: every Telegraf COPY into %s will fail",
+                name,
+                col.name,
+                name,
+            )
+            actions.append(
+                f"WARNING: {name}.{col.name} is NOT NULL without a default; Telegraf cannot write rows"
+            )
+    return actions
+
+
+def _ensure_indexes(cur: psycopg.Cursor[Any], level: Level, schema: str) -> list[str]:
+    actions = []
+    table = level.raw_table(schema)
+    key_exprs = [sql.SQL("coalesce(site, '')")]
+    if level.key:
+        key_exprs.append(sql.SQL("coalesce({}, '')").format(I(level.key)))
+    wanted = {
+        # per-series time order: the rollup trigger's lookups, UI "current" queries, prune
+        f"{level.measurement}_series_time_idx": sql.SQL('({}, "time")').format(sql.SQL(", ").join(key_exprs)),
+        # ad-hoc time-range queries (Grafana); a BRIN index costs a few pages
+        f"{level.measurement}_time_brin": sql.SQL('USING brin ("time")'),
+    }
+    for index, definition in wanted.items():
+        if not _relation_exists_any(cur, schema, index):
+            cur.execute(sql.SQL("CREATE INDEX {} ON {} {}").format(I(index), table, definition))
+            actions.append(f"created index {schema}.{index}")
+    return actions
+
+
+def _relation_exists_any(cur: psycopg.Cursor[Any], schema: str, name: str) -> bool:
+    cur.execute(
+        "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+        (schema, name),
+    )
+    return cur.fetchone() is not None
+
+
+def _has_trigger(cur: psycopg.Cursor[Any], schema: str, table: str) -> bool:
+    cur.execute(
+        "SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = %s AND t.tgname = %s",
+        (schema, table, rl.TRIGGER_NAME),
+    )
+    return cur.fetchone() is not None
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def read_settings(cur: psycopg.Cursor[Any]) -> dict[str, str]:
+    """All settings, or {} when `db init` never ran."""
+    if not _relation_exists(cur, INTERNAL_SCHEMA, "settings"):
+        return {}
+    cur.execute(sql.SQL("SELECT name, value FROM {}").format(_q("settings")))
+    return {str(n): str(v) for n, v in cur.fetchall()}
+
+
+def write_setting(cur: psycopg.Cursor[Any], name: str, value: str) -> bool:
+    """Store a setting; True if it changed (an unchanged value is not rewritten)."""
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {} AS s (name, value) VALUES (%s, %s)"
+            " ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE s.value IS DISTINCT FROM excluded.value"
+            " RETURNING 1"
+        ).format(_q("settings")),
+        (name, value),
+    )
+    return cur.fetchone() is not None
+
+
+def validate_timezone(cur: psycopg.Cursor[Any], tz: str) -> str:
+    """The IANA name as PostgreSQL knows it; abbreviations and POSIX strings are refused because
+    they carry no DST rules (and POSIX offsets have the opposite sign)."""
+    cur.execute(
+        "SELECT name FROM pg_timezone_names WHERE lower(name) = lower(%s) ORDER BY name = %s DESC LIMIT 1",
+        (tz, tz),
+    )
+    row = cur.fetchone()
+    if row is None:
+        raise IncompatibleSchema(
+            f"unknown time zone {tz!r}: give an IANA name such as Europe/Berlin or America/New_York"
+        )
+    return str(row[0])
+
+
+def schema_version(cur: psycopg.Cursor[Any]) -> int | None:
+    if not _relation_exists(cur, INTERNAL_SCHEMA, "schema_migrations"):
+        return None
+    cur.execute(sql.SQL("SELECT max(version) FROM {}").format(_q("schema_migrations")))
+    row = cur.fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+# --- roles ------------------------------------------------------------------------------------
+
+
+def _role_exists(cur: psycopg.Cursor[Any], role: str) -> bool:
+    cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+    return cur.fetchone() is not None
+
+
+def _grant(cur: psycopg.Cursor[Any], role: str, raw_schema: str, *, writer: bool) -> list[str]:
+    actions = []
+    if not _role_exists(cur, role):
+        cur.execute(sql.SQL("CREATE ROLE {} LOGIN").format(I(role)))
+        actions.append(f"created role {role} (LOGIN, no password yet: ALTER ROLE {role} PASSWORD '...')")
+    r = I(role)
+    cur.execute(sql.SQL("SELECT current_database()"))
+    row = cur.fetchone()
+    assert row is not None
+    cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(I(str(row[0])), r))
+    cur.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(I(raw_schema), r))
+    raw = sql.SQL(", ").join(level.raw_table(raw_schema) for level in LEVELS)
+    if writer:
+        # Telegraf: COPY into the three tables. The triggers run as their owner (SECURITY DEFINER).
+        cur.execute(sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(raw, r))
+    else:
+        cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(raw, r))
+        cur.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(I(INTERNAL_SCHEMA), r))
+        cur.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(I(INTERNAL_SCHEMA), r))
+    return actions
+
+
+# --- init -------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class InitReport:
+    schema: str
+    timezone: str
+    version: int
+    actions: list[str] = field(default_factory=list)
+    ui_role: str | None = None
+    telegraf_role: str | None = None
+
+
+def init(
+    conn: psycopg.Connection[Any],
+    *,
+    schema: str | None = None,
+    timezone: str | None = None,
+    ui_role: str | None = None,
+    telegraf_role: str | None = None,
+) -> InitReport:
+    """Create or upgrade everything, in one transaction; idempotent. Rows already in the
+    measurement tables are kept and rolled up."""
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            return _init(cur, schema, timezone, ui_role, telegraf_role)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise PermissionDenied(
+            f"permission denied during db init ({exc.diag.message_primary}); run it as the owner of the "
+            "measurement tables (or a superuser); creating roles needs CREATEROLE"
+        ) from exc
+
+
+def _init(
+    cur: psycopg.Cursor[Any],
+    schema: str | None,
+    timezone: str | None,
+    ui_role: str | None,
+    telegraf_role: str | None,
+) -> InitReport:
+    cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (rl.LOCK_CLASS, INIT_LOCK))
+    actions: list[str] = []
+    if not _relation_exists_any(cur, "pg_catalog", "pg_namespace"):  # pragma: no cover - sanity
+        raise SchemaMissing("not a PostgreSQL database")
+    cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (INTERNAL_SCHEMA,))
+    if cur.fetchone() is None:
+        cur.execute(sql.SQL("CREATE SCHEMA {}").format(I(INTERNAL_SCHEMA)))
+        actions.append(f"created schema {INTERNAL_SCHEMA}")
+    if not _relation_exists(cur, INTERNAL_SCHEMA, "schema_migrations"):
+        cur.execute(
+            sql.SQL(
+                "CREATE TABLE {} (version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            ).format(_q("schema_migrations"))
+        )
+    settings = read_settings(cur)
+
+    stored_schema = settings.get("raw_schema")
+    raw_schema = schema or stored_schema or DEFAULT_SCHEMA
+    if stored_schema and stored_schema != raw_schema:
+        raise IncompatibleSchema(
+            f"this database keeps the measurement tables in schema {stored_schema!r}, not {raw_schema!r}; "
+            f"use --schema {stored_schema} (moving them is not supported)"
+        )
+    cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (raw_schema,))
+    if cur.fetchone() is None:
+        cur.execute(sql.SQL("CREATE SCHEMA {}").format(I(raw_schema)))
+        actions.append(f"created schema {raw_schema}")
+
+    stored_tz = settings.get("timezone")
+    if timezone:
+        tz = validate_timezone(cur, timezone)
+    elif stored_tz:
+        tz = stored_tz
+    else:
+        cur.execute("SELECT current_setting('TimeZone')")
+        row = cur.fetchone()
+        tz = validate_timezone(cur, str(row[0]) if row else "UTC")
+        actions.append(f"time zone not given: using the server's {tz} (pass --timezone for the house's zone)")
+    if stored_tz and stored_tz != tz:
+        raise IncompatibleSchema(
+            f"the rollups use time zone {stored_tz}; to change it run "
+            f"`telegraf-lutron db rebuild --timezone {tz}`, which recomputes them"
+        )
+
+    # Keep Telegraf out while tables change and existing rows are rolled up; its COPY just waits.
+    for level in LEVELS:
+        if _relation_exists(cur, raw_schema, level.measurement):
+            cur.execute(
+                sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(level.raw_table(raw_schema))
+            )
+
+    version = schema_version(cur) or 0
+    ctx = Context(raw_schema=raw_schema)
+    for migration in MIGRATIONS:
+        if migration.version > version:
+            migration.apply(cur, ctx)
+            cur.execute(
+                sql.SQL("INSERT INTO {} (version, name) VALUES (%s, %s)").format(_q("schema_migrations")),
+                (migration.version, migration.name),
+            )
+            actions.append(f"applied migration {migration.version}: {migration.name}")
+            version = migration.version
+    if version > LATEST:
+        raise IncompatibleSchema(
+            f"the database schema (version {version}) is newer than this program (version {LATEST}); upgrade telegraf-lutron"
+        )
+
+    if write_setting(cur, "raw_schema", raw_schema):
+        actions.append(f"measurement tables in schema {raw_schema}")
+    if write_setting(cur, "timezone", tz):
+        actions.append(f"time zone {tz}")
+    ui_role = ui_role or settings.get("ui_role")
+    telegraf_role = telegraf_role or settings.get("telegraf_role")
+
+    for level in LEVELS:
+        name = f"{raw_schema}.{level.measurement}"
+        if _relation_exists(cur, raw_schema, level.measurement):
+            actions += _adapt_measurement(cur, level, raw_schema)
+        else:
+            _create_measurement(cur, level, raw_schema)
+            actions.append(f"created table {name}")
+        actions += _ensure_indexes(cur, level, raw_schema)
+        if not _has_trigger(cur, raw_schema, level.measurement):
+            cur.execute(rl.create_trigger(level, raw_schema))
+            actions.append(f"created rollup trigger on {name}")
+            cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(level.raw_table(raw_schema)))
+            row = cur.fetchone()
+            if row and row[0]:
+                cur.execute("SET LOCAL work_mem = '256MB'")  # one big sort instead of many small spills
+                rl.rebuild_level(cur, level, raw_schema, tz)
+                actions.append(f"rolled up the rows already in {name}")
+
+    if ui_role:
+        actions += _grant(cur, ui_role, raw_schema, writer=False)
+        if write_setting(cur, "ui_role", ui_role):
+            actions.append(f"read-only access for role {ui_role}")
+    if telegraf_role:
+        actions += _grant(cur, telegraf_role, raw_schema, writer=True)
+        if write_setting(cur, "telegraf_role", telegraf_role):
+            actions.append(f"insert access for role {telegraf_role}")
+    return InitReport(raw_schema, tz, version, actions, ui_role, telegraf_role)
+
+
+def rebuild(conn: psycopg.Connection[Any], *, timezone: str | None = None) -> InitReport:
+    """Recompute all rollups from the raw rows (optionally switching the time zone)."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (rl.LOCK_CLASS, INIT_LOCK))
+        settings = read_settings(cur)
+        if schema_version(cur) is None or "raw_schema" not in settings:
+            raise SchemaMissing(
+                "the database is not initialised; run `telegraf-lutron db init --dsn ...` first"
+            )
+        raw_schema = settings["raw_schema"]
+        old_tz = settings.get("timezone", "UTC")
+        tz = validate_timezone(cur, timezone) if timezone else old_tz
+        actions = []
+        for level in LEVELS:
+            cur.execute(
+                sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(level.raw_table(raw_schema))
+            )
+        if write_setting(cur, "timezone", tz):
+            actions.append(f"time zone changed from {old_tz} to {tz}")
+        cur.execute("SET LOCAL work_mem = '256MB'")
+        rl.rebuild_all(cur, raw_schema, tz, redo_days=tz != old_tz)
+        actions.append("recomputed the rollups from the raw rows")
+        version = schema_version(cur) or 0
+        return InitReport(raw_schema, tz, version, actions)
+
+
+# --- status -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TableStatus:
+    name: str
+    exists: bool
+    trigger: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    version: int | None
+    latest: int
+    migrations: list[tuple[int, str, Any]]
+    settings: dict[str, str]
+    tables: list[TableStatus]
+    pending_buckets: int
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.version == self.latest and all(t.exists and t.trigger for t in self.tables)
+
+
+def status(conn: psycopg.Connection[Any]) -> Status:
+    with conn.transaction(), conn.cursor() as cur:
+        version = schema_version(cur)
+        migrations: list[tuple[int, str, Any]] = []
+        if version is not None:
+            cur.execute(
+                sql.SQL("SELECT version, name, applied_at FROM {} ORDER BY version").format(
+                    _q("schema_migrations")
+                )
+            )
+            migrations = [(int(v), str(n), a) for v, n, a in cur.fetchall()]
+        settings = read_settings(cur)
+        raw_schema = settings.get("raw_schema", DEFAULT_SCHEMA)
+        tables = []
+        for m in MEASUREMENTS:
+            exists = _relation_exists(cur, raw_schema, m)
+            tables.append(
+                TableStatus(f"{raw_schema}.{m}", exists, exists and _has_trigger(cur, raw_schema, m))
+            )
+        pending = 0
+        if _relation_exists(cur, INTERNAL_SCHEMA, "pending_buckets"):
+            cur.execute(sql.SQL("SELECT count(*) FROM {}").format(_q("pending_buckets")))
+            row = cur.fetchone()
+            pending = int(row[0]) if row else 0
+        return Status(version, LATEST, migrations, settings, tables, pending)
+
+
+def require_initialised(cur: psycopg.Cursor[Any]) -> dict[str, str]:
+    """The settings of an initialised database, or SchemaMissing."""
+    settings = read_settings(cur)
+    if "raw_schema" not in settings or schema_version(cur) is None:
+        raise SchemaMissing("the database is not initialised; run `telegraf-lutron db init --dsn ...` first")
+    return settings
