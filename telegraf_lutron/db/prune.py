@@ -1,0 +1,231 @@
+"""`db prune`: retention for raw rows, hourly and daily rollups, safe while Telegraf writes.
+
+Defaults: raw rows 90 days, hourly rollups 2 years, daily rollups forever.
+
+Safety while Telegraf writes:
+- Every DELETE is its own short transaction of at most `batch_rows` rows, so Telegraf's COPY
+  (which only appends new rows) never waits behind a long delete, and vacuum can keep up.
+- Raw rows are deleted per series through the series index (`series_state` lists every series),
+  oldest first, so no sequential scan and no lock beyond the deleted rows.
+- Before deleting, the cut-off is recorded (`raw_pruned_before`, `hourly_pruned_before`); the
+  rollup trigger never recomputes buckets older than that, because a late row would otherwise
+  replace a complete bucket with one rebuilt from the few raw rows left. A brief
+  SHARE ROW EXCLUSIVE lock after recording it waits out any COPY that started before and might
+  still have read the old cut-off.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from telegraf_lutron.db import INTERNAL_SCHEMA
+from telegraf_lutron.db.levels import LEVELS, Level
+from telegraf_lutron.db.rollups import Fragments
+from telegraf_lutron.db.schema import read_settings, require_initialised, write_setting
+
+DEFAULT_RAW = timedelta(days=90)
+DEFAULT_HOURLY = timedelta(days=730)
+DEFAULT_DAILY: timedelta | None = None  # forever
+DEFAULT_BATCH = 20_000
+
+_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+_FOREVER = ("forever", "never", "inf", "none")
+
+
+def parse_retention(text: str) -> timedelta | None:
+    """`90d`, `12w`, `2y`, `36h` (or a bare number of days); `forever` keeps everything (None)."""
+    value = text.strip().lower()
+    if value in _FOREVER:
+        return None
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([hdwy]?)", value)
+    if not m:
+        raise ValueError(f"invalid retention {text!r}: use e.g. 90d, 12w, 2y, 36h or forever")
+    seconds = float(m.group(1)) * _UNITS[m.group(2) or "d"]
+    if seconds <= 0:
+        raise ValueError(f"invalid retention {text!r}: must be more than zero (or forever)")
+    return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    raw: timedelta | None = DEFAULT_RAW
+    hourly: timedelta | None = DEFAULT_HOURLY
+    daily: timedelta | None = DEFAULT_DAILY
+
+
+@dataclass(slots=True)
+class PruneReport:
+    now: datetime
+    cutoffs: dict[str, datetime | None] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)  # table -> rows (or rows that would go)
+    dry_run: bool = False
+
+
+def _series(cur: psycopg.Cursor[Any], level: Level) -> list[tuple[str, str]]:
+    cur.execute(
+        sql.SQL("SELECT site, series FROM {} WHERE level = %s ORDER BY site, series").format(
+            sql.Identifier(INTERNAL_SCHEMA, "series_state")
+        ),
+        (level.name,),
+    )
+    return [(str(s), str(k)) for s, k in cur.fetchall()]
+
+
+def _advance_watermark(
+    conn: psycopg.Connection[Any], name: str, cutoff: datetime, tables: list[sql.Composable]
+) -> None:
+    with conn.transaction(), conn.cursor() as cur:
+        settings = read_settings(cur)
+        old = settings.get(name)
+        if old is None or datetime.fromisoformat(old) < cutoff:
+            write_setting(cur, name, cutoff.isoformat())
+    # Wait for COPYs that may have read the old value (their transactions hold ROW EXCLUSIVE).
+    with conn.transaction(), conn.cursor() as cur:
+        for table in tables:
+            cur.execute(sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(table))
+
+
+def _prune_raw(
+    conn: psycopg.Connection[Any],
+    level: Level,
+    raw_schema: str,
+    cutoff: datetime,
+    batch: int,
+    dry_run: bool,
+    progress: Callable[[str], None] | None,
+) -> int:
+    f = Fragments(level, raw_schema)
+    where = sql.SQL('{match} AND r."time" < %(cutoff)s').format(match=f.match("r", "b"))
+    # `b` is a one-row VALUES list so the same series predicate (and index) as the trigger applies.
+    count_q = sql.SQL(
+        "SELECT count(*) FROM {raw} r, (VALUES (%(site)s::text, %(series)s::text)) AS b(site, series) WHERE {where}"
+    ).format(raw=f.raw, where=where)
+    delete_q = sql.SQL(
+        "DELETE FROM {raw} WHERE ctid = ANY(ARRAY("
+        "SELECT r.ctid FROM {raw} r, (VALUES (%(site)s::text, %(series)s::text)) AS b(site, series)"
+        ' WHERE {where} ORDER BY r."time" LIMIT %(batch)s))'
+    ).format(raw=f.raw, where=where)
+    total = 0
+    with conn.cursor() as cur:
+        series = _series(cur, level)
+    for site, key in series:
+        params = {"site": site, "series": key, "cutoff": cutoff, "batch": batch}
+        while True:
+            with conn.transaction(), conn.cursor() as cur:
+                if dry_run:
+                    cur.execute(count_q, params)
+                    row = cur.fetchone()
+                    n = int(row[0]) if row else 0
+                else:
+                    cur.execute(delete_q, params)
+                    n = cur.rowcount
+            total += n
+            if dry_run or n < batch:
+                break
+    if progress:
+        progress(f"{raw_schema}.{level.measurement}: {total} rows {'to delete' if dry_run else 'deleted'}")
+    return total
+
+
+def _prune_rollup(
+    conn: psycopg.Connection[Any],
+    table: sql.Identifier,
+    column: str,
+    cutoff: Any,
+    batch: int,
+    dry_run: bool,
+) -> int:
+    total = 0
+    col = sql.Identifier(column)
+    while True:
+        with conn.transaction(), conn.cursor() as cur:
+            if dry_run:
+                cur.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} < %s").format(table, col), (cutoff,))
+                row = cur.fetchone()
+                return int(row[0]) if row else 0
+            cur.execute(
+                sql.SQL(
+                    "DELETE FROM {t} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {t} WHERE {c} < %s LIMIT %s))"
+                ).format(t=table, c=col),
+                (cutoff, batch),
+            )
+            n = cur.rowcount
+        total += n
+        if n < batch:
+            return total
+
+
+def prune(
+    conn: psycopg.Connection[Any],
+    retention: Retention = Retention(),  # frozen, so a shared default is safe
+    *,
+    now: datetime | None = None,
+    batch_rows: int = DEFAULT_BATCH,
+    dry_run: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> PruneReport:
+    """Delete what `retention` no longer keeps. `conn` must be in autocommit mode (each batch is
+    its own transaction)."""
+    if not conn.autocommit:
+        raise ValueError("prune needs an autocommit connection: each batch commits on its own")
+    if batch_rows < 1:
+        raise ValueError("batch_rows must be at least 1")
+    now = now or datetime.now(UTC)
+    report = PruneReport(now=now, dry_run=dry_run)
+    with conn.cursor() as cur:
+        settings = require_initialised(cur)
+    raw_schema = settings["raw_schema"]
+    tz = settings.get("timezone", "UTC")
+
+    if retention.raw is not None:
+        cutoff = now - retention.raw
+        report.cutoffs["raw"] = cutoff
+        if not dry_run:
+            _advance_watermark(conn, "raw_pruned_before", cutoff, [lv.raw_table(raw_schema) for lv in LEVELS])
+        for level in LEVELS:
+            report.deleted[f"{raw_schema}.{level.measurement}"] = _prune_raw(
+                conn, level, raw_schema, cutoff, batch_rows, dry_run, progress
+            )
+    else:
+        report.cutoffs["raw"] = None
+
+    if retention.hourly is not None:
+        cutoff = now - retention.hourly
+        report.cutoffs["hourly"] = cutoff
+        if not dry_run:
+            _advance_watermark(
+                conn, "hourly_pruned_before", cutoff, [lv.raw_table(raw_schema) for lv in LEVELS]
+            )
+        for level in LEVELS:
+            n = _prune_rollup(conn, level.hourly_table(), "hour", cutoff, batch_rows, dry_run)
+            report.deleted[f"{INTERNAL_SCHEMA}.{level.hourly}"] = n
+            if progress:
+                progress(
+                    f"{INTERNAL_SCHEMA}.{level.hourly}: {n} rows {'to delete' if dry_run else 'deleted'}"
+                )
+    else:
+        report.cutoffs["hourly"] = None
+
+    if retention.daily is not None:
+        cutoff = now - retention.daily
+        report.cutoffs["daily"] = cutoff
+        with conn.cursor() as cur:
+            # Whole local days only: a day goes once all of it is older than the cut-off.
+            cur.execute("SELECT (%s::timestamptz AT TIME ZONE %s)::date", (cutoff, tz))
+            row = cur.fetchone()
+        first_kept = row[0] if row else None
+        for level in LEVELS:
+            n = _prune_rollup(conn, level.daily_table(), "day", first_kept, batch_rows, dry_run)
+            report.deleted[f"{INTERNAL_SCHEMA}.{level.daily}"] = n
+            if progress:
+                progress(f"{INTERNAL_SCHEMA}.{level.daily}: {n} rows {'to delete' if dry_run else 'deleted'}")
+    else:
+        report.cutoffs["daily"] = None
+    return report
