@@ -1,0 +1,1040 @@
+"""What the web UI reads from PostgreSQL: small, parameterized queries that aggregate in the database.
+
+Use one `HistoryStore` per process (it owns a `psycopg_pool.ConnectionPool`):
+
+    store = HistoryStore(dsn)              # or HistoryStore() to use $TELEGRAF_LUTRON_DSN / PG* variables
+    now = store.current_power()            # CurrentPower(system=[...], areas=[...], zones=[...])
+    rows = store.energy("area", start, end, resolution="day")
+    store.close()
+
+Results are frozen dataclasses (pandas builds a DataFrame straight from a list of them); times are
+timezone-aware datetimes in the house's time zone. Ranges are half-open `[start, end)` and every
+bucket that overlaps the range is returned whole.
+
+Which data a query reads depends on its range, so no query over more than 48 hours reads raw rows:
+- raw rows: `current_power` and `zones_on` (the newest row per series, at most `max_age` old, and
+  for zones that are on one hour of raw rows around their last "off"), `power_history` up to 48 h;
+- hourly rollups: `energy` at hour resolution, `power_history` up to 62 days, `weekday_hour_power`,
+  `top_zones` up to 7 days, `zones_on_overnight`;
+- daily rollups: `energy` by day or month, `power_history` beyond 62 days, `top_zones` beyond 7 days.
+
+Errors a user can cause become `DatabaseUnavailable`, `SchemaMissing` or `PermissionDenied` (see
+`telegraf_lutron.db`), each with a one-line message that says what to do.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from telegraf_lutron.db import (
+    INTERNAL_SCHEMA,
+    DatabaseUnavailable,
+    DbError,
+    SchemaMissing,
+    resolve_dsn,
+    translate,
+    unavailable,
+)
+from telegraf_lutron.db.levels import BY_NAME, ZONE, Level
+
+LevelName = Literal["zone", "area", "system"]
+Resolution = Literal["auto", "hour", "day", "month"]
+
+RAW_LIMIT = timedelta(hours=48)  # longest range answered from raw rows
+HOURLY_LIMIT = timedelta(days=62)  # power_history: hourly points up to here, then daily
+TOP_HOURLY_LIMIT = timedelta(days=7)  # top_zones: exact hours up to here, then whole days
+ENERGY_HOUR_LIMIT = timedelta(days=2)  # energy(resolution="auto")
+ENERGY_DAY_LIMIT = timedelta(days=92)
+
+J_PER_KWH = 3_600_000.0
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PowerNow:
+    """The newest row of one series."""
+
+    level: str  # "zone", "area", "system"
+    site: str
+    id: str  # zone id, area id, "" for the system
+    name: str | None  # zone or area name
+    area: str | None
+    floor: str | None
+    time: datetime
+    watts: float | None
+    level_pct: float | None  # zones: dimmer level 0-100
+    zones_on: float | None  # areas and system
+    zones_total: float | None  # system
+    energy_kwh_total: float | None  # the counter, in kWh
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentPower:
+    as_of: datetime
+    system: list[PowerNow]
+    areas: list[PowerNow]
+    zones: list[PowerNow]
+
+    @property
+    def total_watts(self) -> float:
+        return sum(p.watts or 0.0 for p in self.system)
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyBucket:
+    start: datetime
+    end: datetime
+    resolution: str  # "hour", "day", "month"
+    level: str
+    site: str
+    id: str
+    name: str | None
+    area: str | None
+    floor: str | None
+    energy_kwh: float
+    avg_watts: float | None
+    max_watts: float | None
+    samples: int
+
+
+@dataclass(frozen=True, slots=True)
+class PowerPoint:
+    time: datetime  # start of the bin / bucket
+    source: str  # "raw", "hour", "day"
+    site: str
+    id: str
+    name: str | None
+    avg_watts: float | None
+    max_watts: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class WeekdayHourPower:
+    weekday: int  # ISO: 1 = Monday ... 7 = Sunday
+    hour: int  # local hour of day, 0-23
+    avg_watts: float | None  # mean over the matching hours of their average power (summed over series)
+    max_watts: float | None  # highest hourly average seen
+    hours: int  # how many hours went into it
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneEnergy:
+    site: str
+    zone_id: str
+    zone: str | None
+    area: str | None
+    floor: str | None
+    output_type: str | None
+    energy_kwh: float
+    avg_watts: float | None
+    max_watts: float | None
+    on_fraction: float | None  # share of samples with the zone on
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneOn:
+    site: str
+    zone_id: str
+    zone: str | None
+    area: str | None
+    floor: str | None
+    level_pct: float
+    watts: float | None
+    last_seen: datetime
+    since: datetime | None
+    since_exact: bool  # False: on at least since then (records begin, or raw rows pruned)
+
+
+@dataclass(frozen=True, slots=True)
+class OvernightZone:
+    night: date  # the date the night ends (the morning)
+    site: str
+    zone_id: str
+    zone: str | None
+    area: str | None
+    floor: str | None
+    hours: int
+    energy_kwh: float
+    avg_watts: float | None
+
+
+# --- the store ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    tz: str
+    zone: ZoneInfo | None
+    raw_schema: str
+
+
+def _level(name: str) -> Level:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"level must be one of {', '.join(BY_NAME)}, not {name!r}") from None
+
+
+def _aware(dt: datetime, what: str) -> datetime:
+    if dt.tzinfo is None:
+        raise ValueError(f"{what} must be timezone-aware")
+    return dt
+
+
+def _range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    _aware(start, "start")
+    _aware(end, "end")
+    if end <= start:
+        raise ValueError("end must be after start")
+    return start, end
+
+
+def _kwh(joules: float | None) -> float:
+    return (joules or 0.0) / J_PER_KWH
+
+
+class HistoryStore:
+    """Read access for the UI, over a connection pool. Thread-safe; `close()` when done."""
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        min_size: int = 1,
+        max_size: int = 4,
+        timeout: float = 5.0,
+        statement_timeout_ms: int = 30_000,
+    ) -> None:
+        self._dsn = resolve_dsn(dsn)
+        self._timeout = timeout
+        self._statement_timeout_ms = int(statement_timeout_ms)
+        self._settings: _Settings | None = None
+        self._lock = threading.Lock()
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            self._dsn,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            open=False,
+            name="telegraf-lutron-ui",
+            kwargs={"autocommit": True, "connect_timeout": max(1, int(timeout))},
+            configure=self._configure,
+            # A server restart leaves dead connections in the pool: test each before handing it out.
+            check=ConnectionPool.check_connection,
+        )
+        # Connect in the background: a UI must start even while the database is down.
+        self._pool.open(wait=False)
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(self._statement_timeout_ms)))
+        conn.execute("SET default_transaction_read_only = on")  # the UI never writes
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _cursor(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
+        try:
+            with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                yield cur
+        except PoolTimeout as exc:
+            raise self._why_unavailable() from exc
+        except psycopg.Error as exc:
+            raise translate(exc, self._dsn) from exc
+
+    def _why_unavailable(self) -> DbError:
+        # The pool only says it timed out; one direct attempt tells the user why.
+        try:
+            psycopg.connect(self._dsn, connect_timeout=max(1, int(self._timeout))).close()
+        except psycopg.Error as exc:
+            return unavailable(self._dsn, exc)
+        return DatabaseUnavailable(
+            f"no database connection became free within {self._timeout:g} s; "
+            "the server is overloaded or a query is stuck (check pg_stat_activity)"
+        )
+
+    def settings(self) -> _Settings:
+        """Time zone and table schema from `lutron.settings` (read once)."""
+        with self._lock:
+            if self._settings is not None:
+                return self._settings
+        with self._cursor() as cur:
+            cur.execute(
+                sql.SQL("SELECT name, value FROM {}").format(sql.Identifier(INTERNAL_SCHEMA, "settings"))
+            )
+            values = {r["name"]: r["value"] for r in cur.fetchall()}
+        if "raw_schema" not in values:
+            raise SchemaMissing("the database is not initialised; run `telegraf-lutron db init --dsn ...`")
+        tz = values.get("timezone", "UTC")
+        try:
+            zone: ZoneInfo | None = ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = None  # datetimes stay in UTC; the database still buckets by `tz`
+        settings = _Settings(tz=tz, zone=zone, raw_schema=values["raw_schema"])
+        with self._lock:
+            self._settings = settings
+        return settings
+
+    @property
+    def timezone(self) -> str:
+        return self.settings().tz
+
+    def _local(self, dt: datetime) -> datetime:
+        zone = self.settings().zone
+        return dt.astimezone(zone) if zone else dt.astimezone(UTC)
+
+    def _fetch(self, query: sql.Composable, params: dict[str, Any]) -> list[dict[str, Any]]:
+        with self._cursor() as cur:
+            cur.execute(query, params)
+            return cur.fetchall()
+
+    @staticmethod
+    def _labels(level: Level, alias: str) -> dict[str, sql.Composable]:
+        """name/area/floor expressions for a rollup or raw row of `level` (NULL where absent)."""
+        null = sql.SQL("NULL::text")
+        name_col = {"zone": "zone", "area": "area"}.get(level.name)
+        return {
+            "name": sql.Identifier(alias, name_col) if name_col else null,
+            "area": sql.Identifier(alias, "area") if "area" in level.labels else null,
+            "floor": sql.Identifier(alias, "floor") if "floor" in level.labels else null,
+        }
+
+    @staticmethod
+    def _filters(
+        level: Level, alias: str, *, site: str | None, id: str | None, area: str | None
+    ) -> tuple[sql.Composable, dict[str, Any]]:
+        conds: list[sql.Composable] = []
+        params: dict[str, Any] = {}
+        if site is not None:
+            conds.append(sql.SQL("{} = %(f_site)s").format(sql.Identifier(alias, "site")))
+            params["f_site"] = site
+        if id is not None:
+            if level.key is None:
+                raise ValueError("the system level has no id to filter on")
+            conds.append(sql.SQL("{} = %(f_id)s").format(sql.Identifier(alias, level.key)))
+            params["f_id"] = id
+        if area is not None:
+            if "area" not in level.labels:
+                raise ValueError("area filters apply to zones and areas")
+            conds.append(sql.SQL("{} = %(f_area)s").format(sql.Identifier(alias, "area")))
+            params["f_area"] = area
+        return sql.SQL("").join(sql.SQL(" AND ") + c for c in conds), params
+
+    def _series_id(self, level: Level, alias: str) -> sql.Composable:
+        return sql.Identifier(alias, level.key) if level.key else sql.SQL("''::text")
+
+    # --- current state (raw, newest rows only) ----------------------------------------------------
+
+    def current_power(
+        self,
+        *,
+        max_age: timedelta = timedelta(minutes=5),
+        now: datetime | None = None,
+        site: str | None = None,
+    ) -> CurrentPower:
+        """The newest row (at most `max_age` old) of every system, area and zone series."""
+        if not timedelta(0) < max_age <= RAW_LIMIT:
+            raise ValueError("max_age must be more than 0 and at most 48 hours")
+        now = _aware(now, "now") if now else datetime.now(UTC)
+        s = self.settings()
+        out: dict[str, list[PowerNow]] = {}
+        for level in BY_NAME.values():
+            fields = set(level.fields)
+            lab = self._labels(level, "r")
+
+            def col(name: str, fields: set[str] = fields) -> sql.Composable:
+                return sql.Identifier("r", name) if name in fields else sql.SQL("NULL::float8")
+
+            query = sql.SQL(
+                """
+                SELECT st.site, st.series AS id, x.*
+                FROM {state} st
+                CROSS JOIN LATERAL (
+                    SELECT r."time", {name} AS name, {area} AS area, {floor} AS floor, r.watts,
+                           {lvl} AS level_pct, {zones_on} AS zones_on, {zones_total} AS zones_total,
+                           r.energy_joules_total
+                    FROM {raw} r
+                    WHERE {match} AND r."time" <= %(now)s AND r."time" > %(now)s - %(max_age)s
+                    ORDER BY {order} DESC
+                    LIMIT 1
+                ) x
+                WHERE st.level = %(level)s AND st.last_time > %(now)s - %(max_age)s {site_filter}
+                ORDER BY st.site, st.series
+                """
+            ).format(
+                state=sql.Identifier(INTERNAL_SCHEMA, "series_state"),
+                raw=level.raw_table(s.raw_schema),
+                match=self._match(level, "r", "st"),
+                order=self._order(level, "r"),
+                lvl=col("level"),
+                zones_on=col("zones_on"),
+                zones_total=col("zones_total"),
+                site_filter=sql.SQL("AND st.site = %(site)s") if site is not None else sql.SQL(""),
+                **lab,
+            )
+            rows = self._fetch(query, {"now": now, "max_age": max_age, "level": level.name, "site": site})
+            out[level.name] = [
+                PowerNow(
+                    level=level.name,
+                    site=r["site"],
+                    id=r["id"],
+                    name=r["name"],
+                    area=r["area"],
+                    floor=r["floor"],
+                    time=self._local(r["time"]),
+                    watts=r["watts"],
+                    level_pct=r["level_pct"],
+                    zones_on=r["zones_on"],
+                    zones_total=r["zones_total"],
+                    energy_kwh_total=None
+                    if r["energy_joules_total"] is None
+                    else _kwh(r["energy_joules_total"]),
+                )
+                for r in rows
+            ]
+        return CurrentPower(self._local(now), out["system"], out["area"], out["zone"])
+
+    @staticmethod
+    def _match(level: Level, raw_alias: str, key_alias: str) -> sql.Composable:
+        # Same expressions as the series index: coalesce(site, ''), coalesce(<key>, '').
+        parts = [
+            sql.SQL("coalesce({}, '') = {}").format(
+                sql.Identifier(raw_alias, "site"), sql.Identifier(key_alias, "site")
+            )
+        ]
+        if level.key:
+            parts.append(
+                sql.SQL("coalesce({}, '') = {}").format(
+                    sql.Identifier(raw_alias, level.key), sql.Identifier(key_alias, "series")
+                )
+            )
+        return sql.SQL(" AND ").join(parts)
+
+    @staticmethod
+    def _order(level: Level, alias: str) -> sql.Composable:
+        # ORDER BY the full index key so the planner walks the series index backwards.
+        parts: list[sql.Composable] = [sql.SQL("coalesce({}, '') DESC").format(sql.Identifier(alias, "site"))]
+        if level.key:
+            parts.append(sql.SQL("coalesce({}, '') DESC").format(sql.Identifier(alias, level.key)))
+        parts.append(sql.Identifier(alias, "time"))
+        return sql.SQL(", ").join(parts)
+
+    def zones_on(
+        self,
+        *,
+        max_age: timedelta = timedelta(minutes=15),
+        now: datetime | None = None,
+        site: str | None = None,
+        area: str | None = None,
+    ) -> list[ZoneOn]:
+        """Zones whose newest row (at most `max_age` old) has level > 0, and since when they are on,
+        longest-on first."""
+        if not timedelta(0) < max_age <= RAW_LIMIT:
+            raise ValueError("max_age must be more than 0 and at most 48 hours")
+        now = _aware(now, "now") if now else datetime.now(UTC)
+        s = self.settings()
+        query = sql.SQL(
+            """
+            WITH cur AS (
+                SELECT st.site, st.series, x.*
+                FROM {state} st
+                CROSS JOIN LATERAL (
+                    SELECT r."time", r.level, r.watts, r.zone, r.area, r.floor
+                    FROM {raw} r
+                    WHERE {match_st} AND r."time" <= %(now)s AND r."time" > %(now)s - %(max_age)s
+                    ORDER BY {order} DESC
+                    LIMIT 1
+                ) x
+                WHERE st.level = 'zone' AND st.last_time > %(now)s - %(max_age)s {site_filter}
+            ),
+            on_now AS (
+                SELECT * FROM cur WHERE cur.level > 0 {area_filter}
+            ),
+            off_hour AS (
+                -- the newest hour with an "off" sample: the zone came on after it
+                SELECT o.*, (
+                    SELECT max(h.hour) FROM {hourly} h
+                    WHERE h.site = o.site AND h.zone_id = o.series AND h.hour <= o."time" AND h.off_samples > 0
+                ) AS oh
+                FROM on_now o
+            ),
+            last_off AS (
+                SELECT x.*, (
+                    SELECT max(r."time") FROM {raw} r
+                    WHERE {match_x} AND r."time" >= x.oh AND r."time" < x.oh + interval '1 hour'
+                      AND r."time" <= x."time" AND r.level = 0
+                ) AS off_t
+                FROM off_hour x
+            )
+            SELECT lo.site, lo.series AS zone_id, lo.zone, lo.area, lo.floor, lo.level, lo.watts,
+                   lo."time" AS last_seen,
+                   CASE
+                       WHEN lo.oh IS NULL THEN (
+                           SELECT h.first_time FROM {hourly} h
+                           WHERE h.site = lo.site AND h.zone_id = lo.series ORDER BY h.hour LIMIT 1)
+                       ELSE coalesce((
+                           SELECT min(r."time") FROM {raw} r
+                           WHERE {match_lo} AND r."time" > lo.off_t AND r."time" <= lo."time" AND r.level > 0),
+                           lo.oh + interval '1 hour')
+                   END AS since,
+                   (lo.oh IS NOT NULL AND lo.off_t IS NOT NULL) AS since_exact
+            FROM last_off lo
+            ORDER BY since, lo.site, lo.series
+            """
+        ).format(
+            state=sql.Identifier(INTERNAL_SCHEMA, "series_state"),
+            raw=ZONE.raw_table(s.raw_schema),
+            hourly=ZONE.hourly_table(),
+            match_st=self._match(ZONE, "r", "st"),
+            match_x=self._match_series(ZONE, "r", "x"),
+            match_lo=self._match_series(ZONE, "r", "lo"),
+            order=self._order(ZONE, "r"),
+            site_filter=sql.SQL("AND st.site = %(site)s") if site is not None else sql.SQL(""),
+            area_filter=sql.SQL("AND cur.area = %(area)s") if area is not None else sql.SQL(""),
+        )
+        rows = self._fetch(query, {"now": now, "max_age": max_age, "site": site, "area": area})
+        return [
+            ZoneOn(
+                site=r["site"],
+                zone_id=r["zone_id"],
+                zone=r["zone"],
+                area=r["area"],
+                floor=r["floor"],
+                level_pct=r["level"],
+                watts=r["watts"],
+                last_seen=self._local(r["last_seen"]),
+                since=self._local(r["since"]) if r["since"] else None,
+                since_exact=bool(r["since_exact"]),
+            )
+            for r in rows
+        ]
+
+    @staticmethod
+    def _match_series(level: Level, raw_alias: str, alias: str) -> sql.Composable:
+        return HistoryStore._match(level, raw_alias, alias)
+
+    # --- rollups --------------------------------------------------------------------------------
+
+    def energy(
+        self,
+        level: LevelName,
+        start: datetime,
+        end: datetime,
+        *,
+        resolution: Resolution = "auto",
+        site: str | None = None,
+        id: str | None = None,
+        area: str | None = None,
+    ) -> list[EnergyBucket]:
+        """Energy and power per series and hour, day or month (auto: hours up to 2 days, days up to
+        92 days, else months). `id` picks one zone/area; `area` (a name) the zones of an area."""
+        lv = _level(level)
+        start, end = _range(start, end)
+        span = end - start
+        if resolution == "auto":
+            resolution = (
+                "hour" if span <= ENERGY_HOUR_LIMIT else "day" if span <= ENERGY_DAY_LIMIT else "month"
+            )
+        s = self.settings()
+        where, params = self._filters(lv, "t", site=site, id=id, area=area)
+        params |= {"start": start, "end": end, "tz": s.tz}
+        lab = self._labels(lv, "t")
+        sid = self._series_id(lv, "t")
+        if resolution == "hour":
+            query = sql.SQL(
+                """
+                SELECT t.hour AS start, t.hour + interval '1 hour' AS "end", t.site, {sid} AS id,
+                       {name} AS name, {area} AS area, {floor} AS floor,
+                       t.energy_joules, t.watts_avg, t.watts_max, t.samples
+                FROM {table} t
+                WHERE t.hour > %(start)s - interval '1 hour' AND t.hour < %(end)s {where}
+                ORDER BY t.hour, t.site, 4
+                """
+            ).format(table=lv.hourly_table(), sid=sid, where=where, **lab)
+        elif resolution in ("day", "month"):
+            bucket = sql.SQL("t.day") if resolution == "day" else sql.SQL("date_trunc('month', t.day)::date")
+            step = sql.SQL("interval '1 day'") if resolution == "day" else sql.SQL("interval '1 month'")
+            first = (
+                sql.SQL("(%(start)s AT TIME ZONE %(tz)s)::date")
+                if resolution == "day"
+                else sql.SQL("date_trunc('month', (%(start)s AT TIME ZONE %(tz)s))::date")
+            )
+            query = sql.SQL(
+                """
+                SELECT b.bucket::timestamp AT TIME ZONE %(tz)s AS start,
+                       (b.bucket + {step})::timestamp AT TIME ZONE %(tz)s AS "end",
+                       b.site, b.id, b.name, b.area, b.floor, b.energy_joules,
+                       b.watts_sum / nullif(b.watts_samples, 0) AS watts_avg, b.watts_max, b.samples
+                FROM (
+                    SELECT {bucket} AS bucket, t.site, {sid} AS id,
+                           (array_agg({name} ORDER BY t.day DESC))[1] AS name,
+                           (array_agg({area} ORDER BY t.day DESC))[1] AS area,
+                           (array_agg({floor} ORDER BY t.day DESC))[1] AS floor,
+                           sum(t.energy_joules) AS energy_joules, sum(t.watts_sum) AS watts_sum,
+                           sum(t.watts_samples) AS watts_samples, max(t.watts_max) AS watts_max,
+                           sum(t.samples)::bigint AS samples
+                    FROM {table} t
+                    WHERE t.day >= {first}
+                      AND t.day <= ((%(end)s - interval '1 microsecond') AT TIME ZONE %(tz)s)::date {where}
+                    GROUP BY 1, 2, 3
+                ) b
+                ORDER BY b.bucket, b.site, b.id
+                """
+            ).format(
+                table=lv.daily_table(), sid=sid, where=where, bucket=bucket, step=step, first=first, **lab
+            )
+        else:
+            raise ValueError("resolution must be auto, hour, day or month")
+        rows = self._fetch(query, params)
+        return [
+            EnergyBucket(
+                start=self._local(r["start"]),
+                end=self._local(r["end"]),
+                resolution=resolution,
+                level=lv.name,
+                site=r["site"],
+                id=r["id"],
+                name=r["name"],
+                area=r["area"],
+                floor=r["floor"],
+                energy_kwh=_kwh(r["energy_joules"]),
+                avg_watts=r["watts_avg"],
+                max_watts=r["watts_max"],
+                samples=int(r["samples"]),
+            )
+            for r in rows
+        ]
+
+    def power_history(
+        self,
+        level: LevelName,
+        start: datetime,
+        end: datetime,
+        *,
+        site: str | None = None,
+        id: str | None = None,
+        area: str | None = None,
+        max_points: int = 500,
+    ) -> list[PowerPoint]:
+        """Average and peak power over time per series: raw rows in up to `max_points` bins per
+        series for ranges up to 48 h, hourly buckets up to 62 days, daily buckets beyond."""
+        lv = _level(level)
+        start, end = _range(start, end)
+        if max_points < 1:
+            raise ValueError("max_points must be at least 1")
+        span = end - start
+        s = self.settings()
+        if span <= RAW_LIMIT:
+            return self._power_raw(lv, start, end, site=site, id=id, area=area, max_points=max_points)
+        where, params = self._filters(lv, "t", site=site, id=id, area=area)
+        params |= {"start": start, "end": end, "tz": s.tz}
+        lab = self._labels(lv, "t")
+        sid = self._series_id(lv, "t")
+        if span <= HOURLY_LIMIT:
+            source = "hour"
+            query = sql.SQL(
+                """
+                SELECT t.hour AS time, t.site, {sid} AS id, {name} AS name, t.watts_avg, t.watts_max
+                FROM {table} t
+                WHERE t.hour > %(start)s - interval '1 hour' AND t.hour < %(end)s {where}
+                ORDER BY t.hour, t.site, 3
+                """
+            ).format(table=lv.hourly_table(), sid=sid, where=where, name=lab["name"])
+        else:
+            source = "day"
+            query = sql.SQL(
+                """
+                SELECT t.day::timestamp AT TIME ZONE %(tz)s AS time, t.site, {sid} AS id, {name} AS name,
+                       t.watts_avg, t.watts_max
+                FROM {table} t
+                WHERE t.day >= (%(start)s AT TIME ZONE %(tz)s)::date
+                  AND t.day <= ((%(end)s - interval '1 microsecond') AT TIME ZONE %(tz)s)::date {where}
+                ORDER BY t.day, t.site, 3
+                """
+            ).format(table=lv.daily_table(), sid=sid, where=where, name=lab["name"])
+        return [
+            PowerPoint(
+                self._local(r["time"]), source, r["site"], r["id"], r["name"], r["watts_avg"], r["watts_max"]
+            )
+            for r in self._fetch(query, params)
+        ]
+
+    def _power_raw(
+        self,
+        lv: Level,
+        start: datetime,
+        end: datetime,
+        *,
+        site: str | None,
+        id: str | None,
+        area: str | None,
+        max_points: int,
+    ) -> list[PowerPoint]:
+        s = self.settings()
+        width = max((end - start) / max_points, timedelta(seconds=1))
+        conds: list[sql.Composable] = []
+        params: dict[str, Any] = {"start": start, "end": end, "width": width, "level": lv.name}
+        if site is not None:
+            conds.append(sql.SQL("st.site = %(site)s"))
+            params["site"] = site
+        if id is not None:
+            if lv.key is None:
+                raise ValueError("the system level has no id to filter on")
+            conds.append(sql.SQL("st.series = %(id)s"))
+            params["id"] = id
+        area_cond: sql.Composable = sql.SQL("")
+        if area is not None:
+            if "area" not in lv.labels:
+                raise ValueError("area filters apply to zones and areas")
+            area_cond = sql.SQL("AND r.area = %(area)s")
+            params["area"] = area
+        name = self._labels(lv, "r")["name"]
+        query = sql.SQL(
+            """
+            SELECT st.site, st.series AS id, x.bin AS time, x.name, x.avg_w, x.max_w
+            FROM {state} st
+            CROSS JOIN LATERAL (
+                SELECT date_bin(%(width)s, p."time", %(start)s) AS bin, max(p.name) AS name,
+                       avg(p.w) AS avg_w, max(p.w) AS max_w
+                FROM (
+                    SELECT r."time", max({name}) AS name, max(r.watts) AS w   -- duplicates are one sample
+                    FROM {raw} r
+                    WHERE {match} AND r."time" >= %(start)s AND r."time" < %(end)s {area_cond}
+                    GROUP BY r."time"
+                ) p
+                GROUP BY 1
+            ) x
+            WHERE st.level = %(level)s {conds}
+            ORDER BY x.bin, st.site, st.series
+            """
+        ).format(
+            state=sql.Identifier(INTERNAL_SCHEMA, "series_state"),
+            raw=lv.raw_table(s.raw_schema),
+            match=self._match(lv, "r", "st"),
+            name=name,
+            area_cond=area_cond,
+            conds=sql.SQL("").join(sql.SQL(" AND ") + c for c in conds),
+        )
+        return [
+            PowerPoint(self._local(r["time"]), "raw", r["site"], r["id"], r["name"], r["avg_w"], r["max_w"])
+            for r in self._fetch(query, params)
+        ]
+
+    def weekday_hour_power(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        level: LevelName = "system",
+        site: str | None = None,
+        id: str | None = None,
+        area: str | None = None,
+    ) -> list[WeekdayHourPower]:
+        """Average power by local weekday and hour of day over `[start, end)`, from hourly rollups
+        (kept 2 years by default). The selected series are summed per hour first."""
+        lv = _level(level)
+        start, end = _range(start, end)
+        s = self.settings()
+        where, params = self._filters(lv, "t", site=site, id=id, area=area)
+        params |= {"start": start, "end": end, "tz": s.tz}
+        query = sql.SQL(
+            """
+            SELECT extract(isodow FROM hh.hour AT TIME ZONE %(tz)s)::int AS weekday,
+                   extract(hour FROM hh.hour AT TIME ZONE %(tz)s)::int AS hour,
+                   avg(hh.watts) AS avg_watts, max(hh.watts) AS max_watts, count(*) AS hours
+            FROM (
+                SELECT t.hour, sum(t.watts_avg) AS watts
+                FROM {table} t
+                WHERE t.hour >= %(start)s AND t.hour < %(end)s {where}
+                GROUP BY t.hour
+            ) hh
+            GROUP BY 1, 2
+            ORDER BY 1, 2
+            """
+        ).format(table=lv.hourly_table(), where=where)
+        return [
+            WeekdayHourPower(r["weekday"], r["hour"], r["avg_watts"], r["max_watts"], int(r["hours"]))
+            for r in self._fetch(query, params)
+        ]
+
+    def top_zones(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        limit: int = 10,
+        site: str | None = None,
+        area: str | None = None,
+    ) -> list[ZoneEnergy]:
+        """The zones that used the most energy in `[start, end)`: hourly rollups (exact hours) up
+        to 7 days, whole local days beyond."""
+        start, end = _range(start, end)
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        s = self.settings()
+        where, params = self._filters(ZONE, "t", site=site, id=None, area=area)
+        params |= {"start": start, "end": end, "tz": s.tz, "limit": limit}
+        if end - start <= TOP_HOURLY_LIMIT:
+            table, order = ZONE.hourly_table(), sql.SQL("t.hour")
+            rng = sql.SQL("t.hour > %(start)s - interval '1 hour' AND t.hour < %(end)s")
+        else:
+            table, order = ZONE.daily_table(), sql.SQL("t.day")
+            rng = sql.SQL(
+                "t.day >= (%(start)s AT TIME ZONE %(tz)s)::date"
+                " AND t.day <= ((%(end)s - interval '1 microsecond') AT TIME ZONE %(tz)s)::date"
+            )
+        query = sql.SQL(
+            """
+            SELECT t.site, t.zone_id,
+                   (array_agg(t.zone ORDER BY {order} DESC))[1] AS zone,
+                   (array_agg(t.area ORDER BY {order} DESC))[1] AS area,
+                   (array_agg(t.floor ORDER BY {order} DESC))[1] AS floor,
+                   (array_agg(t.output_type ORDER BY {order} DESC))[1] AS output_type,
+                   sum(t.energy_joules) AS energy_joules,
+                   sum(t.watts_sum) / nullif(sum(t.watts_samples), 0) AS avg_watts,
+                   max(t.watts_max) AS max_watts,
+                   sum(t.on_samples)::float8 / nullif(sum(t.on_samples + t.off_samples), 0) AS on_fraction
+            FROM {table} t
+            WHERE {rng} {where}
+            GROUP BY t.site, t.zone_id
+            ORDER BY energy_joules DESC, t.site, t.zone_id
+            LIMIT %(limit)s
+            """
+        ).format(table=table, order=order, rng=rng, where=where)
+        return [
+            ZoneEnergy(
+                site=r["site"],
+                zone_id=r["zone_id"],
+                zone=r["zone"],
+                area=r["area"],
+                floor=r["floor"],
+                output_type=r["output_type"],
+                energy_kwh=_kwh(r["energy_joules"]),
+                avg_watts=r["avg_watts"],
+                max_watts=r["max_watts"],
+                on_fraction=r["on_fraction"],
+            )
+            for r in self._fetch(query, params)
+        ]
+
+    def zones_on_overnight(
+        self,
+        first_night: date,
+        last_night: date,
+        *,
+        night_start: time = time(0, 0),
+        night_end: time = time(5, 0),
+        site: str | None = None,
+        area: str | None = None,
+    ) -> list[OvernightZone]:
+        """Zones that were on for the whole night, for each night from `first_night` to `last_night`
+        (inclusive; a night is named by the date it ends). The night runs from `night_start` (on the
+        previous evening when it is later than `night_end`) to `night_end`, local time, whole hours.
+        A night with missing data (plugin down) does not count as on."""
+        for t in (night_start, night_end):
+            if t.minute or t.second or t.microsecond or t.tzinfo:
+                raise ValueError("night_start and night_end must be whole local hours, e.g. time(23)")
+        if night_start == night_end:
+            raise ValueError("night_start and night_end must differ")
+        if last_night < first_night:
+            raise ValueError("last_night must not be before first_night")
+        s = self.settings()
+        where, params = self._filters(ZONE, "h", site=site, id=None, area=area)
+        params |= {
+            "tz": s.tz,
+            "first": first_night,
+            "n": (last_night - first_night).days + 1,
+            "ns": night_start,
+            "ne": night_end,
+            "back": 1 if night_start > night_end else 0,
+        }
+        query = sql.SQL(
+            """
+            WITH nights AS (
+                SELECT (%(first)s::date + i) AS night,
+                       ((%(first)s::date + i - %(back)s) + %(ns)s::time) AT TIME ZONE %(tz)s AS ws,
+                       ((%(first)s::date + i) + %(ne)s::time) AT TIME ZONE %(tz)s AS we
+                FROM generate_series(0, %(n)s - 1) AS i
+            )
+            SELECT n.night, h.site, h.zone_id,
+                   (array_agg(h.zone ORDER BY h.hour DESC))[1] AS zone,
+                   (array_agg(h.area ORDER BY h.hour DESC))[1] AS area,
+                   (array_agg(h.floor ORDER BY h.hour DESC))[1] AS floor,
+                   count(*) AS hours, sum(h.energy_joules) AS energy_joules,
+                   sum(h.watts_sum) / nullif(sum(h.watts_samples), 0) AS avg_watts
+            FROM nights n
+            JOIN {hourly} h ON h.hour >= n.ws AND h.hour < n.we {where}
+            GROUP BY n.night, n.ws, n.we, h.site, h.zone_id
+            HAVING bool_and(h.on_samples > 0 AND h.off_samples = 0)
+               AND count(*) >= round(extract(epoch FROM n.we - n.ws) / 3600)
+            ORDER BY n.night, energy_joules DESC, h.site, h.zone_id
+            """
+        ).format(hourly=ZONE.hourly_table(), where=where)
+        return [
+            OvernightZone(
+                night=r["night"],
+                site=r["site"],
+                zone_id=r["zone_id"],
+                zone=r["zone"],
+                area=r["area"],
+                floor=r["floor"],
+                hours=int(r["hours"]),
+                energy_kwh=_kwh(r["energy_joules"]),
+                avg_watts=r["avg_watts"],
+            )
+            for r in self._fetch(query, params)
+        ]
+
+    # --- catalogue ------------------------------------------------------------------------------
+
+    def series(self, level: LevelName) -> list[tuple[str, str]]:
+        """(site, id) of every series of `level` ever seen."""
+        lv = _level(level)
+        rows = self._fetch(
+            sql.SQL("SELECT site, series FROM {} WHERE level = %(level)s ORDER BY site, series").format(
+                sql.Identifier(INTERNAL_SCHEMA, "series_state")
+            ),
+            {"level": lv.name},
+        )
+        return [(r["site"], r["series"]) for r in rows]
+
+    # --- one zone's activity (added for the web UI's Zones page) ----------------------------------
+
+    def level_history(
+        self, start: datetime, end: datetime, *, site: str, id: str, max_points: int = 500
+    ) -> list[LevelPoint]:
+        """Dimmer level and power of one zone over `[start, end)` (at most 48 h), from raw rows in
+        up to `max_points` bins; empty bins are left out."""
+        start, end = _range(start, end)
+        if end - start > RAW_LIMIT:
+            raise ValueError("level_history reads raw rows: the range must be at most 48 hours")
+        if max_points < 1:
+            raise ValueError("max_points must be at least 1")
+        s = self.settings()
+        width = max((end - start) / max_points, timedelta(seconds=1))
+        query = sql.SQL(
+            """
+            SELECT date_bin(%(width)s, p."time", %(start)s) AS time, avg(p.level) AS avg_level,
+                   max(p.level) AS max_level, min(p.level) AS min_level, avg(p.w) AS avg_watts
+            FROM (
+                SELECT r."time", max(r.level) AS level, max(r.watts) AS w   -- duplicates are one sample
+                FROM {raw} r
+                WHERE coalesce(r.site, '') = %(site)s AND coalesce(r.zone_id, '') = %(id)s
+                  AND r."time" >= %(start)s AND r."time" < %(end)s
+                GROUP BY r."time"
+            ) p
+            GROUP BY 1
+            ORDER BY 1
+            """
+        ).format(raw=ZONE.raw_table(s.raw_schema))
+        rows = self._fetch(query, {"width": width, "start": start, "end": end, "site": site, "id": id})
+        return [
+            LevelPoint(
+                time=self._local(r["time"]),
+                site=site,
+                zone_id=id,
+                avg_level=r["avg_level"],
+                max_level=r["max_level"],
+                min_level=r["min_level"],
+                avg_watts=r["avg_watts"],
+            )
+            for r in rows
+        ]
+
+    def on_hours(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        site: str | None = None,
+        id: str | None = None,
+        area: str | None = None,
+    ) -> list[OnHours]:
+        """Hours each zone was on per local day, from hourly rollups: every hour that overlaps
+        `[start, end)` adds the share of its samples with the level above 0."""
+        start, end = _range(start, end)
+        self.settings()  # raises SchemaMissing on a database that was never initialised
+        where, params = self._filters(ZONE, "t", site=site, id=id, area=area)
+        params |= {"start": start, "end": end}
+        query = sql.SQL(
+            """
+            SELECT t.day, t.site, t.zone_id,
+                   (array_agg(t.zone ORDER BY t.hour DESC))[1] AS zone,
+                   (array_agg(t.area ORDER BY t.hour DESC))[1] AS area,
+                   (array_agg(t.floor ORDER BY t.hour DESC))[1] AS floor,
+                   coalesce(sum(t.on_samples::float8 / nullif(t.on_samples + t.off_samples, 0)), 0) AS on_hours,
+                   count(*) FILTER (WHERE t.on_samples + t.off_samples > 0) AS hours
+            FROM {hourly} t
+            WHERE t.hour > %(start)s - interval '1 hour' AND t.hour < %(end)s {where}
+            GROUP BY t.day, t.site, t.zone_id
+            ORDER BY t.day, t.site, t.zone_id
+            """
+        ).format(hourly=ZONE.hourly_table(), where=where)
+        return [
+            OnHours(
+                day=r["day"],
+                site=r["site"],
+                zone_id=r["zone_id"],
+                zone=r["zone"],
+                area=r["area"],
+                floor=r["floor"],
+                on_hours=float(r["on_hours"]),
+                hours=int(r["hours"]),
+            )
+            for r in self._fetch(query, params)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class LevelPoint:
+    """One bin of a zone's raw rows (`HistoryStore.level_history`)."""
+
+    time: datetime  # start of the bin
+    site: str
+    zone_id: str
+    avg_level: float | None
+    max_level: float | None
+    min_level: float | None
+    avg_watts: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class OnHours:
+    """How long a zone was on during one local day (`HistoryStore.on_hours`)."""
+
+    day: date
+    site: str
+    zone_id: str
+    zone: str | None
+    area: str | None
+    floor: str | None
+    on_hours: float  # sum over the day's hours of the share of samples with level > 0
+    hours: int  # hours of that day with samples (24 for a fully recorded day; 23/25 at DST)
+
+
+def as_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Rows as plain dicts (for callers that prefer them to dataclasses)."""
+    from dataclasses import asdict
+
+    return [asdict(r) for r in rows]
