@@ -308,20 +308,22 @@ class Plugin:
             self._queue_change(event)
 
     def _queue_change(self, event: p.Event) -> None:
-        ts = time.time_ns()
+        ts = f" {time.time_ns()}"
         m = self.metrics
         if isinstance(event, p.OutputLevel):
-            text = m.zone_change_lines(self.state, event.zone, ts)
+            self._changed_zones.add(event.zone)  # its area and the house total follow at the flush
+            text = ""
         elif isinstance(event, p.LedState):
-            text = m.led_line((event.device, event.led), event.state, f" {ts}")
+            text = m.led_line((event.device, event.led), event.state, ts)
         elif isinstance(event, p.ButtonEvent):
             key = (event.device, event.component)
-            text = m.button_line(key, self.state.buttons[key], f" {ts}")
+            text = m.button_line(key, self.state.buttons[key], ts)
         elif isinstance(event, p.OccupancyState):
-            text = m.occupancy_line(event.group, event.occupied, f" {ts}")
+            text = m.occupancy_line(event.group, event.occupied, ts)
         else:
             return
-        self._pending_change_lines.append(text)
+        if text:
+            self._pending_change_lines.append(text)
         if not self._flush_scheduled:
             # Events that arrive in one read are written together, right after it.
             self._flush_scheduled = True
@@ -329,6 +331,12 @@ class Plugin:
 
     def _flush_changes(self) -> None:
         self._flush_scheduled = False
+        if self._changed_zones:
+            self.state.advance(time.monotonic())
+            zones, self._changed_zones = self._changed_zones, set()
+            self._pending_change_lines.append(
+                self.metrics.zone_change_lines(self.state, zones, time.time_ns())
+            )
         text = "".join(self._pending_change_lines)
         self._pending_change_lines.clear()
         self._write(text)

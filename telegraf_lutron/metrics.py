@@ -124,6 +124,9 @@ class MetricSet:
                 tags["floor"] = floor
             self.zone_prefix[z.id] = series_prefix("lutron_zone", tags)
         zone_areas = {z.area_key for z in design.zones}
+        self.area_zones: dict[int, list[int]] = {}
+        for z in design.zones:
+            self.area_zones.setdefault(z.area_key, []).append(z.id)
         self.area_prefix = {
             key: series_prefix("lutron_area", area_tags(areas.get(key), key)) for key in sorted(zone_areas)
         }
@@ -269,15 +272,17 @@ class MetricSet:
         for area_iid in self.occupancy_prefix:
             yield self.occupancy_line(area_iid, state.occupancy.get(area_iid), ts)
 
-    def zone_change_lines(self, state: HouseState, zone_id: int, ts_ns: int | None) -> str:
-        """What changes when one zone changes: the zone, its area and the system total."""
+    def zone_change_lines(self, state: HouseState, zone_ids: set[int], ts_ns: int | None) -> str:
+        """What changes when zones change: those zones, their areas (once each) and the house."""
         ts = f" {ts_ns}" if ts_ns is not None else ""
-        zone = self.design.zone(zone_id)
-        if zone is None:
+        zones = [z for z in (self.design.zone(i) for i in sorted(zone_ids)) if z is not None]
+        if not zones:
             return ""
-        watts, on = state.area_totals().get(zone.area_key, (0.0, 0))
-        return (
-            self.zone_line(state, zone_id, ts)
-            + self.area_line(state, zone.area_key, watts, on, ts)
-            + self.power_line(state, ts)
-        )
+        lines = [self.zone_line(state, z.id, ts) for z in zones]
+        for key in sorted({z.area_key for z in zones}):
+            members = self.area_zones.get(key, ())
+            watts = sum(state.watts(i) for i in members)
+            on = sum(1 for i in members if state.level(i))
+            lines.append(self.area_line(state, key, watts, on, ts))
+        lines.append(self.power_line(state, ts))
+        return "".join(lines)

@@ -396,7 +396,7 @@ class Session:
             self._fail_pending(NotConnected(f"connection to {self.where} lost"))
             writer.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+                await asyncio.wait_for(writer.wait_closed(), 0.25)  # never hold up a stop
             if self._logged_in_at is not None:
                 self.counters.disconnects += 1
 
