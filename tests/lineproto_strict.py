@@ -35,6 +35,7 @@ __all__ = [
     "Metric",
     "StreamParser",
     "Uint",
+    "fast_line",
     "go_quote",
     "parse_line",
     "parse_stream",
@@ -61,10 +62,13 @@ _MEASUREMENT_RE = re.compile(r"(?:[^\t\n\v\f\r ,\\]|\\[^\t\n\v\f\r])+")
 _TAG_RE = re.compile(r"(?:[^\t\n\v\f\r ,=\\]|\\[^\t\n\v\f\r\\]|\\(?=\\))+")
 _FIELD_KEY_RE = re.compile(r"(?:[^\t\n\v\f\r ,=\\]|\\[^\t\n\v\f\r])+")
 _STRING_RE = re.compile(r'"((?:[^\\"]|\\[\\"])*)"')
-_INT_RE = re.compile(r"-?(?:0|[1-9][0-9]*)i")
-_UINT_RE = re.compile(r"(?:0|[1-9][0-9]*)u")
-# The exponent sign class in machine.go.rl is ["\-+"], so `1e"5` passes the grammar and fails ParseFloat.
-_FLOAT_RE = re.compile(r'-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE]["\-+]?[0-9]+)?')
+# integer | unsigned | float, each followed by the end of the value. The exponent sign class in
+# machine.go.rl is ["\-+"], so `1e"5` passes the grammar and then fails ParseFloat.
+_NUMBER_RE = re.compile(
+    r"(?:(-?(?:0|[1-9][0-9]*))i|(0|[1-9][0-9]*)u|"
+    r'(-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE]["\-+]?[0-9]+)?))'
+    r"(?=[ \t\v\f,\r\n]|\Z)"
+)
 _TRUE = frozenset({"t", "T", "true", "True", "TRUE"})
 _FALSE = frozenset({"f", "F", "false", "False", "FALSE"})
 _BOOL_PREFIXES = frozenset(word[:n] for word in _TRUE | _FALSE for n in range(1, len(word) + 1))
@@ -151,37 +155,32 @@ def unescape_key(token: str) -> str:
     """escape.go unescape(): `\\,` `\\"` `\\ ` `\\=` left to right, only if the token has a space, `,` or `=`."""
     if " " not in token and "," not in token and "=" not in token:
         return token
-    return _replace_pairs(token, ',"= ')
+    return _KEY_PAIR.sub(_unpair, token)
 
 
 def unescape_measurement(token: str) -> str:
     """escape.go nameUnescape(): `\\,` and `\\ ` left to right, only if the token has a space or comma."""
     if " " not in token and "," not in token:
         return token
-    return _replace_pairs(token, ", ")
+    return _NAME_PAIR.sub(_unpair, token)
 
 
 def unescape_string(token: str) -> str:
     """escape.go stringFieldUnescape(): `\\"` and `\\\\`."""
     if "\\" not in token:
         return token
-    return _replace_pairs(token, '"\\')
+    return _STRING_PAIR.sub(_unpair, token)
 
 
-def _replace_pairs(token: str, escapable: str) -> str:
-    # Go's strings.Replacer: scan left to right, replace a matching pair, else copy one character.
-    out: list[str] = []
-    i = 0
-    n = len(token)
-    while i < n:
-        char = token[i]
-        if char == "\\" and i + 1 < n and token[i + 1] in escapable:
-            out.append(token[i + 1])
-            i += 2
-        else:
-            out.append(char)
-            i += 1
-    return "".join(out)
+# Go's strings.Replacer scans left to right, replacing a matching pair or copying one character; a
+# regex substitution scans the same way, so `a\\,b` becomes `a\,b` in both.
+_KEY_PAIR = re.compile(r'\\([,"= ])')
+_NAME_PAIR = re.compile(r"\\([, ])")
+_STRING_PAIR = re.compile(r'\\([\\"])')
+
+
+def _unpair(match: re.Match[str]) -> str:
+    return match.group(1)
 
 
 class _NeedMore(Exception):
@@ -210,10 +209,11 @@ class _Unit:
 class _Machine:
     """Parses one unit of `buf` starting at `start`; `eof` says no more text will follow."""
 
-    def __init__(self, buf: str, eof: bool) -> None:
+    def __init__(self, buf: str, eof: bool, fast: bool = True) -> None:
         self.buf = buf
         self.n = len(buf)
         self.eof = eof
+        self.fast = fast
 
     def at(self, i: int) -> str:
         """The character at i, "" at the end of the stream; raises _NeedMore at the end of the buffer."""
@@ -225,6 +225,11 @@ class _Machine:
 
     def unit(self, start: int) -> _Unit:
         buf = self.buf
+        newline = buf.find("\n", start) if self.fast else -1
+        if newline >= 0:
+            metric = fast_line(buf[start:newline])
+            if metric is not None:
+                return _Unit(newline + 1, metric=metric)
         i = start
         # align: skip whitespace, empty lines and comment lines.
         while True:
@@ -392,34 +397,29 @@ class _Machine:
                 i += 1
 
     def _number(self, i: int) -> tuple[FieldValue, int]:
-        buf = self.buf
-        for regex, kind in ((_INT_RE, "i"), (_UINT_RE, "u"), (_FLOAT_RE, "f")):
-            match = regex.match(buf, i)
-            if match is None:
-                continue
-            end = match.end()
-            follower = self.at(end)
-            if follower != "" and follower not in _VALUE_END:
-                continue
-            text = match.group()
-            if kind == "i":
-                number = int(text[:-1])
-                if not MIN_INT64 <= number <= MAX_INT64:
-                    raise _Fail(end, ERR_RANGE)
-                return number, end
-            if kind == "u":
-                number = int(text[:-1])
-                if number > MAX_UINT64:
-                    raise _Fail(end, ERR_RANGE)
-                return Uint(number), end
-            try:
-                value = float(text)
-            except ValueError:
-                raise _Fail(end, ERR_SYNTAX) from None
-            if value in (float("inf"), float("-inf")):
+        match = _NUMBER_RE.match(self.buf, i)
+        if match is None:
+            raise _Fail(self._number_failure(i), ERR_FIELD)
+        end = match.end()
+        self.at(end)  # a number at the end of the buffer may still grow
+        integer, unsigned, real = match.groups()
+        if integer is not None:
+            number = int(integer)
+            if not MIN_INT64 <= number <= MAX_INT64:
                 raise _Fail(end, ERR_RANGE)
-            return value, end
-        raise _Fail(self._number_failure(i), ERR_FIELD)
+            return number, end
+        if unsigned is not None:
+            number = int(unsigned)
+            if number > MAX_UINT64:
+                raise _Fail(end, ERR_RANGE)
+            return Uint(number), end
+        try:
+            value = float(real)
+        except ValueError:
+            raise _Fail(end, ERR_SYNTAX) from None
+        if value in (float("inf"), float("-inf")):
+            raise _Fail(end, ERR_RANGE)
+        return value, end
 
     def _number_failure(self, i: int) -> int:
         """Index of the first character the number grammar cannot take (the machine's error position)."""
@@ -477,15 +477,119 @@ class _Machine:
         return number, end
 
 
+# Lines with any of these go to the full machine: string fields, unusual spacing, CR.
+_NOT_FAST = re.compile(r'[\t\v\f\r"]|  ')
+# Escaped pairs become private-use placeholders while the line is split at raw separators.
+_ESCAPED_PAIR = re.compile(r"\\([ ,=])")
+_PLACEHOLDER = re.compile("[\ue000-\ue002]")
+_TO_PLACEHOLDER = {" ": "\ue000", ",": "\ue001", "=": "\ue002"}
+
+
+def _to_placeholder(match: re.Match[str]) -> str:
+    return _TO_PLACEHOLDER[match.group(1)]
+
+
+def _key_text(token: str) -> str:
+    # A raw key token holding an escaped pair contains a space, comma or equals sign, so Telegraf
+    # unescapes it; without one the token has no backslash at all.
+    if _PLACEHOLDER.search(token):
+        return token.replace("\ue000", " ").replace("\ue001", ",").replace("\ue002", "=")
+    return token
+
+
+def _name_text(token: str) -> str:
+    # nameUnescape() knows only `\,` and `\ `; `\=` stays as written.
+    if _PLACEHOLDER.search(token):
+        return token.replace("\ue000", " ").replace("\ue001", ",").replace("\ue002", "\\=")
+    return token
+
+
+def fast_line(text: str) -> Metric | None:
+    """Parse a common simple line (without its newline) exactly as the machine would, or return None.
+
+    Handles `name[,k=v...] k=v[,k=v...][ ts]` with single spaces, number/boolean fields and the escapes
+    `\\ ` `\\,` `\\=` only; anything else (strings, other backslashes, CR/TAB/VT/FF, every line with an
+    error) returns None and goes to the full machine, which alone reports errors.
+    """
+    if not text or text[0] in " ,#":
+        return None
+    if not text.isascii() and _PLACEHOLDER.search(text):
+        return None  # the line itself uses the placeholder characters
+    if "\\" in text:
+        if "\\\\" in text:
+            return None
+        text = _ESCAPED_PAIR.sub(_to_placeholder, text)
+        if "\\" in text:
+            return None
+    if _NOT_FAST.search(text):
+        return None
+    parts = text.split(" ")
+    if len(parts) == 2:
+        series, fieldset = parts
+        ts: int | None = None
+    elif len(parts) == 3:
+        series, fieldset, stamp = parts
+        if _TIMESTAMP_RE.fullmatch(stamp) is None:
+            return None
+        ts = int(stamp)
+        if not MIN_INT64 <= ts <= MAX_INT64:
+            return None
+    else:
+        return None
+    name, *tag_items = series.split(",")
+    tags: dict[str, str] = {}
+    for item in tag_items:
+        key, _, value = item.partition("=")
+        if not key or not value or "=" in value:
+            return None
+        tags[_key_text(key)] = _key_text(value)
+    fields: dict[str, FieldValue] = {}
+    for item in fieldset.split(","):
+        key, _, raw = item.partition("=")
+        if not key or not raw or "=" in raw:
+            return None
+        key = _key_text(key)
+        if raw in _TRUE:
+            fields[key] = True
+        elif raw in _FALSE:
+            fields[key] = False
+        else:
+            match = _NUMBER_RE.fullmatch(raw)
+            if match is None:
+                return None
+            integer, unsigned, real = match.groups()
+            if integer is not None:
+                number = int(integer)
+                if not MIN_INT64 <= number <= MAX_INT64:
+                    return None
+                fields[key] = number
+            elif unsigned is not None:
+                number = int(unsigned)
+                if number > MAX_UINT64:
+                    return None
+                fields[key] = Uint(number)
+            else:
+                try:
+                    real_value = float(real)
+                except ValueError:
+                    return None
+                if real_value in (float("inf"), float("-inf")):
+                    return None
+                fields[key] = real_value
+    return Metric(_name_text(name), dict(sorted(tags.items())), fields, ts)
+
+
 class StreamParser:
     """Incremental parser with the stream semantics of execd's stdout reader.
 
     `feed(text)` returns the metrics and errors that the new text completes: a metric only once its
     newline has arrived, an error as soon as the failing character is seen. `close()` ends the stream:
     a last line without newline is parsed then (Telegraf emits it at EOF). `pending` is the text held.
+    `fast=False` disables the shortcut for simple lines (`fast_line`), for checking it against the machine.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, fast: bool = True) -> None:
+        self._fast = fast
         self._buf = ""
         self._line = 1  # line number of _buf[0]
         self._discarding = False
@@ -516,7 +620,7 @@ class StreamParser:
                 return out
             self._consume(newline + 1)
             self._discarding = False
-        machine = _Machine(self._buf, eof)
+        machine = _Machine(self._buf, eof, self._fast)
         pos = 0
         while pos < len(self._buf):
             try:
@@ -557,14 +661,16 @@ def _error_text(text: str) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def parse_stream(text: str, *, eof: bool = False) -> tuple[list[Metric], list[LineProtocolParseError]]:
+def parse_stream(
+    text: str, *, eof: bool = False, fast: bool = True
+) -> tuple[list[Metric], list[LineProtocolParseError]]:
     """Parse `text` as execd's stdout: return the metrics and the errors, in order.
 
     Without `eof`, a last line lacking its newline is not a metric yet: it is reported as an
     `IncompleteLineError` at the end of the error list (unless it is blank or a comment, which Telegraf
     would skip). With `eof=True` the stream ends after `text`, and that line is parsed as at process exit.
     """
-    parser = StreamParser()
+    parser = StreamParser(fast=fast)
     events = parser.feed(text)
     if eof:
         events += parser.close()

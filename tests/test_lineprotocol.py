@@ -21,6 +21,7 @@ from lineproto_strict import (
     Metric,
     StreamParser,
     Uint,
+    fast_line,
     parse_line,
     parse_stream,
 )
@@ -621,3 +622,68 @@ def test_property_a_batch_of_lines_parses_as_a_stream_line_by_line(
     assert errors == []
     assert [m.tags for m in metrics] == expected
     assert [m.fields["note"] for m in metrics] == [row[2] for row in rows]
+
+
+# -- the parser's fast path for simple lines must agree with the full machine ------------------------
+
+TOKEN = st.text(alphabet='ab#\\ ,="-.0123456789eEiutrfalsTF\t\r\u00e9\ue000', min_size=0, max_size=6)
+
+
+@given(st.lists(TOKEN, min_size=1, max_size=12).map(lambda parts: "".join(parts)))
+@example("m,t=a\\ b w=1i,x=-2.5e3,y=true 1700000000123456789")
+@example("m\\=x,k\\,=v\\= w\\ =1u")
+@example("m w=1 12345678901234567890")
+@example("\ue000 0=0")
+def test_property_fast_path_and_full_machine_agree(text: str) -> None:
+    for line_end in ("\n", ""):
+        fast = parse_stream(text + line_end, eof=not line_end)
+        slow = parse_stream(text + line_end, eof=not line_end, fast=False)
+        assert fast[0] == slow[0]
+        assert [str(e) for e in fast[1]] == [str(e) for e in slow[1]]
+
+
+# Mostly pieces the fast path takes (repeated to weight them), some it must hand to the machine.
+COMMON_PIECES = ["a", "b", "é", "#", "\\ ", "\\,", "\\="]
+RARE_PIECES = ["=", "\\", '"', "\ue000", "\t", "\\\\"]
+NAME_PART = st.lists(st.sampled_from(COMMON_PIECES * 8 + RARE_PIECES), min_size=1, max_size=4).map("".join)
+COMMON_VALUES = ["1", "1i", "-0", "01", "1u", "t", "True", "FALSE", "1.5e3", "-.5", "1.", "0u"]
+RARE_VALUES = [
+    "01i",
+    "-1u",
+    "tRuE",
+    "1e400",
+    '"s"',
+    "9223372036854775808i",
+    "18446744073709551616u",
+    "x",
+    "",
+    "-",
+]
+VALUE = st.sampled_from(COMMON_VALUES * 5 + RARE_VALUES)
+STAMP = st.sampled_from(["", "0", "-1", "1700000000123456789", "12345678901234567890", "9999999999999999999"])
+
+
+@st.composite
+def simple_lines(draw: st.DrawFn) -> str:
+    """Mostly well-formed lines in the fast path's shape, with escapes and a few defects mixed in."""
+    tags = draw(st.lists(st.tuples(NAME_PART, NAME_PART), max_size=3))
+    fields = draw(st.lists(st.tuples(NAME_PART, VALUE), min_size=1, max_size=3))
+    separator = draw(st.sampled_from([" "] * 8 + ["  ", "\t"]))
+    stamp = draw(STAMP)
+    text = draw(NAME_PART) + "".join(f",{k}={v}" for k, v in tags)
+    text += separator + ",".join(f"{k}={v}" for k, v in fields)
+    return text + (separator + stamp if stamp else "")
+
+
+@given(simple_lines())
+@example("m,k=v\\ w w=1i,x=t 1")
+def test_property_fast_path_result_matches_the_machine(text: str) -> None:
+    fast = parse_stream(text + "\n")
+    slow = parse_stream(text + "\n", fast=False)
+    assert fast[0] == slow[0]
+    assert [str(e) for e in fast[1]] == [str(e) for e in slow[1]]
+
+
+def test_fast_path_takes_the_encoders_usual_output() -> None:
+    text = encode("lutron_zone", {"zone": "Living Room, Main", "area": "a=b"}, {"level": 1.5, "n": 2}, TS)
+    assert fast_line(text.rstrip("\n")) == parse_stream(text, fast=False)[0][0]
