@@ -22,7 +22,7 @@ class Level:
     from the newest row.
     """
 
-    name: str  # "zone", "area", "system": prefix of the rollup tables, `level` in series_state
+    name: str  # "zone", "area", "system": prefix of the rollup tables, `level` in lutron.series
     measurement: str  # raw table, named like the measurement (Telegraf's rule)
     key: str | None  # tag that identifies the series within a site (None: one series per site)
     labels: tuple[str, ...]  # other tags, kept in rollups

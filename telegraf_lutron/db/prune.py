@@ -5,7 +5,7 @@ Defaults: raw rows 90 days, hourly rollups 2 years, daily rollups forever.
 Safety while Telegraf writes:
 - Every DELETE is its own short transaction of at most `batch_rows` rows, so Telegraf's COPY
   (which only appends new rows) never waits behind a long delete, and vacuum can keep up.
-- Raw rows are deleted per series through the series index (`series_state` lists every series),
+- Raw rows are deleted per series through the series index (`lutron.series` lists every series),
   oldest first, so no sequential scan and no lock beyond the deleted rows.
 - Before deleting, the cut-off is recorded (`raw_pruned_before`, `hourly_pruned_before`); the
   rollup trigger never recomputes buckets older than that, because a late row would otherwise
@@ -71,7 +71,7 @@ class PruneReport:
 def _series(cur: psycopg.Cursor[Any], level: Level) -> list[tuple[str, str]]:
     cur.execute(
         sql.SQL("SELECT site, series FROM {} WHERE level = %s ORDER BY site, series").format(
-            sql.Identifier(INTERNAL_SCHEMA, "series_state")
+            sql.Identifier(INTERNAL_SCHEMA, "series")
         ),
         (level.name,),
     )

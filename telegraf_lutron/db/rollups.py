@@ -23,15 +23,21 @@ Why triggers, and why this design:
   once per COPY that Telegraf issues (one per measurement and flush), inside Telegraf's
   transaction: rollups are never behind and never see rows that are later rolled back.
 - Fast path (almost every COPY): for each series, if all new rows are newer than everything
-  stored (`series_state.last_time`), the deltas need only the new rows and the stored last
-  counter, and the buckets are updated incrementally (sums add, max takes the greater). This reads
-  no raw rows, so ingest cost does not grow with how full a bucket already is.
+  stored (the `last_time` of its newest hourly bucket, one index probe), the deltas need only the
+  new rows and the stored last counter (`last_counter` of the newest bucket that has one), and the
+  buckets are updated incrementally (sums add, max takes the greater). This reads no raw rows, so
+  ingest cost does not grow with how full a bucket already is, and it writes one hourly and one
+  daily row per series and COPY, nothing else (the rollup tables have free space on each page so
+  these updates stay HOT).
 - Slow path (late rows, duplicates, a new series): the touched hourly buckets, plus the bucket of
   the first row after each of them (whose delta a late row changes), are recomputed from the raw
   rows; the touched days are then recomputed from their hourly rows. Recomputing is idempotent,
   which is what makes duplicates and late rows come out right.
-- Writers of the same series are serialised with transaction-level advisory locks (sorted, so no
-  deadlocks), which keeps `series_state` honest when two COPYs overlap.
+- Writers of the same level and site are serialised with transaction-level advisory locks (sorted,
+  so no deadlocks), so two overlapping COPYs never both take the newest bucket as their starting
+  point.
+- Per row, the work is one pass of grouping; the time zone conversion (slow in PostgreSQL) is
+  done once per distinct timestamp, and Telegraf's batches share a handful of timestamps.
 - A rollup failure must never fail Telegraf's COPY (Telegraf would drop the rows as a permanent
   error): the trigger body runs in a subtransaction; on error it logs a WARNING and queues the
   buckets in `lutron.pending_buckets`, which the next COPY into that table recomputes.
@@ -58,7 +64,7 @@ from telegraf_lutron.db import INTERNAL_SCHEMA
 from telegraf_lutron.db.levels import COUNTER, LEVELS, WATTS, Level
 
 TRIGGER_NAME = "lutron_rollup"
-LOCK_CLASS = 0x4C54  # first key of our advisory locks ("LT"); the second is a hash of the series
+LOCK_CLASS = 0x4C54  # first key of our advisory locks ("LT"); the second is hashtext(level, chr(1), site)
 
 STATS = (
     "samples",
@@ -82,7 +88,9 @@ _ADD = {
     "off_samples": "t.off_samples + excluded.off_samples",
     "first_time": "least(t.first_time, excluded.first_time)",
     "last_time": "greatest(t.last_time, excluded.last_time)",
+    "last_counter": "coalesce(excluded.last_counter, t.last_counter)",
 }
+HOURLY_ONLY = ("last_counter",)  # the counter of the bucket's last row that has one
 
 I = sql.Identifier  # noqa: E741 - short on purpose, it appears in every fragment
 
@@ -96,7 +104,12 @@ def _join(parts: Iterable[sql.Composable], sep: str = ", ") -> sql.Composed:
 
 
 class Fragments:
-    """SQL pieces for one level, shared by the trigger function and the bulk rebuild."""
+    """SQL pieces for one level, shared by the trigger function and the bulk rebuild.
+
+    Every path builds `pts` (one row per series and time: site, series, hour, day, time, c for the
+    counter, w for watts, onv for the on field, and the labels) and `dl` (the same without labels,
+    plus pc, the previous counter); `hour_stats` and `agg_finish` turn them into hourly rows.
+    """
 
     def __init__(self, level: Level, raw_schema: str) -> None:
         self.level = level
@@ -113,6 +126,14 @@ class Fragments:
         if self.level.key is None:
             return sql.SQL("''::text")
         return sql.SQL("coalesce({}, '')").format(I(alias, self.level.key))
+
+    def site_key(self, alias: str) -> sql.Composed:
+        """`site` for grouping and sorting: bytewise (C) comparison is several times cheaper than
+        the database collation's, and equality is the same."""
+        return sql.SQL('{} COLLATE "C"').format(self.site(alias))
+
+    def series_key(self, alias: str) -> sql.Composable:
+        return sql.SQL('{} COLLATE "C"').format(self.series(alias))
 
     def match(self, raw_alias: str = "r", key_alias: str = "b") -> sql.Composed:
         """Raw rows of the series in `key_alias` (columns site, series): uses the series index."""
@@ -133,42 +154,57 @@ class Fragments:
 
     # --- points and aggregates --------------------------------------------------------------
     def point_cols(self, alias: str) -> sql.Composed:
-        """One sample per (series, time): duplicates collapse to their largest values."""
+        """One sample per (series, time): duplicates collapse to their largest values (labels
+        compared bytewise, which is cheap and does not depend on the database's collation)."""
         cols = [
             sql.SQL("max({}) AS c").format(I(alias, COUNTER)),
             sql.SQL("max({}) AS w").format(I(alias, WATTS)),
             sql.SQL("max({}) AS onv").format(I(alias, self.level.on_field)),
         ]
-        cols += [sql.SQL("max({}) AS {}").format(I(alias, lab), I(lab)) for lab in self.level.labels]
-        return _join(cols)
-
-    def hour_aggs(self, alias: str) -> sql.Composed:
-        """Aggregates over samples with delta inputs `c` (counter) and `pc` (previous counter)."""
-        a = sql.Identifier(alias)
-        cols = [
-            sql.SQL("count(*)::integer AS samples"),
-            sql.SQL(
-                "coalesce(sum(CASE WHEN {a}.c IS NULL OR {a}.pc IS NULL THEN 0"
-                " WHEN {a}.c >= {a}.pc THEN {a}.c - {a}.pc ELSE {a}.c END), 0) AS energy_joules"
-            ).format(a=a),
-            sql.SQL("coalesce(sum({a}.w), 0) AS watts_sum").format(a=a),
-            sql.SQL("count({a}.w)::integer AS watts_samples").format(a=a),
-            sql.SQL("max({a}.w) AS watts_max").format(a=a),
-            sql.SQL("(count(*) FILTER (WHERE {a}.onv > 0))::integer AS on_samples").format(a=a),
-            sql.SQL("(count(*) FILTER (WHERE {a}.onv = 0))::integer AS off_samples").format(a=a),
-            sql.SQL('min({a}."time") AS first_time').format(a=a),
-            sql.SQL('max({a}."time") AS last_time').format(a=a),
-        ]
         cols += [
-            sql.SQL("(array_agg({} ORDER BY {} DESC))[1] AS {}").format(
-                I(alias, lab), I(alias, "time"), I(lab)
-            )
-            for lab in self.level.labels
+            sql.SQL('max({} COLLATE "C") AS {}').format(I(alias, lab), I(lab)) for lab in self.level.labels
         ]
         return _join(cols)
 
-    def day_aggs(self, alias: str) -> sql.Composed:
-        """Daily aggregates over hourly rows (table rows or the same-shaped `agg`)."""
+    def hour_stats(self, alias: str) -> sql.Composed:
+        """Hourly aggregates over a `dl` relation (see the class docstring), without the labels
+        and the last counter, which `agg_finish` adds."""
+        a = sql.Identifier(alias)
+        return _join(
+            [
+                sql.SQL("count(*)::integer AS samples"),
+                sql.SQL(
+                    "coalesce(sum(CASE WHEN {a}.c IS NULL OR {a}.pc IS NULL THEN 0"
+                    " WHEN {a}.c >= {a}.pc THEN {a}.c - {a}.pc ELSE {a}.c END), 0) AS energy_joules"
+                ).format(a=a),
+                sql.SQL("coalesce(sum({a}.w), 0) AS watts_sum").format(a=a),
+                sql.SQL("count({a}.w)::integer AS watts_samples").format(a=a),
+                sql.SQL("max({a}.w) AS watts_max").format(a=a),
+                sql.SQL("(count(*) FILTER (WHERE {a}.onv > 0))::integer AS on_samples").format(a=a),
+                sql.SQL("(count(*) FILTER (WHERE {a}.onv = 0))::integer AS off_samples").format(a=a),
+                sql.SQL('min({a}."time") AS first_time').format(a=a),
+                sql.SQL('max({a}."time") AS last_time').format(a=a),
+                sql.SQL('max({a}."time") FILTER (WHERE {a}.c IS NOT NULL) AS tc_last').format(a=a),
+            ]
+        )
+
+    def agg_finish(self) -> sql.Composed:
+        """`agg`: `agg0` plus the newest row's labels and the last counter, looked up in `pts`
+        (one row per series and time) by hash joins. Carrying the labels through the sorts and
+        windows instead costs more than everything else together."""
+        labels = [sql.SQL("lab.{}").format(I(lab)) for lab in self.level.labels]
+        return sql.SQL(
+            """agg AS (
+                SELECT agg0.*, lc.c AS last_counter{labels}
+                FROM agg0
+                JOIN pts lab ON lab.site = agg0.site AND lab.series = agg0.series AND lab."time" = agg0.last_time
+                LEFT JOIN pts lc ON lc.site = agg0.site AND lc.series = agg0.series AND lc."time" = agg0.tc_last
+            )"""
+        ).format(labels=sql.SQL("").join(sql.SQL(", ") + x for x in labels))
+
+    def day_aggs(self, alias: str, *, newest: str = "sort") -> sql.Composed:
+        """Daily aggregates over hourly-shaped rows. Labels of the newest hour: by sorting
+        (`newest="sort"`), or, over rows carrying `hmax`, by filtering (`newest="hmax"`)."""
         a = sql.Identifier(alias)
         cols = [
             sql.SQL("sum({a}.samples)::integer AS samples").format(a=a),
@@ -181,45 +217,43 @@ class Fragments:
             sql.SQL("min({a}.first_time) AS first_time").format(a=a),
             sql.SQL("max({a}.last_time) AS last_time").format(a=a),
         ]
-        cols += [
-            sql.SQL("(array_agg({} ORDER BY {} DESC))[1] AS {}").format(
-                I(alias, lab), I(alias, "hour"), I(lab)
-            )
-            for lab in self.level.labels
-        ]
+        for lab in self.level.labels:
+            if newest == "hmax":
+                cols.append(
+                    sql.SQL('max({} COLLATE "C") FILTER (WHERE {a}.hour = {a}.hmax) AS {}').format(
+                        I(alias, lab), I(lab), a=a
+                    )
+                )
+            else:
+                cols.append(
+                    sql.SQL("(array_agg({} ORDER BY {} DESC))[1] AS {}").format(
+                        I(alias, lab), I(alias, "hour"), I(lab)
+                    )
+                )
         return _join(cols)
 
     # --- rollup table columns ----------------------------------------------------------------
-    def _cols(self, bucket: str) -> list[str]:
-        return [
-            *self.level.key_columns,
-            bucket,
-            *(("day",) if bucket == "hour" else ()),
-            *self.level.labels,
-            *STATS,
-        ]
+    def _hourly_names(self) -> list[str]:
+        return [*self.level.key_columns, "hour", "day", *self.level.labels, *STATS, *HOURLY_ONLY]
+
+    def _daily_names(self) -> list[str]:
+        return [*self.level.key_columns, "day", *self.level.labels, *STATS]
 
     def hourly_cols(self) -> sql.Composed:
-        return _join(I(c) for c in self._cols("hour"))
+        return _join(I(c) for c in self._hourly_names())
 
     def daily_cols(self) -> sql.Composed:
-        return _join(I(c) for c in self._cols("day"))
+        return _join(I(c) for c in self._daily_names())
 
-    def hourly_vals(self, alias: str, tz: sql.Composable) -> sql.Composed:
-        """Values for hourly_cols from an aggregate with columns site, series, hour, labels, stats."""
-        vals: list[sql.Composable] = [I(alias, "site")]
-        if self.level.key is not None:
-            vals.append(I(alias, "series"))
-        vals += [I(alias, "hour"), sql.SQL("({} AT TIME ZONE {})::date").format(I(alias, "hour"), tz)]
-        vals += [I(alias, c) for c in (*self.level.labels, *STATS)]
-        return _join(vals)
+    def _vals(self, alias: str, names: list[str]) -> sql.Composed:
+        # Aggregates name the series column `series`; the tables name it after the key tag.
+        return _join(I(alias, "series" if c == self.level.key else c) for c in names)
+
+    def hourly_vals(self, alias: str) -> sql.Composed:
+        return self._vals(alias, self._hourly_names())
 
     def daily_vals(self, alias: str) -> sql.Composed:
-        vals: list[sql.Composable] = [I(alias, "site")]
-        if self.level.key is not None:
-            vals.append(I(alias, "series"))
-        vals += [I(alias, c) for c in ("day", *self.level.labels, *STATS)]
-        return _join(vals)
+        return self._vals(alias, self._daily_names())
 
     def hourly_key(self) -> sql.Composed:
         return _join(I(c) for c in (*self.level.key_columns, "hour"))
@@ -227,40 +261,45 @@ class Fragments:
     def daily_key(self) -> sql.Composed:
         return _join(I(c) for c in (*self.level.key_columns, "day"))
 
-    def replace_set(self) -> sql.Composed:
-        return _join(sql.SQL("{} = excluded.{}").format(I(c), I(c)) for c in (*self.level.labels, *STATS))
+    def replace_set(self, extra: tuple[str, ...] = ()) -> sql.Composed:
+        return _join(
+            sql.SQL("{} = excluded.{}").format(I(c), I(c)) for c in (*self.level.labels, *STATS, *extra)
+        )
 
-    def add_set(self) -> sql.Composed:
+    def add_set(self, extra: tuple[str, ...] = ()) -> sql.Composed:
         # Labels follow the newest rows, which on the fast path are always the new ones.
         parts = [sql.SQL("{} = excluded.{}").format(I(c), I(c)) for c in self.level.labels]
-        parts += [sql.SQL("{} = {}").format(I(c), sql.SQL(_ADD[c])) for c in STATS]
+        parts += [sql.SQL("{} = {}").format(I(c), sql.SQL(_ADD[c])) for c in (*STATS, *extra)]
         return _join(parts)
 
     def format(self, template: str, **extra: sql.Composable) -> sql.Composed:
-        tz = sql.SQL("v_tz")
         return sql.SQL(template).format(
             lvl=sql.Literal(self.level.name),
             raw=self.raw,
             hourly=self.hourly,
             daily=self.daily,
             settings=_q("settings"),
-            state=_q("series_state"),
+            series_tbl=_q("series"),
             pending=_q("pending_buckets"),
             hour_start=_q("hour_start"),
             counter=I(COUNTER),
             lock_class=sql.Literal(LOCK_CLASS),
             n_site=self.site("n"),
             n_series=self.series("n"),
+            n_site_c=self.site_key("n"),
+            n_series_c=self.series_key("n"),
             match=self.match(),
             point_cols_n=self.point_cols("n"),
             point_cols_r=self.point_cols("r"),
-            hour_aggs=self.hour_aggs("dl"),
+            hour_stats=self.hour_stats("dl"),
+            agg_finish=self.agg_finish(),
             day_aggs_h=self.day_aggs("h"),
+            day_aggs_hmax=self.day_aggs("h", newest="hmax"),
             h_cols=self.hourly_cols(),
-            h_vals=self.hourly_vals("agg", tz),
+            h_vals=self.hourly_vals("agg"),
             h_key=self.hourly_key(),
-            h_replace=self.replace_set(),
-            h_add=self.add_set(),
+            h_replace=self.replace_set(HOURLY_ONLY),
+            h_add=self.add_set(HOURLY_ONLY),
             t_series=self.rollup_series("t"),
             d_cols=self.daily_cols(),
             d_vals=self.daily_vals("a"),
@@ -268,6 +307,7 @@ class Fragments:
             d_replace=self.replace_set(),
             d_add=self.add_set(),
             h_match_k=self.rollup_match("h", "k"),
+            h_match_b=self.rollup_match("h", "b"),
             **extra,
         )
 
@@ -279,192 +319,220 @@ DECLARE
     v_day_frozen timestamptz;
     v_slow_site text[];
     v_slow_series text[];
+    v_fast_site text[];
+    v_fast_series text[];
+    v_fast_counter double precision[];
     v_day_site text[];
     v_day_series text[];
     v_day_day date[];
 BEGIN
-    SELECT s.value INTO v_tz FROM {settings} s WHERE s.name = 'timezone';
-    v_tz := coalesce(v_tz, 'UTC');
-    SELECT s.value::timestamptz INTO v_raw_frozen FROM {settings} s WHERE s.name = 'raw_pruned_before';
-    v_raw_frozen := coalesce(v_raw_frozen, '-infinity');
-    SELECT s.value::timestamptz INTO v_day_frozen FROM {settings} s WHERE s.name = 'hourly_pruned_before';
-    v_day_frozen := coalesce(v_day_frozen, '-infinity');
+    SELECT coalesce(max(s.value) FILTER (WHERE s.name = 'timezone'), 'UTC'),
+           coalesce(max(s.value) FILTER (WHERE s.name = 'raw_pruned_before'), '-infinity')::timestamptz,
+           coalesce(max(s.value) FILTER (WHERE s.name = 'hourly_pruned_before'), '-infinity')::timestamptz
+    INTO v_tz, v_raw_frozen, v_day_frozen
+    FROM {settings} s;
 
     BEGIN
-        -- Serialise writers of the same series, in sorted order so that two writers cannot deadlock.
+        -- Serialise writers of the same site and level, in sorted order so that two writers
+        -- cannot deadlock. (One house has one Telegraf, so nothing real waits on this; a lock
+        -- per series would cost a millisecond per COPY.)
         PERFORM pg_advisory_xact_lock({lock_class}, k.h)
         FROM (
-            SELECT DISTINCT hashtext({lvl} || chr(1) || x.site || chr(1) || x.series) AS h
+            SELECT DISTINCT hashtext({lvl} || chr(1) || x.site) AS h
             FROM (
-                SELECT {n_site} AS site, {n_series} AS series FROM new_rows n
+                SELECT DISTINCT {n_site} AS site FROM new_rows n
                 UNION
-                SELECT p.site, p.series FROM {pending} p WHERE p.level = {lvl}
+                SELECT p.site FROM {pending} p WHERE p.level = {lvl}
             ) x
             ORDER BY 1
         ) k
         ORDER BY k.h;
 
-        INSERT INTO {state} (level, site, series)
-        SELECT DISTINCT {lvl}, {n_site}, {n_series} FROM new_rows n WHERE n."time" IS NOT NULL
-        ON CONFLICT DO NOTHING;
-
-        -- Slow path: series whose new rows are not all newer than what is stored (late rows,
-        -- duplicates, a new series) and queued buckets: recompute the buckets from raw rows.
+        -- Fast or slow? Fast when every new row is newer than the newest stored bucket's last row.
         WITH span AS (
+            -- default collation here: these keys probe the rollup tables' primary keys
             SELECT {n_site} AS site, {n_series} AS series, min(n."time") AS t0
             FROM new_rows n WHERE n."time" IS NOT NULL
             GROUP BY 1, 2
         ),
         pend AS (
-            DELETE FROM {pending} p WHERE p.level = {lvl} RETURNING p.site, p.series, p.hour
+            SELECT DISTINCT p.site, p.series FROM {pending} p WHERE p.level = {lvl}
         ),
-        slow AS (
-            SELECT sp.site, sp.series FROM span sp
-            JOIN {state} s ON s.level = {lvl} AND s.site = sp.site AND s.series = sp.series
-            WHERE s.last_time IS NULL OR sp.t0 <= s.last_time
-            UNION
-            SELECT pend.site, pend.series FROM pend
-        ),
-        touched AS (
-            SELECT {n_site} AS site, {n_series} AS series, {hour_start}(n."time", v_tz) AS hour
-            FROM new_rows n
-            WHERE n."time" IS NOT NULL AND ({n_site}, {n_series}) IN (SELECT slow.site, slow.series FROM slow)
-            UNION
-            SELECT pend.site, pend.series, pend.hour FROM pend
-        ),
-        follow AS (
-            -- a late row changes the delta of the next row, which may sit in a later bucket
-            SELECT b.site, b.series, {hour_start}(nx."time", v_tz) AS hour
-            FROM touched b
-            CROSS JOIN LATERAL (
-                SELECT r."time" FROM {raw} r
-                WHERE {match} AND r."time" >= b.hour + interval '1 hour' AND r.{counter} IS NOT NULL
-                ORDER BY r."time" LIMIT 1
-            ) nx
-        ),
-        live AS (
-            SELECT x.site, x.series, x.hour
-            FROM (
-                SELECT touched.site, touched.series, touched.hour FROM touched
-                UNION
-                SELECT follow.site, follow.series, follow.hour FROM follow
-            ) x
-            WHERE x.hour >= v_raw_frozen
-        ),
-        prev AS (
-            SELECT b.site, b.series, b.hour, p.c AS prev_c
-            FROM live b
+        cls AS (
+            SELECT b.site, b.series,
+                   -- the newest bucket almost always has a counter; look further back only if not
+                   coalesce(lb.last_counter, (
+                       SELECT h.last_counter FROM {hourly} h WHERE {h_match_b} AND h.last_counter IS NOT NULL
+                       ORDER BY h.hour DESC LIMIT 1)) AS last_counter,
+                   (lb.last_time IS NULL OR b.t0 <= lb.last_time
+                    OR EXISTS (SELECT 1 FROM pend WHERE pend.site = b.site AND pend.series = b.series)) AS slow
+            FROM span b
             LEFT JOIN LATERAL (
-                SELECT r.{counter} AS c FROM {raw} r
-                WHERE {match} AND r."time" < b.hour AND r.{counter} IS NOT NULL
-                ORDER BY r."time" DESC, r.{counter} DESC LIMIT 1
-            ) p ON true
-        ),
-        pts AS (
-            SELECT b.site, b.series, b.hour, r."time", {point_cols_r}
-            FROM live b
-            JOIN {raw} r ON {match} AND r."time" >= b.hour AND r."time" < b.hour + interval '1 hour'
-            GROUP BY b.site, b.series, b.hour, r."time"
-        ),
-        dl AS (
-            SELECT pts.*,
-                   CASE WHEN pts.c IS NULL THEN NULL ELSE coalesce(lag(pts.c) OVER w, prev.prev_c) END AS pc
-            FROM pts
-            JOIN prev ON prev.site = pts.site AND prev.series = pts.series AND prev.hour = pts.hour
-            WINDOW w AS (PARTITION BY pts.site, pts.series, pts.hour, pts.c IS NULL ORDER BY pts."time")
-        ),
-        agg AS (
-            SELECT dl.site, dl.series, dl.hour, {hour_aggs}
-            FROM dl
-            GROUP BY dl.site, dl.series, dl.hour
-        ),
-        up AS (
-            INSERT INTO {hourly} AS t ({h_cols})
-            SELECT {h_vals} FROM agg
-            ON CONFLICT ({h_key}) DO UPDATE SET {h_replace}
-            RETURNING t.site, {t_series} AS series, t.day
+                SELECT h.last_time, h.last_counter FROM {hourly} h WHERE {h_match_b} ORDER BY h.hour DESC LIMIT 1
+            ) lb ON true
+            UNION ALL
+            SELECT pend.site, pend.series, NULL, true FROM pend
+            WHERE NOT EXISTS (SELECT 1 FROM span WHERE span.site = pend.site AND span.series = pend.series)
         )
-        SELECT (SELECT array_agg(slow.site) FROM slow), (SELECT array_agg(slow.series) FROM slow),
-               array_agg(d.site), array_agg(d.series), array_agg(d.day)
-        INTO v_slow_site, v_slow_series, v_day_site, v_day_series, v_day_day
-        FROM (SELECT DISTINCT up.site, up.series, up.day FROM up) d;
-
-        IF v_day_day IS NOT NULL THEN
-            INSERT INTO {daily} AS t ({d_cols})
-            SELECT {d_vals} FROM (
-                SELECT k.site, k.series, k.day, {day_aggs_h}
-                FROM unnest(v_day_site, v_day_series, v_day_day) AS k(site, series, day)
-                JOIN {hourly} h ON {h_match_k} AND h.day = k.day
-                    AND h.hour >= (k.day::timestamp AT TIME ZONE v_tz) - interval '1 day'
-                    AND h.hour < (k.day::timestamp AT TIME ZONE v_tz) + interval '2 days'
-                WHERE (k.day::timestamp AT TIME ZONE v_tz) >= v_day_frozen
-                GROUP BY k.site, k.series, k.day
-            ) a
-            ON CONFLICT ({d_key}) DO UPDATE SET {d_replace};
-        END IF;
+        SELECT array_agg(cls.site) FILTER (WHERE cls.slow), array_agg(cls.series) FILTER (WHERE cls.slow),
+               array_agg(cls.site) FILTER (WHERE NOT cls.slow), array_agg(cls.series) FILTER (WHERE NOT cls.slow),
+               array_agg(cls.last_counter) FILTER (WHERE NOT cls.slow)
+        INTO v_slow_site, v_slow_series, v_fast_site, v_fast_series, v_fast_counter
+        FROM cls;
 
         IF v_slow_site IS NOT NULL THEN
-            UPDATE {state} s SET last_time = x.lt, last_counter = x.lc
-            FROM (
-                SELECT b.site, b.series,
-                       (SELECT max(r."time") FROM {raw} r WHERE {match}) AS lt,
-                       (SELECT r.{counter} FROM {raw} r WHERE {match} AND r.{counter} IS NOT NULL
-                        ORDER BY r."time" DESC, r.{counter} DESC LIMIT 1) AS lc
-                FROM unnest(v_slow_site, v_slow_series) AS b(site, series)
-            ) x
-            WHERE s.level = {lvl} AND s.site = x.site AND s.series = x.series;
+            INSERT INTO {series_tbl} (level, site, series)
+            SELECT {lvl}, k.site, k.series FROM unnest(v_slow_site, v_slow_series) AS k(site, series)
+            ON CONFLICT DO NOTHING;
+
+            -- Slow path (late rows, duplicates, a new series, queued buckets): recompute the
+            -- touched buckets from raw rows.
+            WITH slow AS (
+                SELECT k.site, k.series FROM unnest(v_slow_site, v_slow_series) AS k(site, series)
+            ),
+            pend AS (
+                DELETE FROM {pending} p WHERE p.level = {lvl} RETURNING p.site, p.series, p.hour
+            ),
+            touched AS (
+                SELECT x.site, x.series, {hour_start}(x."time", v_tz) AS hour
+                FROM (
+                    SELECT DISTINCT {n_site} AS site, {n_series} AS series, n."time"
+                    FROM new_rows n
+                    WHERE n."time" IS NOT NULL AND ({n_site}, {n_series}) IN (SELECT slow.site, slow.series FROM slow)
+                ) x
+                UNION
+                SELECT pend.site, pend.series, pend.hour FROM pend
+            ),
+            follow AS (
+                -- a late row changes the delta of the next row, which may sit in a later bucket
+                SELECT b.site, b.series, {hour_start}(nx."time", v_tz) AS hour
+                FROM touched b
+                CROSS JOIN LATERAL (
+                    SELECT r."time" FROM {raw} r
+                    WHERE {match} AND r."time" >= b.hour + interval '1 hour' AND r.{counter} IS NOT NULL
+                    ORDER BY r."time" LIMIT 1
+                ) nx
+            ),
+            live AS (
+                SELECT x.site, x.series, x.hour, (x.hour AT TIME ZONE v_tz)::date AS day
+                FROM (
+                    SELECT touched.site, touched.series, touched.hour FROM touched
+                    UNION
+                    SELECT follow.site, follow.series, follow.hour FROM follow
+                ) x
+                WHERE x.hour >= v_raw_frozen
+            ),
+            prev AS (
+                SELECT b.site, b.series, b.hour, p.c AS prev_c
+                FROM live b
+                LEFT JOIN LATERAL (
+                    SELECT r.{counter} AS c FROM {raw} r
+                    WHERE {match} AND r."time" < b.hour AND r.{counter} IS NOT NULL
+                    ORDER BY r."time" DESC, r.{counter} DESC LIMIT 1
+                ) p ON true
+            ),
+            pts AS (
+                SELECT b.site, b.series, b.hour, b.day, r."time", {point_cols_r}
+                FROM live b
+                JOIN {raw} r ON {match} AND r."time" >= b.hour AND r."time" < b.hour + interval '1 hour'
+                GROUP BY b.site, b.series, b.hour, b.day, r."time"
+            ),
+            dl AS (
+                SELECT pts.site, pts.series, pts.hour, pts.day, pts."time", pts.c, pts.w, pts.onv,
+                       CASE WHEN pts.c IS NULL THEN NULL ELSE coalesce(lag(pts.c) OVER w, prev.prev_c) END AS pc
+                FROM pts
+                JOIN prev ON prev.site = pts.site AND prev.series = pts.series AND prev.hour = pts.hour
+                WINDOW w AS (PARTITION BY pts.site, pts.series, pts.hour, pts.c IS NULL ORDER BY pts."time")
+            ),
+            agg0 AS (
+                SELECT dl.site, dl.series, dl.hour, dl.day, {hour_stats}
+                FROM dl
+                GROUP BY dl.site, dl.series, dl.hour, dl.day
+            ),
+            {agg_finish},
+            up AS (
+                INSERT INTO {hourly} AS t ({h_cols})
+                SELECT {h_vals} FROM agg
+                ON CONFLICT ({h_key}) DO UPDATE SET {h_replace}
+                RETURNING t.site, {t_series} AS series, t.day
+            )
+            SELECT array_agg(d.site), array_agg(d.series), array_agg(d.day)
+            INTO v_day_site, v_day_series, v_day_day
+            FROM (SELECT DISTINCT up.site, up.series, up.day FROM up) d;
+
+            IF v_day_day IS NOT NULL THEN
+                INSERT INTO {daily} AS t ({d_cols})
+                SELECT {d_vals} FROM (
+                    SELECT k.site, k.series, k.day, {day_aggs_h}
+                    FROM unnest(v_day_site, v_day_series, v_day_day) AS k(site, series, day)
+                    JOIN {hourly} h ON {h_match_k} AND h.day = k.day
+                        AND h.hour >= (k.day::timestamp AT TIME ZONE v_tz) - interval '1 day'
+                        AND h.hour < (k.day::timestamp AT TIME ZONE v_tz) + interval '2 days'
+                    WHERE (k.day::timestamp AT TIME ZONE v_tz) >= v_day_frozen
+                    GROUP BY k.site, k.series, k.day
+                ) a
+                ON CONFLICT ({d_key}) DO UPDATE SET {d_replace};
+            END IF;
         END IF;
 
-        -- Fast path: every new row is newer than anything stored for its series, so the deltas
-        -- follow from the new rows and the stored last counter, and buckets grow incrementally.
-        WITH pts AS (
-            SELECT {n_site} AS site, {n_series} AS series, n."time", {point_cols_n}
-            FROM new_rows n WHERE n."time" IS NOT NULL
-            GROUP BY 1, 2, 3
-        ),
-        fast AS (
-            SELECT s.site, s.series, s.last_counter
-            FROM (SELECT pts.site, pts.series, min(pts."time") AS t0 FROM pts GROUP BY 1, 2) sp
-            JOIN {state} s ON s.level = {lvl} AND s.site = sp.site AND s.series = sp.series
-            WHERE sp.t0 > s.last_time
-        ),
-        dl AS (
-            SELECT pts.*, {hour_start}(pts."time", v_tz) AS hour,
-                   CASE WHEN pts.c IS NULL THEN NULL
-                        ELSE coalesce(lag(pts.c) OVER w, fast.last_counter) END AS pc
-            FROM pts
-            JOIN fast ON fast.site = pts.site AND fast.series = pts.series
-            WINDOW w AS (PARTITION BY pts.site, pts.series, pts.c IS NULL ORDER BY pts."time")
-        ),
-        agg AS (
-            SELECT dl.site, dl.series, dl.hour, {hour_aggs}
-            FROM dl
-            GROUP BY dl.site, dl.series, dl.hour
-        ),
-        up_h AS (
-            INSERT INTO {hourly} AS t ({h_cols})
-            SELECT {h_vals} FROM agg
-            ON CONFLICT ({h_key}) DO UPDATE SET {h_add}
-        ),
-        dagg AS (
-            SELECT h.site, h.series, (h.hour AT TIME ZONE v_tz)::date AS day, {day_aggs_h}
-            FROM agg h
-            GROUP BY 1, 2, 3
-        ),
-        up_d AS (
+        IF v_fast_site IS NOT NULL THEN
+            -- Fast path: deltas from the new rows and the stored last counter; buckets grow.
+            -- Its cached (generic) plan cannot see how many series the arrays hold and would pick
+            -- nested loops over hundreds of rows; it needs no index lookups, so hash joins only.
+            -- (The function's SET clause restores the caller's value on return.)
+            PERFORM set_config('enable_nestloop', 'off', true);
+            WITH fast AS (
+                SELECT f.site, f.series, f.last_counter
+                FROM unnest(v_fast_site, v_fast_series, v_fast_counter) AS f(site, series, last_counter)
+            ),
+            hours AS MATERIALIZED (
+                -- one time zone conversion per distinct time, not per row
+                SELECT x."time", x.hour, (x.hour AT TIME ZONE v_tz)::date AS day
+                FROM (
+                    SELECT t."time", {hour_start}(t."time", v_tz) AS hour
+                    FROM (SELECT DISTINCT n."time" FROM new_rows n WHERE n."time" IS NOT NULL) t
+                ) x
+            ),
+            pts AS MATERIALIZED (
+                SELECT p.*, hours.hour, hours.day, fast.last_counter AS stored_c
+                FROM (
+                    SELECT {n_site_c} AS site, {n_series_c} AS series, n."time", {point_cols_n}
+                    FROM new_rows n WHERE n."time" IS NOT NULL
+                    GROUP BY 1, 2, 3
+                ) p
+                JOIN fast ON fast.site = p.site AND fast.series = p.series
+                JOIN hours ON hours."time" = p."time"
+            ),
+            dl AS (
+                SELECT pts.site, pts.series, pts.hour, pts.day, pts."time", pts.c, pts.w, pts.onv,
+                       CASE WHEN pts.c IS NULL THEN NULL ELSE coalesce(lag(pts.c) OVER w, pts.stored_c) END AS pc
+                FROM pts
+                WINDOW w AS (PARTITION BY pts.site, pts.series, pts.c IS NULL ORDER BY pts."time")
+            ),
+            agg0 AS (
+                SELECT dl.site, dl.series, dl.hour, dl.day, {hour_stats}
+                FROM dl
+                GROUP BY dl.site, dl.series, dl.hour, dl.day
+            ),
+            {agg_finish},
+            up_h AS (
+                INSERT INTO {hourly} AS t ({h_cols})
+                SELECT {h_vals} FROM agg
+                ON CONFLICT ({h_key}) DO UPDATE SET {h_add}
+            ),
+            aggd AS (
+                SELECT agg.*, max(agg.hour) OVER (PARTITION BY agg.site, agg.series, agg.day) AS hmax FROM agg
+            ),
+            dagg AS (
+                SELECT h.site, h.series, h.day, {day_aggs_hmax}
+                FROM aggd h
+                GROUP BY h.site, h.series, h.day
+            )
             INSERT INTO {daily} AS t ({d_cols})
             SELECT {d_vals} FROM dagg a
-            ON CONFLICT ({d_key}) DO UPDATE SET {d_add}
-        ),
-        lastrow AS (
-            SELECT dl.site, dl.series, max(dl."time") AS lt,
-                   (array_agg(dl.c ORDER BY dl."time" DESC) FILTER (WHERE dl.c IS NOT NULL))[1] AS lc
-            FROM dl
-            GROUP BY dl.site, dl.series
-        )
-        UPDATE {state} s SET last_time = lastrow.lt, last_counter = coalesce(lastrow.lc, s.last_counter)
-        FROM lastrow
-        WHERE s.level = {lvl} AND s.site = lastrow.site AND s.series = lastrow.series;
+            ON CONFLICT ({d_key}) DO UPDATE SET {d_add};
+            PERFORM set_config('enable_nestloop', 'on', true);
+        END IF;
     EXCEPTION WHEN OTHERS THEN
         -- Failing here would fail Telegraf's COPY, and Telegraf drops rows on such errors: keep
         -- the rows, queue their buckets, and let the next COPY into this table recompute them.
@@ -492,7 +560,7 @@ def create_trigger_function(level: Level, raw_schema: str) -> sql.Composed:
     body = Fragments(level, raw_schema).format(_TRIGGER_BODY).as_string(None)
     return sql.SQL(
         "CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql"
-        " SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS {body}"
+        " SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET enable_nestloop = on AS {body}"
     ).format(fn=trigger_function_name(level), body=sql.Literal(body))
 
 
@@ -506,21 +574,36 @@ def create_trigger(level: Level, raw_schema: str) -> sql.Composed:
 # --- bulk (re)computation -------------------------------------------------------------------
 
 _BULK_HOURLY = """
-INSERT INTO {hourly} ({h_cols})
-SELECT {h_vals_p} FROM (
-    SELECT dl.site, dl.series, dl.hour, {hour_aggs}
+WITH pts AS MATERIALIZED (
+    SELECT p.*, hours.hour, hours.day
     FROM (
-        SELECT p.*, {hour_start}(p."time", {tz}) AS hour,
-               CASE WHEN p.c IS NULL THEN NULL ELSE lag(p.c) OVER w END AS pc
+        SELECT {r_site} COLLATE "C" AS site, {r_series} COLLATE "C" AS series, r."time", {point_cols_r}
+        FROM {raw} r WHERE r."time" IS NOT NULL
+        GROUP BY 1, 2, 3
+    ) p
+    JOIN (
+        -- one time zone conversion per distinct time, not per row
+        SELECT x."time", x.hour, (x.hour AT TIME ZONE {tz})::date AS day
         FROM (
-            SELECT {r_site} AS site, {r_series} AS series, r."time", {point_cols_r}
-            FROM {raw} r WHERE r."time" IS NOT NULL
-            GROUP BY 1, 2, 3
-        ) p
-        WINDOW w AS (PARTITION BY p.site, p.series, p.c IS NULL ORDER BY p."time")
-    ) dl
-    GROUP BY dl.site, dl.series, dl.hour
-) agg
+            SELECT t."time", {hour_start}(t."time", {tz}) AS hour
+            FROM (SELECT DISTINCT r."time" FROM {raw} r WHERE r."time" IS NOT NULL) t
+        ) x
+    ) hours ON hours."time" = p."time"
+),
+dl AS (
+    SELECT pts.site, pts.series, pts.hour, pts.day, pts."time", pts.c, pts.w, pts.onv,
+           CASE WHEN pts.c IS NULL THEN NULL ELSE lag(pts.c) OVER w END AS pc
+    FROM pts
+    WINDOW w AS (PARTITION BY pts.site, pts.series, pts.c IS NULL ORDER BY pts."time")
+),
+agg0 AS (
+    SELECT dl.site, dl.series, dl.hour, dl.day, {hour_stats}
+    FROM dl
+    GROUP BY dl.site, dl.series, dl.hour, dl.day
+),
+{agg_finish}
+INSERT INTO {hourly} ({h_cols})
+SELECT {h_vals} FROM agg
 WHERE agg.hour >= {hour_from}
 """
 
@@ -534,14 +617,10 @@ SELECT {d_vals} FROM (
 ) a
 """
 
-_BULK_STATE = """
-INSERT INTO {state} AS s (level, site, series, last_time, last_counter)
-SELECT {lvl}, b.site, b.series,
-       (SELECT max(r."time") FROM {raw} r WHERE {match}),
-       (SELECT r.{counter} FROM {raw} r WHERE {match} AND r.{counter} IS NOT NULL
-        ORDER BY r."time" DESC, r.{counter} DESC LIMIT 1)
-FROM (SELECT DISTINCT {r_site} AS site, {r_series} AS series FROM {raw} r WHERE r."time" IS NOT NULL) b
-ON CONFLICT (level, site, series) DO UPDATE SET last_time = excluded.last_time, last_counter = excluded.last_counter
+_BULK_SERIES = """
+INSERT INTO {series_tbl} (level, site, series)
+SELECT DISTINCT {lvl}, {r_site}, {r_series} FROM {raw} r WHERE r."time" IS NOT NULL
+ON CONFLICT DO NOTHING
 """
 
 
@@ -559,7 +638,7 @@ def _frozen(cur: psycopg.Cursor[Any], name: str) -> datetime | str:
 def rebuild_level(
     cur: psycopg.Cursor[Any], level: Level, raw_schema: str, tz: str, *, redo_days: bool = False
 ) -> None:
-    """Recompute `level`'s rollups and series state from its raw rows, in the caller's transaction.
+    """Recompute `level`'s rollups from its raw rows, in the caller's transaction.
 
     Buckets older than `raw_pruned_before` keep their stored values (their raw rows are gone).
     Days are recomputed from the hourly rows from the first rebuilt day on, or all days that still
@@ -575,7 +654,6 @@ def rebuild_level(
             _BULK_HOURLY,
             tz=sql.Placeholder("tz"),
             hour_from=sql.Placeholder("hour_from"),
-            h_vals_p=f.hourly_vals("agg", sql.Placeholder("tz")),
             r_site=f.site("r"),
             r_series=f.series("r"),
         ),
@@ -611,7 +689,7 @@ def rebuild_level(
         ),
         {"tz": tz, "day_from": day_from, "day_frozen": day_frozen},
     )
-    cur.execute(f.format(_BULK_STATE, r_site=f.site("r"), r_series=f.series("r")))
+    cur.execute(f.format(_BULK_SERIES, r_site=f.site("r"), r_series=f.series("r")))
     cur.execute(sql.SQL("DELETE FROM {} WHERE level = %s").format(_q("pending_buckets")), (level.name,))
 
 
