@@ -334,6 +334,14 @@ class HistoryStore:
                 raise ValueError("the system level has no id to filter on")
             conds.append(sql.SQL("{} = %(f_id)s").format(sql.Identifier(alias, level.key)))
             params["f_id"] = id
+            if site is None:
+                # The rollups' primary key starts with site: name the sites so it can be used.
+                conds.append(
+                    sql.SQL(
+                        "{} = ANY(ARRAY(SELECT s.site FROM {} s WHERE s.level = %(f_level)s AND s.series = %(f_id)s))"
+                    ).format(sql.Identifier(alias, "site"), sql.Identifier(INTERNAL_SCHEMA, "series"))
+                )
+                params["f_level"] = level.name
         if area is not None:
             if "area" not in level.labels:
                 raise ValueError("area filters apply to zones and areas")
@@ -379,11 +387,11 @@ class HistoryStore:
                     ORDER BY {order} DESC
                     LIMIT 1
                 ) x
-                WHERE st.level = %(level)s AND st.last_time > %(now)s - %(max_age)s {site_filter}
+                WHERE st.level = %(level)s {site_filter}
                 ORDER BY st.site, st.series
                 """
             ).format(
-                state=sql.Identifier(INTERNAL_SCHEMA, "series_state"),
+                state=sql.Identifier(INTERNAL_SCHEMA, "series"),
                 raw=level.raw_table(s.raw_schema),
                 match=self._match(level, "r", "st"),
                 order=self._order(level, "r"),
@@ -466,7 +474,7 @@ class HistoryStore:
                     ORDER BY {order} DESC
                     LIMIT 1
                 ) x
-                WHERE st.level = 'zone' AND st.last_time > %(now)s - %(max_age)s {site_filter}
+                WHERE st.level = 'zone' {site_filter}
             ),
             on_now AS (
                 SELECT * FROM cur WHERE cur.level > 0 {area_filter}
@@ -503,7 +511,7 @@ class HistoryStore:
             ORDER BY since, lo.site, lo.series
             """
         ).format(
-            state=sql.Identifier(INTERNAL_SCHEMA, "series_state"),
+            state=sql.Identifier(INTERNAL_SCHEMA, "series"),
             raw=ZONE.raw_table(s.raw_schema),
             hourly=ZONE.hourly_table(),
             match_st=self._match(ZONE, "r", "st"),
@@ -729,7 +737,7 @@ class HistoryStore:
             ORDER BY x.bin, st.site, st.series
             """
         ).format(
-            state=sql.Identifier(INTERNAL_SCHEMA, "series_state"),
+            state=sql.Identifier(INTERNAL_SCHEMA, "series"),
             raw=lv.raw_table(s.raw_schema),
             match=self._match(lv, "r", "st"),
             name=name,
@@ -876,19 +884,27 @@ class HistoryStore:
                        ((%(first)s::date + i - %(back)s) + %(ns)s::time) AT TIME ZONE %(tz)s AS ws,
                        ((%(first)s::date + i) + %(ne)s::time) AT TIME ZONE %(tz)s AS we
                 FROM generate_series(0, %(n)s - 1) AS i
+            ),
+            candidates AS (
+                -- only zones fully on in a night's first hour can have stayed on all night
+                SELECT n.night, n.ws, n.we, h.site, h.zone_id
+                FROM nights n
+                JOIN {hourly} h ON h.hour = n.ws
+                WHERE h.on_samples > 0 AND h.off_samples = 0 {where}
             )
-            SELECT n.night, h.site, h.zone_id,
+            SELECT c.night, c.site, c.zone_id,
                    (array_agg(h.zone ORDER BY h.hour DESC))[1] AS zone,
                    (array_agg(h.area ORDER BY h.hour DESC))[1] AS area,
                    (array_agg(h.floor ORDER BY h.hour DESC))[1] AS floor,
                    count(*) AS hours, sum(h.energy_joules) AS energy_joules,
                    sum(h.watts_sum) / nullif(sum(h.watts_samples), 0) AS avg_watts
-            FROM nights n
-            JOIN {hourly} h ON h.hour >= n.ws AND h.hour < n.we {where}
-            GROUP BY n.night, n.ws, n.we, h.site, h.zone_id
+            FROM candidates c
+            JOIN {hourly} h ON h.site = c.site AND h.zone_id = c.zone_id AND h.hour >= c.ws AND h.hour < c.we
+            GROUP BY c.night, c.ws, c.we, c.site, c.zone_id
+            -- every hour of the night present (no gap in the data) and on throughout
             HAVING bool_and(h.on_samples > 0 AND h.off_samples = 0)
-               AND count(*) >= round(extract(epoch FROM n.we - n.ws) / 3600)
-            ORDER BY n.night, energy_joules DESC, h.site, h.zone_id
+               AND count(*) >= round(extract(epoch FROM c.we - c.ws) / 3600)
+            ORDER BY c.night, energy_joules DESC, c.site, c.zone_id
             """
         ).format(hourly=ZONE.hourly_table(), where=where)
         return [
@@ -913,7 +929,7 @@ class HistoryStore:
         lv = _level(level)
         rows = self._fetch(
             sql.SQL("SELECT site, series FROM {} WHERE level = %(level)s ORDER BY site, series").format(
-                sql.Identifier(INTERNAL_SCHEMA, "series_state")
+                sql.Identifier(INTERNAL_SCHEMA, "series")
             ),
             {"level": lv.name},
         )
