@@ -17,7 +17,7 @@ import random
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -310,6 +310,10 @@ class HistoryGenerator:
             self._area_energy[key] = joules
         else:
             self._system_energy = joules
+
+    def rename(self, zone_id: str, zone: str) -> None:
+        """Rename a zone in the design; its id, and so its series and counter, stay."""
+        self.zones = [replace(z, zone=zone) if z.zone_id == zone_id else z for z in self.zones]
 
     def pin(self, zone_id: str, level: float) -> None:
         """Hold a zone at `level` from the next interval on."""

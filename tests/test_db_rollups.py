@@ -72,6 +72,27 @@ def test_one_flush_spanning_many_hours_matches(pg_lutron_dsn: str) -> None:
     check(pg_lutron_dsn)
 
 
+def test_a_renamed_zone_keeps_its_series_and_buckets_show_the_newest_name(pg_lutron_dsn: str) -> None:
+    gen = HistoryGenerator(make_house(3), start=datetime(2024, 6, 3, 10, 0, tzinfo=UTC), pinned={"100": 60.0})
+    write(pg_lutron_dsn, gen, gen.ticks(10))
+    before = gen.ticks(10)
+    gen.rename("100", "Reading lights")
+    write(pg_lutron_dsn, gen, before + gen.ticks(10), flush_every=20)  # renamed within one COPY
+    gen.rename("100", "Reading lamps")
+    write(pg_lutron_dsn, gen, gen.ticks(10))  # and in the next one (fast path, same bucket)
+    gen.rename("100", "Reading lights")
+    late = gen.ticks(10)
+    write(pg_lutron_dsn, gen, late[5:])
+    write(pg_lutron_dsn, gen, late[:5])  # late rows (slow path) must not bring back an old name
+    check(pg_lutron_dsn)
+    with psycopg.connect(pg_lutron_dsn) as conn:
+        rows = conn.execute("SELECT zone, samples FROM lutron.zone_hourly WHERE zone_id = '100'").fetchall()
+        daily = conn.execute("SELECT zone FROM lutron.zone_daily WHERE zone_id = '100'").fetchall()
+    assert rows == [("Reading lights", 50)] and daily == [("Reading lights",)]
+    *_, total = counters(pg_lutron_dsn, "zone", "100")
+    assert total > 0
+
+
 def test_counter_reset_counts_the_new_value_and_never_goes_negative(pg_lutron_dsn: str) -> None:
     gen = HistoryGenerator(make_house(6), start=datetime(2024, 6, 3, 10, 0, tzinfo=UTC), pinned={"100": 75.0})
     ticks = gen.ticks(90)
@@ -315,20 +336,17 @@ def test_rebuild_reproduces_trigger_maintained_rollups(pg_lutron_dsn: str) -> No
                 assert b[k].energy_joules == pytest.approx(a[k].energy_joules, rel=1e-9, abs=1e-6)
 
 
-def test_a_writer_waits_for_the_series_advisory_lock(pg_lutron_dsn: str) -> None:
+def test_a_writer_waits_for_the_sites_advisory_lock(pg_lutron_dsn: str) -> None:
     gen = HistoryGenerator(make_house(1), start=datetime(2024, 6, 3, 10, 0, tzinfo=UTC))
     ticks = gen.ticks(20)
     write(pg_lutron_dsn, gen, ticks[:10])
     done = threading.Event()
     with psycopg.connect(pg_lutron_dsn, autocommit=True) as holder:
-        # The key the trigger uses for zone 100 of site "home" (see rollups.LOCK_CLASS).
-        holder.execute(
-            "SELECT pg_advisory_lock(%s, hashtext('zone' || chr(1) || 'home' || chr(1) || '100'))",
-            (LOCK_CLASS,),
-        )
+        # The key the trigger uses for the zones of site "home" (see rollups.LOCK_CLASS).
+        holder.execute("SELECT pg_advisory_lock(%s, hashtext('zone' || chr(1) || 'home'))", (LOCK_CLASS,))
         t = threading.Thread(target=lambda: (write(pg_lutron_dsn, gen, ticks[10:]), done.set()))
         t.start()
-        assert not done.wait(1.0), "the COPY must wait while another writer holds the series"
+        assert not done.wait(1.0), "the COPY must wait while another writer holds the site"
         holder.execute("SELECT pg_advisory_unlock_all()")
         t.join(timeout=30)
     assert done.is_set()
