@@ -440,6 +440,19 @@ class HistoryStore:
         return sql.SQL(" AND ").join(parts)
 
     @staticmethod
+    def _rollup_match(level: Level, rollup_alias: str, key_alias: str) -> sql.Composable:
+        parts = [
+            sql.SQL("{} = {}").format(sql.Identifier(rollup_alias, "site"), sql.Identifier(key_alias, "site"))
+        ]
+        if level.key:
+            parts.append(
+                sql.SQL("{} = {}").format(
+                    sql.Identifier(rollup_alias, level.key), sql.Identifier(key_alias, "series")
+                )
+            )
+        return sql.SQL(" AND ").join(parts)
+
+    @staticmethod
     def _order(level: Level, alias: str) -> sql.Composable:
         # ORDER BY the full index key so the planner walks the series index backwards.
         parts: list[sql.Composable] = [sql.SQL("coalesce({}, '') DESC").format(sql.Identifier(alias, "site"))]
@@ -717,6 +730,13 @@ class HistoryStore:
                 raise ValueError("area filters apply to zones and areas")
             area_cond = sql.SQL("AND r.area = %(area)s")
             params["area"] = area
+            # Pick the area's series from the hourly rollups first, so only their raw rows are read.
+            conds.append(
+                sql.SQL(
+                    "EXISTS (SELECT 1 FROM {hourly} h WHERE {match_h} AND h.hour > %(start)s - interval '1 hour'"
+                    " AND h.hour < %(end)s AND h.area = %(area)s)"
+                ).format(hourly=lv.hourly_table(), match_h=self._rollup_match(lv, "h", "st"))
+            )
         name = self._labels(lv, "r")["name"]
         query = sql.SQL(
             """
