@@ -38,6 +38,14 @@ if ! command -v promtool >/dev/null; then
     apt_install --no-install-recommends prometheus
 fi
 
+# --- a real browser (tests/test_webui_browser.py) ------------------------------------------------
+# Debian's Chromium, driven by Playwright from '.[test]'; never `playwright install` (it downloads a
+# browser). Without it the browser tests are skipped, so a failed install does not stop the run.
+if [ ! -x /usr/bin/chromium ]; then
+    say "installing chromium (Debian package) for the web UI browser tests"
+    apt_install chromium || say "could not install chromium: the browser tests will be skipped"
+fi
+
 # --- checks and tests -----------------------------------------------------------------------
 say "ruff"
 .venv/bin/ruff check .
