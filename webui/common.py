@@ -1,0 +1,229 @@
+"""What every page shares: settings, the pages for states a person meets, formatting, the sidebar."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from telegraf_lutron.db.cli import telegraf_block
+from webui import data
+from webui.settings import Settings, load_settings
+
+# --- settings -------------------------------------------------------------------------------------
+
+
+def secrets() -> Mapping[str, Any]:
+    """Streamlit secrets as a mapping, {} when there is no secrets.toml (never an error)."""
+    try:
+        if st.secrets.load_if_toml_exists():
+            return dict(st.secrets)
+    except Exception:  # a broken secrets.toml must not take the UI down; env vars still work
+        return {}
+    return {}
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    settings: Settings
+    db: data.DbState
+    tz: str  # the zone every time is shown in
+
+    @property
+    def dsn(self) -> str:
+        return self.settings.dsn
+
+
+def page(title: str, *, needs_db: bool = True) -> Context:
+    """Start a page: title, setting warnings, sidebar; when the page needs the history and it is not
+    there (unreachable, not initialised, empty), show what to do and stop the page."""
+    settings = load_settings(secrets=secrets())
+    st.title(title)
+    for warning in settings.warnings:
+        st.warning(warning, icon=":material/settings:")
+    state = data.db_state(settings.dsn)
+    tz = settings.timezone or state.timezone or "UTC"
+    ctx = Context(settings, state, tz)
+    sidebar(ctx)
+    if needs_db and not state.ok:
+        show_db_state(ctx)
+        st.stop()
+    return ctx
+
+
+def sidebar(ctx: Context) -> None:
+    s = ctx.settings
+    with st.sidebar:
+        st.caption("Settings")
+        st.markdown(
+            "\n".join(
+                [
+                    f"- Database: `{s.masked_dsn}`",
+                    f"- Time zone: {md(ctx.tz)}",
+                    f"- Tariff: {md(f'{s.tariff:g} {s.currency}/kWh') if s.tariff is not None else 'not set (TL_TARIFF)'}",
+                    f"- Design cache: `{s.cache_dir}`",
+                ]
+            )
+        )
+        if st.button("Refresh", icon=":material/refresh:", help="Read everything again now"):
+            data.clear_caches()
+            st.rerun()
+
+
+# --- states a person meets ------------------------------------------------------------------------
+
+
+def show_db_state(ctx: Context) -> None:
+    """A page for a database that is down, not set up, refusing us or empty."""
+    state, s = ctx.db, ctx.settings
+    if state.kind == "unavailable":
+        st.error("**The history database cannot be reached.**", icon=":material/cloud_off:")
+        st.markdown(md(state.message))
+        st.markdown(
+            "What to check:\n"
+            "- that PostgreSQL is running and reachable from this machine;\n"
+            f"- the connection string: `{s.masked_dsn}` (set `TL_DSN`, `TELEGRAF_LUTRON_DSN` or "
+            "`dsn` in `.streamlit/secrets.toml`);\n"
+            "- `telegraf-lutron db status --dsn ...` says what the database looks like.\n\n"
+            "The Design page works without the database."
+        )
+    elif state.kind == "not_initialised":
+        st.warning("**The database is not set up for telegraf-lutron yet.**", icon=":material/database:")
+        st.markdown(md(state.message))
+        st.markdown("Create the tables, rollups and triggers (safe to run again):")
+        st.code(f"telegraf-lutron db init --dsn '{s.masked_dsn}' --timezone {ctx.tz}", language="bash")
+        _telegraf_help(ctx, "public")
+    elif state.kind == "empty":
+        st.info(
+            "**No lighting data yet.** The database is set up but holds no rows.", icon=":material/hourglass:"
+        )
+        _telegraf_help(ctx, state.raw_schema)
+    else:
+        st.error(f"**The history cannot be read:** {md(state.message)}", icon=":material/error:")
+
+
+def _telegraf_help(ctx: Context, schema: str) -> None:
+    st.markdown(
+        "Wire Telegraf so it writes the plugin's metrics here:\n"
+        "1. run the plugin under `[[inputs.execd]]` (see `telegraf.conf.example`);\n"
+        "2. add this output to Telegraf's configuration (the password comes from `PGPASSWORD` in "
+        "Telegraf's environment; the role needs INSERT, see `db init --telegraf-role`);\n"
+        "3. restart Telegraf and reload this page after one flush interval (10 s by default)."
+    )
+    st.code(telegraf_block(ctx.dsn, schema), language="toml")
+
+
+def show_no_design(info: data.DesignInfo) -> None:
+    st.info(f"**No design yet.** {info.message}", icon=":material/account_tree:")
+
+
+def wattage_note(design_info: data.DesignInfo, zone_energy: pd.DataFrame | None = None) -> bool:
+    """Say when energy is unknown because zones have no wattage. Returns False when no zone has one
+    (energy is unknown altogether)."""
+    if design_info.ok and design_info.design is not None:
+        zones = design_info.design.zones
+        missing = [z for z in zones if not z.rated_watts]
+        if zones and len(missing) == len(zones):
+            st.warning(
+                "**Energy unknown:** no zone in the design has a wattage, so power and energy read as zero. "
+                "Set each load's wattage in the Lutron design software and transfer the design; the plugin "
+                "picks it up by itself.",
+                icon=":material/help:",
+            )
+            return False
+        if missing:
+            st.info(
+                f"{len(missing)} of {len(zones)} zones have no wattage in the design; their energy is unknown "
+                "and not counted here.",
+                icon=":material/info:",
+            )
+        return True
+    if (
+        zone_energy is not None
+        and not zone_energy.empty
+        and not (zone_energy["max_watts"].fillna(0) > 0).any()
+    ):
+        st.warning(
+            "**Energy unknown:** no zone has reported any power; most likely the design has no wattages. "
+            "Set them in the Lutron design software.",
+            icon=":material/help:",
+        )
+        return False
+    return True
+
+
+# --- formatting -----------------------------------------------------------------------------------
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=\"'])")
+
+
+def md(text: object) -> str:
+    """`text` as literal Markdown: every punctuation character Markdown, Streamlit's directives
+    (`:red[...]`, `:emoji:`) or LaTeX (`$`) could act on is escaped; newlines become spaces."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text).replace("\r", " ").replace("\n", " "))
+
+
+def watts(w: float | None) -> str:
+    if w is None or pd.isna(w):
+        return "–"
+    if w == 0:
+        return "0 W"
+    return f"{w:,.0f} W" if abs(w) >= 10 else f"{w:,.1f} W"
+
+
+def kwh(v: float | None) -> str:
+    if v is None or pd.isna(v):
+        return "–"
+    return f"{v:,.2f} kWh"
+
+
+def money(v: float | None, currency: str) -> str:
+    return "–" if v is None else f"{v:,.2f} {currency}"
+
+
+def duration(d: timedelta) -> str:
+    minutes = int(d.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def when(t: datetime | pd.Timestamp | None, now: datetime | None = None) -> str:
+    """A local time, with the date when it is not today."""
+    if t is None or pd.isna(t):
+        return "–"
+    ts = pd.Timestamp(t)
+    if now is not None and ts.date() == pd.Timestamp(now).date():
+        return ts.strftime("%H:%M:%S")
+    return ts.strftime("%a %d %b %Y %H:%M")
+
+
+def ago(t: datetime | None, now: datetime) -> str:
+    if t is None:
+        return "never"
+    seconds = (pd.Timestamp(now) - pd.Timestamp(t)).total_seconds()
+    if seconds < 90:
+        return f"{max(0, int(seconds))} s ago"
+    return f"{duration(timedelta(seconds=seconds))} ago"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """CSV with times as ISO 8601 including their offset."""
+    out = df.copy()
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.DatetimeTZDtype):
+            out[c] = out[c].map(lambda t: t.isoformat() if pd.notna(t) else "")
+    return out.to_csv(index=False).encode()

@@ -1,0 +1,322 @@
+"""Cached loaders: `HistoryStore` results and the design cache as DataFrames for the pages.
+
+Every loader is wrapped in `st.cache_data` with a short TTL (the current state for `TTL_NOW`, ranges
+for `TTL_HISTORY`), keyed by its arguments, so a rerun after a click reads nothing from PostgreSQL.
+Times come back timezone-aware in the zone the caller passes (the house's). Loaders raise the
+database errors of `telegraf_lutron.db` (`DbError` subclasses); `db_state` turns them into a
+`DbState` the pages can show.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import streamlit as st
+
+from telegraf_lutron.db import DatabaseUnavailable, DbError, PermissionDenied, SchemaMissing
+from telegraf_lutron.db.queries import (
+    EnergyBucket,
+    HistoryStore,
+    LevelPoint,
+    OnHours,
+    OvernightZone,
+    PowerNow,
+    PowerPoint,
+    WeekdayHourPower,
+    ZoneEnergy,
+    ZoneOn,
+)
+from telegraf_lutron.design import Design
+from telegraf_lutron.design_cache import CacheEntry, DesignCache
+
+TTL_STATE = 10  # seconds: is the database there, initialised, filled
+TTL_NOW = 15  # the newest rows
+TTL_HISTORY = 120  # ranges (their end is rounded to the minute, so a rerun hits the cache)
+DB_TIMEOUT = 3.0  # seconds to wait for a connection before saying the database is unreachable
+NEWEST_WITHIN = timedelta(hours=48)  # how far back "the newest row" is looked for
+STALE_AFTER = timedelta(minutes=5)  # newer rows than this old are "now"
+ZONES_ON_MAX_AGE = timedelta(minutes=15)
+CATALOGUE_SPAN = timedelta(days=400)
+
+
+# --- the store ------------------------------------------------------------------------------------
+
+
+def _close_store(store: HistoryStore) -> None:
+    store.close()
+
+
+@st.cache_resource(show_spinner=False, on_release=_close_store)
+def store(dsn: str) -> HistoryStore:
+    """One connection pool per DSN for the whole server process (closed by cache_resource.clear())."""
+    return HistoryStore(dsn, timeout=DB_TIMEOUT, max_size=4)
+
+
+# --- database state -------------------------------------------------------------------------------
+
+StateKind = Literal["ok", "unavailable", "not_initialised", "empty", "denied", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class DbState:
+    kind: StateKind
+    message: str = ""
+    timezone: str | None = None  # the rollups' time zone (`db init --timezone`)
+    raw_schema: str = "public"
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == "ok"
+
+
+@st.cache_data(ttl=TTL_STATE, show_spinner=False)
+def db_state(dsn: str) -> DbState:
+    """Whether the history can be shown: reachable, initialised and holding at least one series."""
+    s = store(dsn)
+    try:
+        settings = s.settings()
+        if not s.series("system") and not s.series("zone") and not s.series("area"):
+            return DbState("empty", "", settings.tz, settings.raw_schema)
+        return DbState("ok", "", settings.tz, settings.raw_schema)
+    except DatabaseUnavailable as exc:
+        return DbState("unavailable", str(exc))
+    except SchemaMissing as exc:
+        return DbState("not_initialised", str(exc))
+    except PermissionDenied as exc:
+        return DbState("denied", str(exc))
+    except DbError as exc:
+        return DbState("error", str(exc))
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def frame(rows: list[Any], cls: type, tz: str, times: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A DataFrame with one column per dataclass field (also when `rows` is empty); the `times`
+    columns converted to `tz`."""
+    cols = [f.name for f in dataclasses.fields(cls)]
+    df = pd.DataFrame([tuple(getattr(r, c) for c in cols) for r in rows], columns=cols)
+    for c in times:
+        df[c] = pd.to_datetime(df[c], utc=True).dt.tz_convert(tz)
+    return df
+
+
+def now_minute() -> datetime:
+    """The next full minute (UTC): the end of "up to now" ranges, stable for a minute of reruns."""
+    now = datetime.now(UTC)
+    return now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+# --- now ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The newest row (within 48 h) of every series."""
+
+    as_of: datetime  # when it was read
+    last_time: datetime | None  # newest system row, None when nothing in 48 h
+    system: pd.DataFrame
+    areas: pd.DataFrame
+    zones: pd.DataFrame
+
+    @property
+    def total_watts(self) -> float:
+        return float(self.system["watts"].fillna(0.0).sum()) if len(self.system) else 0.0
+
+    @property
+    def stale(self) -> bool:
+        return self.last_time is None or self.as_of - self.last_time > STALE_AFTER
+
+
+@st.cache_data(ttl=TTL_NOW, show_spinner=False)
+def snapshot(dsn: str, tz: str) -> Snapshot:
+    cp = store(dsn).current_power(max_age=NEWEST_WITHIN)
+    system = frame(cp.system, PowerNow, tz, ("time",))
+    last = system["time"].max() if len(system) else None
+    if last is None and len(cp.zones):
+        last = max(z.time for z in cp.zones)
+    return Snapshot(
+        as_of=pd.Timestamp(cp.as_of).tz_convert(tz).to_pydatetime(),
+        last_time=None
+        if last is None or pd.isna(last)
+        else pd.Timestamp(last).tz_convert(tz).to_pydatetime(),
+        system=system,
+        areas=frame(cp.areas, PowerNow, tz, ("time",)).sort_values(
+            "watts", ascending=False, na_position="last"
+        ),
+        zones=frame(cp.zones, PowerNow, tz, ("time",)),
+    )
+
+
+@st.cache_data(ttl=TTL_NOW, show_spinner=False)
+def zones_on(dsn: str, tz: str, at: datetime | None = None) -> pd.DataFrame:
+    """Zones on at `at` (default now; pass the newest row's time when the data is late)."""
+    rows = store(dsn).zones_on(now=at, max_age=ZONES_ON_MAX_AGE)
+    return frame(rows, ZoneOn, tz, ("last_seen", "since"))
+
+
+# --- ranges ---------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL_HISTORY, show_spinner=False)
+def power_history(
+    dsn: str,
+    tz: str,
+    level: Literal["zone", "area", "system"],
+    start: datetime,
+    end: datetime,
+    *,
+    site: str | None = None,
+    id: str | None = None,
+    max_points: int = 500,
+) -> pd.DataFrame:
+    rows = store(dsn).power_history(level, start, end, site=site, id=id, max_points=max_points)
+    return frame(rows, PowerPoint, tz, ("time",))
+
+
+@st.cache_data(ttl=TTL_HISTORY, show_spinner=False)
+def energy(
+    dsn: str, tz: str, level: Literal["zone", "area", "system"], start: datetime, end: datetime
+) -> pd.DataFrame:
+    """Energy per series and bucket (hours up to 2 days, days up to 92 days, else months)."""
+    rows = store(dsn).energy(level, start, end, resolution="auto")
+    return frame(rows, EnergyBucket, tz, ("start", "end"))
+
+
+@st.cache_data(ttl=TTL_HISTORY, show_spinner=False)
+def zone_energy(dsn: str, start: datetime, end: datetime, limit: int = 10_000) -> pd.DataFrame:
+    """Energy per zone over the range, most first (all zones with data by default)."""
+    rows = store(dsn).top_zones(start, end, limit=limit)
+    return frame(rows, ZoneEnergy, "UTC")
+
+
+@st.cache_data(ttl=TTL_HISTORY, show_spinner=False)
+def weekday_hour(dsn: str, start: datetime, end: datetime) -> pd.DataFrame:
+    rows = store(dsn).weekday_hour_power(start, end, level="system")
+    return frame(rows, WeekdayHourPower, "UTC")
+
+
+@st.cache_data(ttl=TTL_HISTORY, show_spinner=False)
+def on_hours(dsn: str, start: datetime, end: datetime, site: str, zone_id: str) -> pd.DataFrame:
+    rows = store(dsn).on_hours(start, end, site=site, id=zone_id)
+    return frame(rows, OnHours, "UTC")
+
+
+@st.cache_data(ttl=TTL_HISTORY, show_spinner=False)
+def level_history(dsn: str, tz: str, start: datetime, end: datetime, site: str, zone_id: str) -> pd.DataFrame:
+    rows = store(dsn).level_history(start, end, site=site, id=zone_id, max_points=400)
+    return frame(rows, LevelPoint, tz, ("time",))
+
+
+@st.cache_data(ttl=TTL_HISTORY, show_spinner=False)
+def overnight(
+    dsn: str, first_night: date, last_night: date, night_start: int, night_end: int
+) -> pd.DataFrame:
+    rows = store(dsn).zones_on_overnight(
+        first_night, last_night, night_start=time(night_start), night_end=time(night_end)
+    )
+    return frame(rows, OvernightZone, "UTC")
+
+
+@st.cache_data(ttl=TTL_HISTORY, show_spinner=False)
+def zone_catalogue(dsn: str) -> pd.DataFrame:
+    """Every zone with data in the last 400 days, with its newest name, area and floor."""
+    end = now_minute()
+    rows = store(dsn).top_zones(end - CATALOGUE_SPAN, end, limit=100_000)
+    df = frame(rows, ZoneEnergy, "UTC")
+    return df[["site", "zone_id", "zone", "area", "floor", "output_type"]]
+
+
+# --- the design cache -----------------------------------------------------------------------------
+
+DesignKind = Literal["ok", "missing", "unreadable"]
+
+
+@dataclass(frozen=True, slots=True)
+class DesignInfo:
+    kind: DesignKind
+    cache_dir: Path
+    message: str = ""
+    revision: str | None = None
+    design: Design | None = None
+    entries: tuple[CacheEntry, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == "ok" and self.design is not None
+
+    @property
+    def stored_at(self) -> str | None:
+        return self.entries[-1].stored_at if self.entries else None
+
+
+def design_info(cache_dir: Path) -> DesignInfo:
+    """The newest cached design and the revision history (re-read when history.json changes)."""
+    try:
+        stamp = (cache_dir / "history.json").stat().st_mtime_ns
+    except OSError:
+        stamp = 0
+    try:
+        models = (cache_dir / "designs").stat().st_mtime_ns
+    except OSError:
+        models = 0
+    return _design_info(str(cache_dir), stamp, models)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8, ttl=600)
+def _design_info(cache_dir: str, history_mtime: int, designs_mtime: int) -> DesignInfo:
+    # cache_resource: the Design is shared read-only (frozen), never pickled per rerun.
+    path = Path(cache_dir)
+    if not path.exists():
+        return DesignInfo(
+            "missing",
+            path,
+            f"there is no design cache at {path} yet: the plugin (`telegraf-lutron run`) writes it the first "
+            "time it reads the processor's design; set TL_CACHE_DIR to the plugin's `cache_dir` if it is elsewhere",
+        )
+    if not os.access(path, os.R_OK | os.X_OK):
+        return DesignInfo(
+            "unreadable",
+            path,
+            f"the design cache {path} is not readable by this user (the plugin creates it with mode 0700); "
+            "run the UI as the plugin's user or give it read access to the directory",
+        )
+    cache = DesignCache(path)
+    entries = tuple(cache.entries())
+    latest = cache.load_latest()
+    if latest is None:
+        return DesignInfo(
+            "missing",
+            path,
+            f"the design cache {path} holds no readable design yet: the plugin writes one the first time it "
+            "reads the processor's design (`telegraf-lutron check` shows whether it can)",
+            entries=entries,
+        )
+    revision, design = latest
+    return DesignInfo("ok", path, "", revision, design, entries)
+
+
+def design_zones(design: Design) -> pd.DataFrame:
+    """The design's zones: id (as the `zone_id` tag), name, area, floor, type, rated watts."""
+    return pd.DataFrame(
+        [
+            (str(z.id), z.name, z.area, z.floor, z.output_type, z.rated_watts, z.dimmable)
+            for z in design.zones
+        ],
+        columns=["zone_id", "zone", "area", "floor", "output_type", "rated_watts", "dimmable"],
+    )
+
+
+def clear_caches(*, pools: bool = False) -> None:
+    """Forget every cached result (the Refresh button); with `pools`, also close the connection
+    pools and forget the design (tests, between databases)."""
+    st.cache_data.clear()
+    if pools:
+        st.cache_resource.clear()
