@@ -1,0 +1,171 @@
+"""Zones: find one zone and see its history; list the zones left on."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+
+from webui import charts, common, data
+
+RANGES = {"24 h": timedelta(hours=24), "7 d": timedelta(days=7), "30 d": timedelta(days=30)}
+LEVEL_SPAN = timedelta(hours=48)  # level history reads raw rows, which the store allows up to 48 h
+
+ctx = common.page("Zones")
+design = data.design_info(ctx.settings.cache_dir)
+now = data.now_minute()
+snap = data.snapshot(ctx.dsn, ctx.tz)
+
+catalogue = data.zone_catalogue(ctx.dsn)
+if design.ok and design.design is not None:
+    extra = data.design_zones(design.design)[["zone_id", "rated_watts", "dimmable"]]
+    catalogue = catalogue.merge(extra, on="zone_id", how="left")
+else:
+    catalogue = catalogue.assign(rated_watts=float("nan"), dimmable=pd.NA)
+
+# --- one zone -------------------------------------------------------------------------------------
+st.subheader("Find a zone")
+query = st.text_input("Name, area or floor", key="zone_query", placeholder="e.g. kitchen")
+found = catalogue
+if query.strip():
+    needle = query.strip().casefold()
+    text = (
+        catalogue["zone"].fillna("").astype(str)
+        + "\n"
+        + catalogue["area"].fillna("").astype(str)
+        + "\n"
+        + catalogue["floor"].fillna("").astype(str)
+    ).str.casefold()
+    found = catalogue[text.str.contains(needle, regex=False)]
+found = found.sort_values(["floor", "area", "zone"], na_position="last")
+
+if found.empty:
+    st.info(f"No zone matches “{query}”." if query.strip() else "No zone has any history yet.")
+else:
+    labels = {
+        i: f"{r.zone or '(unnamed)'} — {r.area or '?'}, {r.floor or '?'}"
+        + (f" [{r.site}]" if catalogue["site"].nunique() > 1 else "")
+        for i, r in zip(found.index, found.itertuples(), strict=True)
+    }
+    picked = st.selectbox(
+        f"Zone ({len(found)} found)", list(labels), format_func=labels.__getitem__, key="zone_pick"
+    )
+    zone = found.loc[picked]
+    site, zone_id = str(zone["site"]), str(zone["zone_id"])
+    span_name = st.radio("Range", list(RANGES), horizontal=True, key="zone_range")
+    span = RANGES[span_name]
+
+    current = snap.zones[(snap.zones["site"] == site) & (snap.zones["id"] == zone_id)]
+    on_now = data.zones_on(ctx.dsn, ctx.tz, None if not snap.stale else snap.last_time)
+    on_row = on_now[(on_now["site"] == site) & (on_now["zone_id"] == zone_id)]
+    c1, c2, c3, c4 = st.columns(4)
+    level = current["level_pct"].iloc[0] if len(current) else None
+    c1.metric("Level now", "–" if level is None or pd.isna(level) else f"{level:.0f} %", border=True)
+    c2.metric("Power now", common.watts(current["watts"].iloc[0]) if len(current) else "–", border=True)
+    if len(on_row):
+        since = on_row["since"].iloc[0]
+        exact = bool(on_row["since_exact"].iloc[0])
+        c3.metric(
+            "On since",
+            ("" if exact else "≤ ") + common.when(since, snap.as_of),
+            border=True,
+            help=None if exact else "On since at least then: the records begin (or raw rows were pruned)",
+        )
+    else:
+        c3.metric("On since", "off" if len(current) else "no recent data", border=True)
+    rated = zone.get("rated_watts")
+    c4.metric(
+        "Rated",
+        "unknown" if rated is None or pd.isna(rated) or not rated else common.watts(rated),
+        border=True,
+        help="Wattage in the design; unknown means its energy is not counted",
+    )
+
+    power = data.power_history(ctx.dsn, ctx.tz, "zone", now - span, now, site=site, id=zone_id)
+    st.plotly_chart(charts.power_line(power, f"Power, last {span_name}"), width="stretch")
+    level_span = min(span, LEVEL_SPAN)
+    levels = data.level_history(ctx.dsn, ctx.tz, now - level_span, now, site, zone_id)
+    level_title = f"Level, last {span_name}" if span <= LEVEL_SPAN else "Level, last 48 h (raw rows)"
+    st.plotly_chart(charts.level_line(levels, level_title), width="stretch")
+    days = max(span, timedelta(days=7))
+    first_day = (
+        pd.Timestamp(now).tz_convert(ctx.tz).normalize() - pd.Timedelta(days=days.days - 1)
+    ).to_pydatetime()
+    hours_on = data.on_hours(ctx.dsn, first_day, now, site, zone_id)
+    st.plotly_chart(
+        charts.on_hours_bar(hours_on, f"Hours on per day, last {days.days} days"), width="stretch"
+    )
+    st.caption(
+        "Hours on: for every hour with data, the share of samples with the level above 0. "
+        f"Total {hours_on['on_hours'].sum():.1f} h over {len(hours_on)} days."
+    )
+
+# --- left on --------------------------------------------------------------------------------------
+st.divider()
+st.subheader("Left on")
+a, b, c = st.columns(3)
+longer_than = a.number_input(
+    "On for longer than (hours)", min_value=1, max_value=168, value=8, step=1, key="left_on_hours"
+)
+night_start = b.selectbox(
+    "Night from", [20, 21, 22, 23, 0, 1, 2], index=4, format_func=lambda h: f"{h:02d}:00", key="night_start"
+)
+night_end = c.selectbox(
+    "Night until", [4, 5, 6, 7, 8], index=1, format_func=lambda h: f"{h:02d}:00", key="night_end"
+)
+
+on_now = data.zones_on(ctx.dsn, ctx.tz, None if not snap.stale else snap.last_time)
+ref = snap.last_time if snap.stale and snap.last_time is not None else snap.as_of
+long_on = (
+    on_now[(pd.Timestamp(ref) - on_now["since"]) > pd.Timedelta(hours=int(longer_than))]
+    if len(on_now)
+    else on_now
+)
+st.markdown(f"**On now for more than {int(longer_than)} h:** {len(long_on)}")
+if len(long_on):
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Zone": long_on["zone"],
+                "Area": long_on["area"],
+                "Floor": long_on["floor"],
+                "Level %": long_on["level_pct"].round(0),
+                "Watts": long_on["watts"].round(1),
+                "On since": [
+                    ("" if e else "≤ ") + common.when(t)
+                    for t, e in zip(long_on["since"], long_on["since_exact"], strict=True)
+                ],
+                "For": [common.duration(pd.Timestamp(ref) - t) for t in long_on["since"]],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        key="long_on_table",
+    )
+
+today = pd.Timestamp(now).tz_convert(ctx.tz).date()
+nights = data.overnight(ctx.dsn, today - timedelta(days=6), today, int(night_start), int(night_end))
+st.markdown(
+    f"**On all night ({int(night_start):02d}:00–{int(night_end):02d}:00), last 7 nights:** "
+    f"{common.plural(nights['zone_id'].nunique() if len(nights) else 0, 'zone')}"
+)
+if len(nights):
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Night to": pd.to_datetime(nights["night"]).dt.strftime("%a %d %b"),
+                "Zone": nights["zone"],
+                "Area": nights["area"],
+                "Floor": nights["floor"],
+                "Hours": nights["hours"],
+                "kWh": nights["energy_kwh"].round(3),
+                "Avg W": nights["avg_watts"].round(1),
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        key="overnight_table",
+    )
+else:
+    st.caption("No zone stayed on through a whole night.")
