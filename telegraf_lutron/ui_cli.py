@@ -1,0 +1,139 @@
+"""`telegraf-lutron ui`: start the web UI (Streamlit) on 127.0.0.1:8501.
+
+The app is `webui/app.py` at the top of the checkout, next to this package (it is not part of the
+wheel): an editable install (`pip install -e '.[ui]'`) or a run from the checkout finds it by
+itself. Anywhere else, point at it with `--app PATH` or $TL_UI_APP.
+
+Settings go to the app through its environment (TL_DSN, TL_CACHE_DIR, TL_TIMEZONE, TL_TARIFF,
+TL_CURRENCY; see webui/settings.py), so a password in --dsn never appears in Streamlit's command
+line. Streamlit runs headless (no browser is opened, no e-mail prompt) and without usage statistics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import telegraf_lutron
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+APP_ENV = "TL_UI_APP"
+SETTINGS = {  # option -> environment variable the app reads
+    "dsn": "TL_DSN",
+    "cache_dir": "TL_CACHE_DIR",
+    "timezone": "TL_TIMEZONE",
+    "tariff": "TL_TARIFF",
+    "currency": "TL_CURRENCY",
+}
+
+
+class UiError(Exception):
+    """The UI cannot start; the message says what to do."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
+    parser.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
+    parser.add_argument(
+        "--dsn", help="PostgreSQL connection string (default: $TL_DSN, $TELEGRAF_LUTRON_DSN, PG*)"
+    )
+    parser.add_argument(
+        "--cache-dir", help="the plugin's cache_dir, for the design (default /var/lib/telegraf-lutron)"
+    )
+    parser.add_argument("--timezone", help="IANA time zone for times shown (default: the database's)")
+    parser.add_argument("--tariff", help="price of one kWh, to show costs")
+    parser.add_argument("--currency", help="currency of the tariff (default EUR)")
+    parser.add_argument("--app", help=f"path of webui/app.py (default: next to the package, or ${APP_ENV})")
+
+
+def find_app(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """webui/app.py: --app, then $TL_UI_APP, then the checkout this package was imported from,
+    then ./webui/app.py."""
+    environ = os.environ if environ is None else environ
+    given = explicit or environ.get(APP_ENV)
+    if given:
+        path = Path(given).expanduser()
+        if not path.is_file():
+            raise UiError(f"the web UI app {path} does not exist; pass the path of webui/app.py with --app")
+        return path.resolve()
+    package_dir = Path(telegraf_lutron.__file__).resolve().parent
+    for candidate in (package_dir.parent / "webui" / "app.py", Path.cwd() / "webui" / "app.py"):
+        if candidate.is_file():
+            return candidate.resolve()
+    raise UiError(
+        "cannot find webui/app.py: it ships in the source checkout, not in the wheel; install the checkout "
+        f"with `pip install -e '.[ui]'`, or pass --app /path/to/telegraf-lutron/webui/app.py (or set ${APP_ENV})"
+    )
+
+
+def streamlit_command(app: Path, host: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
+    ]
+
+
+def app_environment(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if environ is None else environ)
+    for option, variable in SETTINGS.items():
+        value = getattr(args, option, None)
+        if value is not None:
+            env[variable] = str(value)
+    return env
+
+
+def main(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("streamlit") is None:
+        print(
+            "error: the web UI needs Streamlit, pandas and plotly: pip install 'telegraf-lutron[ui]'",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if not 0 < args.port < 65536:
+        print(f"error: --port must be between 1 and 65535, not {args.port}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        app = find_app(args.app)
+    except UiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    command = streamlit_command(app, args.host, args.port)
+    env = app_environment(args)
+    shown = "localhost" if args.host in ("127.0.0.1", "::1") else args.host
+    print(
+        f"telegraf-lutron web UI on http://{shown}:{args.port}/ (Ctrl-C stops it)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return run(command, env)
+
+
+def run(command: Sequence[str], env: Mapping[str, str]) -> int:
+    """Run Streamlit in place of this process where possible, so signals reach it directly."""
+    if os.name == "posix":
+        os.execve(command[0], list(command), dict(env))  # noqa: S606 - our own interpreter, no shell
+    try:
+        return subprocess.call(list(command), env=dict(env))  # noqa: S603
+    except KeyboardInterrupt:
+        return 130
