@@ -40,7 +40,7 @@ from telegraf_lutron.simulator.designgen import GeneratorParams, generate
 from telegraf_lutron.state import ButtonCounts, HouseState
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from lineproto_strict import parse_stream  # the tests' strict Telegraf parser
+from telegraf_lutron.lineproto_parse import parse_stream  # the strict Telegraf parser
 
 PLUGIN = [sys.executable, "-m", "telegraf_lutron", "run", "-c"]
 USERS = {"default": "default", "bench": "bench"}

@@ -1,3 +1,3 @@
 """Shared test setup; fixture modules are plugins so test files need no imports for them."""
 
-pytest_plugins = ["sim_fixtures"]
+pytest_plugins = ["sim_fixtures", "pg_fixtures"]

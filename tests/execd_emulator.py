@@ -7,7 +7,7 @@ Behaviour follows docs/telegraf-contract.md §1.2-§1.4 and §1.7:
   dead child is logged as `writing to stdin failed`); SIGHUP/SIGUSR1/SIGUSR2 go to the direct child only;
   none does nothing; any other value logs `invalid signal: X`. The emulator never ticks on its own, so
   there is no tick at start-up unless a test sends one;
-- stdout: parsed as a stream by the strict parser (tests/lineproto_strict.py): a metric only when its
+- stdout: parsed as a stream by the strict parser (telegraf_lutron/lineproto_parse.py): a metric only when its
   newline arrives (or at EOF), a bad line logged as `metric parse error: ...` and skipped;
 - stderr: `E! `/`W! `/`I! `/`D! `/`T! ` at column 0 set the level, anything else is an error
   `stderr: "<Go %q>"`; a line of 64 KiB or more ends stderr reading for good
@@ -36,15 +36,7 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-try:  # imported as tests.execd_emulator or, with tests/ on sys.path, as execd_emulator
-    from .lineproto_strict import LineProtocolParseError, Metric, StreamParser, go_quote  # type: ignore[import-not-found,unused-ignore]
-except ImportError:
-    from lineproto_strict import (  # type: ignore[no-redef,unused-ignore]
-        LineProtocolParseError,
-        Metric,
-        StreamParser,
-        go_quote,
-    )
+from telegraf_lutron.lineproto_parse import LineProtocolParseError, Metric, StreamParser, go_quote
 
 __all__ = [
     "STDERR_LINE_LIMIT",

@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from lineproto_strict import Metric, parse_stream
 from psycopg import conninfo, sql
 
+from telegraf_lutron.lineproto_parse import Metric, parse_stream
 from telegraf_lutron.lineprotocol import encode
 
 DEFAULT_SERVER_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"

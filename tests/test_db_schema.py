@@ -10,7 +10,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from lineproto_strict import Metric
 from pg_fixtures import (
     HistoryGenerator,
     TelegrafWriter,
@@ -23,6 +22,7 @@ from psycopg import conninfo, sql
 
 from telegraf_lutron.db import IncompatibleSchema, PermissionDenied
 from telegraf_lutron.db.schema import LATEST, rebuild, status
+from telegraf_lutron.lineproto_parse import Metric
 
 EXPECTED = {
     "lutron_zone": (

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 from execd_emulator import STDERR_LINE_LIMIT, ExecdEmulator, ExecdStartError
-from lineproto_strict import Metric
+
+from telegraf_lutron.lineproto_parse import Metric
 
 PLUGINS = Path(__file__).parent / "fake_plugins"
 

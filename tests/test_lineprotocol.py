@@ -15,7 +15,8 @@ from decimal import Decimal
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
-from lineproto_strict import (
+
+from telegraf_lutron.lineproto_parse import (
     IncompleteLineError,
     LineProtocolParseError,
     Metric,
@@ -25,7 +26,6 @@ from lineproto_strict import (
     parse_line,
     parse_stream,
 )
-
 from telegraf_lutron.lineprotocol import (
     LineProtocolError,
     Unsigned,
