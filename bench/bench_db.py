@@ -36,8 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from pg_fixtures import HistoryGenerator, Tick, make_house  # noqa: E402
-
+from telegraf_lutron.db.history import HistoryGenerator, Tick, make_house  # noqa: E402
 from telegraf_lutron.db.levels import LEVELS  # noqa: E402
 from telegraf_lutron.db.queries import HistoryStore  # noqa: E402
 from telegraf_lutron.db.schema import init  # noqa: E402

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from pg_fixtures import HistoryGenerator, TelegrafWriter, make_house
 from psycopg import conninfo
+
+from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, make_house
 
 _SCRIPT = Path(sys.executable).with_name("telegraf-lutron")
 COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "telegraf_lutron"]

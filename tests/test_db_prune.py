@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from pg_fixtures import HistoryGenerator, TelegrafWriter, make_house, reference_rollups, stored_rollups
+from pg_fixtures import reference_rollups, stored_rollups
 
+from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, make_house
 from telegraf_lutron.db.prune import DEFAULT_HOURLY, DEFAULT_RAW, Retention, parse_retention, prune
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -14,21 +14,11 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from pg_fixtures import (
-    Agg,
-    HistoryGenerator,
-    TelegrafWriter,
-    Tick,
-    create_database,
-    drop_database,
-    init_db,
-    make_house,
-    reference_rollups,
-    server_dsn,
-)
+from pg_fixtures import Agg, create_database, drop_database, init_db, reference_rollups, server_dsn
 from psycopg import conninfo, sql
 
 from telegraf_lutron.db import DatabaseUnavailable, PermissionDenied, SchemaMissing
+from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, Tick, make_house
 from telegraf_lutron.db.queries import HistoryStore
 
 TZ = "Europe/Berlin"

@@ -13,16 +13,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from pg_fixtures import (
-    HistoryGenerator,
-    TelegrafWriter,
-    Tick,
-    assert_rollups_match,
-    init_db,
-    make_house,
-    stored_rollups,
-)
+from pg_fixtures import assert_rollups_match, init_db, stored_rollups
 
+from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, Tick, make_house
 from telegraf_lutron.db.rollups import LOCK_CLASS
 from telegraf_lutron.db.schema import rebuild
 

@@ -10,17 +10,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from pg_fixtures import (
-    HistoryGenerator,
-    TelegrafWriter,
-    assert_rollups_match,
-    init_db,
-    make_house,
-    metrics_of,
-)
+from pg_fixtures import assert_rollups_match, init_db, metrics_of
 from psycopg import conninfo, sql
 
 from telegraf_lutron.db import IncompatibleSchema, PermissionDenied
+from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, make_house
 from telegraf_lutron.db.schema import LATEST, rebuild, status
 from telegraf_lutron.lineproto_parse import Metric
 

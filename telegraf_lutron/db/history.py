@@ -1,0 +1,388 @@
+"""Lighting history in Telegraf's shape, for the demo, the benchmarks and the tests.
+
+- `TelegrafWriter` writes metrics into PostgreSQL the way Telegraf's outputs.postgresql does: one
+  transaction per flush, a SAVEPOINT and one `COPY ... (time, tags..., fields...) FROM STDIN` per
+  measurement, columns named.
+- `HistoryGenerator` makes realistic history: zones switching with the time of day, dimmer levels,
+  energy counters integrating power exactly as the plugin does (and resets, gaps, renames on demand).
+- `zone_specs(design, site)` gives the generator a design's zones with exactly the tags the plugin
+  writes for them, so generated history and live data are the same series.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg import sql
+
+from telegraf_lutron.design import Design
+from telegraf_lutron.lineproto_parse import Metric, parse_stream
+from telegraf_lutron.lineprotocol import encode, safe_tag_value
+
+# --- writing like Telegraf's outputs.postgresql -------------------------------------------------
+
+
+def ns_to_datetime(ts_ns: int) -> datetime:
+    # PostgreSQL keeps microseconds; Telegraf's pgx encoder truncates the nanoseconds.
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts_ns // 1000)
+
+
+class TelegrafWriter:
+    """Writes metrics the way outputs.postgresql does (contract §3): one transaction per flush, a
+    SAVEPOINT and one `COPY "schema"."measurement" ("time", tags..., fields...) FROM STDIN` per
+    measurement, columns named (time, then tags and fields, each alphabetical), missing values NULL.
+
+    With `create_tables` it also does what Telegraf's default create_templates/add_column_templates
+    do: `CREATE TABLE` with `timestamp_type` time, text tags commented 'tag', and double precision
+    fields, and `ADD COLUMN IF NOT EXISTS` for new ones. (Text COPY here; Telegraf uses binary COPY.)
+    """
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        *,
+        schema: str = "public",
+        create_tables: bool = False,
+        timestamp_type: str = "timestamp with time zone",
+    ) -> None:
+        if conn.autocommit:
+            raise ValueError("TelegrafWriter needs a non-autocommit connection (one transaction per flush)")
+        self.conn = conn
+        self.schema = schema
+        self.create_tables = create_tables
+        self.timestamp_type = timestamp_type
+        self.copies: list[str] = []  # the COPY statements issued, for assertions
+
+    def write_lines(self, text: str) -> None:
+        """Parse `text` with the strict Telegraf parser and write all of it as one flush."""
+        metrics, errors = parse_stream(text, eof=True)
+        if errors:
+            raise errors[0]
+        self.write(metrics)
+
+    def write(self, metrics: Iterable[Metric]) -> None:
+        by_table: dict[str, list[Metric]] = defaultdict(list)
+        for m in metrics:
+            by_table[m.name].append(m)
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            for name, batch in by_table.items():
+                tags = sorted({k for m in batch for k in m.tags})
+                fields = sorted({k for m in batch for k in m.fields})
+                table = sql.Identifier(self.schema, name)
+                with self.conn.transaction():  # SAVEPOINT, as Telegraf does per sub-batch
+                    if self.create_tables:
+                        self._ensure_table(cur, name, tags, fields)
+                    columns = sql.SQL(", ").join(sql.Identifier(c) for c in ["time", *tags, *fields])
+                    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, columns)
+                    self.copies.append(statement.as_string(self.conn))
+                    with cur.copy(statement) as copy:
+                        for m in batch:
+                            ts = ns_to_datetime(m.ts if m.ts is not None else _now_ns())
+                            if self.timestamp_type == "timestamp without time zone":
+                                ts = ts.replace(tzinfo=None)
+                            copy.write_row(
+                                [ts, *(m.tags.get(t) for t in tags), *(m.fields.get(f) for f in fields)]
+                            )
+
+    def _ensure_table(self, cur: psycopg.Cursor[Any], name: str, tags: list[str], fields: list[str]) -> None:
+        table = sql.Identifier(self.schema, name)
+        cur.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+            (self.schema, name),
+        )
+        existing = {r[0] for r in cur.fetchall()}
+        if not existing:
+            cols = [sql.SQL("{} {}").format(sql.Identifier("time"), sql.SQL(self.timestamp_type))]
+            cols += [sql.SQL("{} text").format(sql.Identifier(t)) for t in tags]
+            cols += [sql.SQL("{} double precision").format(sql.Identifier(f)) for f in fields]
+            cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(cols)))
+            for t in tags:
+                cur.execute(sql.SQL("COMMENT ON COLUMN {}.{} IS 'tag'").format(table, sql.Identifier(t)))
+            return
+        for t in tags:
+            if t not in existing:
+                cur.execute(
+                    sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} text").format(
+                        table, sql.Identifier(t)
+                    )
+                )
+                cur.execute(sql.SQL("COMMENT ON COLUMN {}.{} IS 'tag'").format(table, sql.Identifier(t)))
+        for f in fields:
+            if f not in existing:
+                cur.execute(
+                    sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} double precision").format(
+                        table, sql.Identifier(f)
+                    )
+                )
+
+
+def _now_ns() -> int:
+    return int(datetime.now(UTC).timestamp() * 1e9)
+
+
+# --- realistic history --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneSpec:
+    zone_id: str
+    zone: str
+    area_id: str
+    area: str
+    floor: str
+    output_type: str
+    rated_watts: float
+    dimmable: bool
+
+
+def make_house(n_zones: int, *, zones_per_area: int = 6, seed: int = 1) -> list[ZoneSpec]:
+    """A house of `n_zones` zones in areas of about `zones_per_area`, on two or more floors."""
+    rnd = random.Random(seed)
+    kinds = [
+        ("INC", True, (40, 300)),
+        ("LED", True, (8, 60)),
+        ("NON_DIM", False, (20, 150)),
+        ("ELV", True, (20, 120)),
+    ]
+    names = [
+        "Downlights",
+        "Pendants",
+        "Wall washers",
+        "Cove",
+        "Sconces",
+        "Chandelier",
+        "Track",
+        "Under-cabinet",
+    ]
+    zones = []
+    for i in range(n_zones):
+        area_no = i // zones_per_area
+        kind, dimmable, (lo, hi) = rnd.choice(kinds)
+        zones.append(
+            ZoneSpec(
+                zone_id=str(100 + i),
+                zone=f"{names[i % len(names)]} {i}",
+                area_id=str(10 + area_no),
+                area=f"Room {area_no}",
+                floor=f"Floor {area_no % 3}",
+                output_type=kind,
+                rated_watts=float(rnd.randint(lo, hi)),
+                dimmable=dimmable,
+            )
+        )
+    return zones
+
+
+@dataclass(slots=True)
+class _ZoneState:
+    level: float = 0.0
+    energy: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """One collection: every series' values at `ts_ns`."""
+
+    ts_ns: int
+    zones: list[tuple[ZoneSpec, float, float, float]]  # spec, level, watts, energy
+    areas: list[tuple[str, str, str, float, float, float]]  # area_id, area, floor, watts, energy, zones_on
+    system: tuple[float, float, float, float]  # watts, energy, zones_on, zones_total
+
+
+@dataclass
+class HistoryGenerator:
+    """Zones switching on and off with the time of day, dimmer levels, and energy counters that
+    integrate power exactly as the plugin does (each counter on its own, surviving "restarts").
+
+    `reset(series)` makes a counter restart from 0 at the next tick (a lost state file); a
+    series is ("zone", zone_id), ("area", area_id) or ("system", "").
+    """
+
+    zones: Sequence[ZoneSpec]
+    start: datetime
+    step: timedelta = timedelta(minutes=1)
+    site: str = "home"
+    seed: int = 7
+    tz: str = "Europe/Berlin"
+    pinned: dict[str, float] = field(default_factory=dict)  # zone_id -> level held throughout
+    now: datetime = field(init=False)
+    _rnd: random.Random = field(init=False)
+    _state: dict[str, _ZoneState] = field(init=False)
+    _area_energy: dict[str, float] = field(init=False)
+    _system_energy: float = field(init=False, default=0.0)
+    _last_joules: dict[tuple[str, str], float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.now = self.start
+        self._rnd = random.Random(self.seed)
+        self._state = {
+            z.zone_id: _ZoneState(level=self.pinned.get(z.zone_id, 0.0), energy=self._rnd.uniform(0, 5e6))
+            for z in self.zones
+        }
+        self._area_energy = {z.area_id: self._rnd.uniform(0, 5e7) for z in self.zones}
+        self._system_energy = self._rnd.uniform(0, 5e8)
+        self._last_joules = defaultdict(float)
+        self._zone_tz = ZoneInfo(self.tz)
+
+    def reset(self, level: str, key: str = "") -> None:
+        """The counter restarted from 0 at the start of the interval that just ended (a lost state
+        file), so the next row reports only that interval's energy."""
+        joules = self._last_joules[(level, key)]
+        if level == "zone":
+            self._state[key].energy = joules
+        elif level == "area":
+            self._area_energy[key] = joules
+        else:
+            self._system_energy = joules
+
+    def rename(self, zone_id: str, zone: str) -> None:
+        """Rename a zone in the design; its id, and so its series and counter, stay."""
+        self.zones = [replace(z, zone=zone) if z.zone_id == zone_id else z for z in self.zones]
+
+    def pin(self, zone_id: str, level: float) -> None:
+        """Hold a zone at `level` from the next interval on."""
+        self.pinned[zone_id] = level
+
+    def _p_on(self, when: datetime) -> float:
+        hour = when.astimezone(self._zone_tz).hour
+        if 6 <= hour < 8:
+            return 0.5
+        if 17 <= hour < 23:
+            return 0.7
+        if hour >= 23 or hour < 5:
+            return 0.05
+        return 0.3
+
+    def _advance(self, dt: float) -> None:
+        # Energy for the interval just ended, at the power that held during it (left Riemann sum).
+        area_watts: dict[str, float] = defaultdict(float)
+        for z in self.zones:
+            st = self._state[z.zone_id]
+            watts = z.rated_watts * st.level / 100.0
+            st.energy += watts * dt
+            self._last_joules[("zone", z.zone_id)] = watts * dt
+            area_watts[z.area_id] += watts
+        for area_id, watts in area_watts.items():
+            self._area_energy[area_id] += watts * dt
+            self._last_joules[("area", area_id)] = watts * dt
+        total = sum(area_watts.values())
+        self._system_energy += total * dt
+        self._last_joules[("system", "")] = total * dt
+        # New levels for the coming interval: a zone changes state now and then.
+        p_on = self._p_on(self.now)
+        for z in self.zones:
+            st = self._state[z.zone_id]
+            if z.zone_id in self.pinned:
+                st.level = self.pinned[z.zone_id]
+            elif self._rnd.random() < 0.1:
+                if self._rnd.random() < p_on:
+                    st.level = float(self._rnd.choice([25, 40, 60, 75, 100])) if z.dimmable else 100.0
+                else:
+                    st.level = 0.0
+
+    def tick(self) -> Tick:
+        """The values at the current time, then advance one step."""
+        ts_ns = int((self.now - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(microseconds=1)) * 1000
+        zones = []
+        area_watts: dict[str, float] = defaultdict(float)
+        area_on: dict[str, float] = defaultdict(float)
+        meta: dict[str, ZoneSpec] = {}
+        for z in self.zones:
+            st = self._state[z.zone_id]
+            watts = z.rated_watts * st.level / 100.0
+            zones.append((z, st.level, watts, st.energy))
+            area_watts[z.area_id] += watts
+            area_on[z.area_id] += 1.0 if st.level > 0 else 0.0
+            meta[z.area_id] = z
+        areas = [
+            (aid, meta[aid].area, meta[aid].floor, area_watts[aid], self._area_energy[aid], area_on[aid])
+            for aid in sorted(meta)
+        ]
+        total = sum(area_watts.values())
+        system = (total, self._system_energy, sum(area_on.values()), float(len(self.zones)))
+        tick = Tick(ts_ns, zones, areas, system)
+        self._advance(self.step.total_seconds())
+        self.now += self.step
+        return tick
+
+    def skip(self, duration: timedelta) -> None:
+        """Time passes with nothing written (plugin or Telegraf down); counters keep integrating."""
+        end = self.now + duration
+        while self.now < end:
+            self._advance(self.step.total_seconds())
+            self.now += self.step
+
+    def ticks(self, n: int) -> list[Tick]:
+        return [self.tick() for _ in range(n)]
+
+    def metrics(self, tick: Tick) -> list[tuple[str, dict[str, str], dict[str, float], int]]:
+        """(measurement, tags, fields, ts_ns) per series, as the plugin reports them (floats only)."""
+        out: list[tuple[str, dict[str, str], dict[str, float], int]] = []
+        for z, level, watts, energy in tick.zones:
+            tags = {
+                "site": self.site,
+                "zone_id": z.zone_id,
+                "zone": z.zone,
+                "area": z.area,
+                "floor": z.floor,
+                "output_type": z.output_type,
+            }
+            fields = {
+                "level": level,
+                "watts": watts,
+                "rated_watts": z.rated_watts,
+                "energy_joules_total": energy,
+            }
+            out.append(("lutron_zone", tags, fields, tick.ts_ns))
+        for area_id, area, floor, watts, energy, zones_on in tick.areas:
+            tags = {"site": self.site, "area_id": area_id, "area": area, "floor": floor}
+            out.append(
+                (
+                    "lutron_area",
+                    tags,
+                    {"watts": watts, "energy_joules_total": energy, "zones_on": zones_on},
+                    tick.ts_ns,
+                )
+            )
+        watts, energy, zones_on, zones_total = tick.system
+        fields = {
+            "watts": watts,
+            "energy_joules_total": energy,
+            "zones_on": zones_on,
+            "zones_total": zones_total,
+        }
+        out.append(("lutron_power", {"site": self.site}, fields, tick.ts_ns))
+        return out
+
+    def lines(self, ticks: Iterable[Tick]) -> str:
+        """Line protocol exactly as the plugin writes it (the project's encoder)."""
+        return "".join(encode(m, t, f, ts) for tick in ticks for m, t, f, ts in self.metrics(tick))
+
+
+def zone_specs(design: Design) -> list[ZoneSpec]:
+    """The design's zones as the plugin tags them (see metrics.MetricSet): same names, same
+    substitutes for empty ones, area_id = the area key, floor "" where the plugin omits it."""
+    areas = {a.key: a for a in design.areas}
+    specs = []
+    for z in design.zones:
+        area = areas.get(z.area_key)
+        specs.append(
+            ZoneSpec(
+                zone_id=str(z.id),
+                zone=safe_tag_value(z.name) or f"zone {z.id}",
+                area_id=str(z.area_key),
+                area=safe_tag_value(area.name if area else z.area) or f"area {z.area_key}",
+                floor=safe_tag_value(area.floor if area else z.floor),
+                output_type=safe_tag_value(z.output_type) or "UNKNOWN",
+                rated_watts=float(z.rated_watts),
+                dimmable=z.dimmable,
+            )
+        )
+    return specs
