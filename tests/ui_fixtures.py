@@ -1,0 +1,337 @@
+"""Web UI test support (a pytest plugin: `pytest_plugins = ["ui_fixtures"]`, which also provides
+pg_fixtures' database fixtures): a database per test module holding generated history of a generated house,
+a design cache holding that house's design, and AppTest set up against both.
+
+History is written like Telegraf's outputs.postgresql writes it (`telegraf_lutron.db.history.TelegrafWriter`: one
+transaction and one COPY per measurement and flush) with `telegraf_lutron.db.history.HistoryGenerator`, for the zones
+of a `designgen` design, so the UI's numbers, names and the design agree. The line-protocol round
+trip is skipped here (the writer gets the generator's metrics directly); the rollup tests cover it.
+
+Test modules import helpers from here before pytest loads it as a plugin, so it opts out of assert
+rewriting (PYTEST_DONT_REWRITE) instead of warning; it makes no assertions of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pg_fixtures
+import psycopg
+import pytest
+from pg_fixtures import create_database, drop_database, init_db
+
+from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, ZoneSpec
+from telegraf_lutron.design import Design
+from telegraf_lutron.design_cache import DesignCache
+from telegraf_lutron.lineproto_parse import Metric
+from telegraf_lutron.simulator.designgen import GeneratorParams, generate
+
+# pg_fixtures' database fixtures, provided by this plugin too (a test module loads only this one)
+pg_server_dsn = pg_fixtures.pg_server_dsn
+pg_dsn = pg_fixtures.pg_dsn
+pg_lutron_dsn = pg_fixtures.pg_lutron_dsn
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "webui" / "app.py"
+TZ = "Europe/Berlin"
+HISTORY = timedelta(days=2, hours=12)  # always covers one whole night (00:00-05:00) before today
+if str(ROOT) not in sys.path:  # `import webui` from the checkout (it is not an installed package)
+    sys.path.insert(0, str(ROOT))
+
+PAGES = {
+    "now": "pages/now.py",
+    "energy": "pages/energy.py",
+    "zones": "pages/zones.py",
+    "design": "pages/design.py",
+}
+
+
+def zone_specs(design: Design) -> list[ZoneSpec]:
+    """The design's zones as the history generator's specs, tagged as the plugin tags them."""
+    return [
+        ZoneSpec(
+            zone_id=str(z.id),
+            zone=z.name,
+            area_id=str(z.area_key),
+            area=z.area,
+            floor=z.floor,
+            output_type=z.output_type,
+            rated_watts=z.rated_watts,
+            dimmable=z.dimmable,
+        )
+        for z in design.zones
+    ]
+
+
+def to_metrics(gen: HistoryGenerator, ticks: list[Any]) -> list[Metric]:
+    return [Metric(m, dict(sorted(t.items())), f, ts) for tick in ticks for m, t, f, ts in gen.metrics(tick)]
+
+
+def seed_history(
+    dsn: str,
+    design: Design,
+    *,
+    duration: timedelta,
+    step: timedelta = timedelta(minutes=1),
+    end: datetime | None = None,
+    flush_ticks: int = 60,
+    seed: int = 7,
+    always_on: frozenset[str] = frozenset(),
+) -> datetime:
+    """Write `duration` of history up to `end` (default: this minute), one flush per `flush_ticks`
+    ticks; zones in `always_on` (zone ids) stay at 100 % throughout. Returns the last row's time."""
+    end = (end or datetime.now(UTC)).replace(second=0, microsecond=0)
+    n = int(duration / step)
+    gen = HistoryGenerator(zone_specs(design), start=end - (n - 1) * step, step=step, seed=seed, tz=TZ)
+
+    def tick() -> Any:
+        # The generator integrates energy at the level a tick reports, so pinning the level before
+        # each tick keeps the counters consistent with it.
+        for zone_id in always_on:
+            gen._state[zone_id].level = 100.0
+        return gen.tick()
+
+    with psycopg.connect(dsn) as conn:
+        writer = TelegrafWriter(conn)
+        for i in range(0, n, flush_ticks):
+            writer.write(to_metrics(gen, [tick() for _ in range(min(flush_ticks, n - i))]))
+    return end
+
+
+def store_designs(cache_dir: Path, designs: list[tuple[Design, bytes]]) -> DesignCache:
+    cache = DesignCache(cache_dir)
+    for design, xml in designs:
+        cache.store(design.project.revision, xml, design)
+    return cache
+
+
+def house(seed: int = 3, **overrides: Any) -> tuple[Design, bytes]:
+    """A two-floor house with nested rooms, keypads, hostile-free names and most wattages set."""
+    params = GeneratorParams(seed=seed, missing_wattage=0.1, zero_wattage=0.0, **overrides)
+    return generate(params)
+
+
+@dataclass(frozen=True)
+class UiSetup:
+    dsn: str
+    cache_dir: Path
+    design: Design
+    last_row: datetime
+    env: dict[str, str]
+    always_on: frozenset[str]  # zone ids at 100 % for the whole history
+
+
+def ui_env(dsn: str, cache_dir: Path, **extra: str) -> dict[str, str]:
+    return {
+        "TL_DSN": dsn,
+        "TL_CACHE_DIR": str(cache_dir),
+        "TL_TIMEZONE": TZ,
+        "TL_TARIFF": "0.30",
+        "TL_CURRENCY": "EUR",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def ui_setup(pg_server_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiSetup]:
+    """A fresh database with 2.5 days of one-minute history of a generated house up to now (its last
+    zone on throughout), and a design cache with two revisions of that house (the newer one renames
+    a zone)."""
+    dsn = create_database(pg_server_dsn, prefix="tl_ui")
+    try:
+        init_db(dsn, TZ)
+        old_design, old_xml = house(export_date="05/01/2025", export_time="09:00:00")
+        design, xml = house(export_date="05/16/2025", export_time="17:34:22")
+        cache_dir = tmp_path_factory.mktemp("design-cache")
+        store_designs(cache_dir, [(_renamed(old_design), old_xml), (design, xml)])
+        always_on = frozenset({next(str(z.id) for z in reversed(design.zones) if z.rated_watts)})
+        last = seed_history(dsn, design, duration=HISTORY, always_on=always_on)
+        yield UiSetup(dsn, cache_dir, design, last, ui_env(dsn, cache_dir), always_on)
+    finally:
+        close_ui_state()
+        drop_database(pg_server_dsn, dsn)
+
+
+def _renamed(design: Design) -> Design:
+    """`design` with its first zone under another name (so the history shows a rename)."""
+    from dataclasses import replace
+
+    first = design.zones[0]
+    return replace(design, zones=(replace(first, name=first.name + " (old)"), *design.zones[1:]))
+
+
+def close_ui_state() -> None:
+    """Close the UI's connection pools and forget its caches (st caches are process-wide)."""
+    from webui import data
+
+    data.clear_caches(pools=True)
+
+
+@pytest.fixture
+def ui_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Environment without the UI's settings from the developer's shell (TL_*, except the tests'
+    own TL_TEST_DSN, and TELEGRAF_LUTRON_DSN); caches cleared before and after."""
+    for key in list(os.environ):
+        if (key.startswith("TL_") and key != "TL_TEST_DSN") or key == "TELEGRAF_LUTRON_DSN":
+            monkeypatch.delenv(key)
+    close_ui_state()
+    yield monkeypatch
+    close_ui_state()
+
+
+def app_test(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, page: str = "now", timeout: float = 30
+) -> Any:
+    """An AppTest of the whole app, switched to `page` and run once, with `env` set."""
+    from streamlit.testing.v1 import AppTest
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    at = AppTest.from_file(str(APP), default_timeout=timeout)
+    at.run()
+    if page != "now":
+        at.switch_page(PAGES[page])
+        at.run()
+    return at
+
+
+# --- a real server and a real browser -------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+# url path and how many plotly charts each page draws with the seeded data
+BROWSER_PAGES = {"now": ("", 2), "energy": ("energy", 4), "zones": ("zones", 3), "design": ("design", 0)}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def streamlit_server(env: dict[str, str], log_path: Path, timeout: float = 30.0) -> Iterator[str]:
+    """`streamlit run webui/app.py` on a free 127.0.0.1 port with `env`; yields its URL, stops it."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
+    ]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log_path}")
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"streamlit did not become healthy within {timeout:g} s; see {log_path}"
+                    )
+                time.sleep(0.1)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    seconds: float  # from navigation until the page is drawn and the script has finished
+    charts: int
+    exceptions: list[str]
+
+
+def render_page(page: Any, url: str, charts: int, timeout_ms: int = 30_000) -> Rendered:
+    """Load `url` and wait until Streamlit has drawn it: `charts` plotly charts rendered (or, with
+    none, the first element of the page body) and the running-status widget gone."""
+    start = time.monotonic()
+    page.goto(url, wait_until="domcontentloaded")
+    if charts:
+        page.wait_for_function(
+            "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2 * n",
+            arg=charts,
+            timeout=timeout_ms,
+        )
+    else:
+        page.wait_for_selector("[data-testid='stMetric'], [data-testid='stAlert']", timeout=timeout_ms)
+    page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=timeout_ms)
+    seconds = time.monotonic() - start
+    exceptions = [e.inner_text() for e in page.query_selector_all("[data-testid='stException']")]
+    n = len(page.query_selector_all(".js-plotly-plot"))
+    return Rendered(seconds, n, exceptions)
+
+
+def screenshot(page: Any, path: Path, width: int = 1400) -> None:
+    """The whole page in one image: Streamlit scrolls an inner element, so grow the viewport to
+    the content's height first."""
+    height = page.evaluate(
+        "() => { const m = document.querySelector(\"[data-testid='stMain']\") || document.body;"
+        " return Math.max(m.scrollHeight, document.body.scrollHeight); }"
+    )
+    page.set_viewport_size({"width": width, "height": min(max(int(height), 600), 8000)})
+    page.wait_for_timeout(400)  # plotly re-lays out on resize
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": width, "height": 900})
