@@ -128,17 +128,31 @@ def areas_now_bar(df: pd.DataFrame, title: str = "Areas by power now", top: int 
 _TICKS = {"hour": "%H:%M<br>%a %d", "day": "%a %d %b", "month": "%b %Y"}
 
 
+STACK_GROUPS = 12  # more stacked colours than this cannot be told apart
+
+
 def energy_stacked(
-    df: pd.DataFrame, by: str = "area", resolution: str = "day", title: str | None = None
+    df: pd.DataFrame,
+    by: str = "area",
+    resolution: str = "day",
+    title: str | None = None,
+    groups: int = STACK_GROUPS,
 ) -> go.Figure:
-    """Energy per bucket as bars stacked by `by` ("area" or "floor").
-    Columns: start, `by` (names; empty ones become "(none)"), energy_kwh."""
+    """Energy per bucket as bars stacked by `by` ("area" or "floor"): the `groups` biggest, the rest
+    together as "other". Columns: start, `by` (names; empty ones become "(none)"), energy_kwh."""
     title = title or f"Energy per {resolution} by {by}"
     if df.empty or df["energy_kwh"].sum() <= 0:
         return empty_figure(title)
     d = df.assign(group=_label(df[by], "(none)"), x=wall_time(df["start"]))
+    totals = d.groupby("group")["energy_kwh"].sum().sort_values(ascending=False)
+    if len(totals) > groups:
+        rest = totals.index[groups - 1 :]
+        other = f"{len(rest)} other {by}s"
+        d["group"] = d["group"].where(~d["group"].isin(rest), other)
+        totals = d.groupby("group")["energy_kwh"].sum()
+        totals = pd.concat([totals.drop(other).sort_values(ascending=False), totals[[other]]])
     d = d.groupby(["x", "group"], as_index=False)["energy_kwh"].sum()
-    order = d.groupby("group")["energy_kwh"].sum().sort_values(ascending=False).index
+    order = totals.index
     fig = go.Figure()
     for i, group in enumerate(order):
         g = d[d["group"] == group]

@@ -42,7 +42,7 @@ DB_TIMEOUT = 3.0  # seconds to wait for a connection before saying the database 
 NEWEST_WITHIN = timedelta(hours=48)  # how far back "the newest row" is looked for
 STALE_AFTER = timedelta(minutes=5)  # newer rows than this old are "now"
 ZONES_ON_MAX_AGE = timedelta(minutes=15)
-CATALOGUE_SPAN = timedelta(days=400)
+CATALOGUE_SPAN = timedelta(days=31)  # daily rollups: a year of them costs ~15x as much to scan
 
 
 # --- the store ------------------------------------------------------------------------------------
@@ -226,12 +226,15 @@ def overnight(
 
 
 @st.cache_data(ttl=TTL_HISTORY, show_spinner=False)
-def zone_catalogue(dsn: str) -> pd.DataFrame:
-    """Every zone with data in the last 400 days, with its newest name, area and floor."""
+def zone_catalogue(dsn: str, tz: str) -> pd.DataFrame:
+    """Every zone reporting now or with data in the last 31 days, with its newest name, area and
+    floor (the page adds the design's zones)."""
     end = now_minute()
-    rows = store(dsn).top_zones(end - CATALOGUE_SPAN, end, limit=100_000)
-    df = frame(rows, ZoneEnergy, "UTC")
-    return df[["site", "zone_id", "zone", "area", "floor", "output_type"]]
+    recent = frame(store(dsn).top_zones(end - CATALOGUE_SPAN, end, limit=100_000), ZoneEnergy, "UTC")
+    now = snapshot(dsn, tz).zones.rename(columns={"id": "zone_id", "name": "zone"})
+    cols = ["site", "zone_id", "zone", "area", "floor"]
+    both = pd.concat([now[cols], recent[cols]], ignore_index=True)  # the newest names first
+    return both.drop_duplicates(["site", "zone_id"]).reset_index(drop=True)
 
 
 # --- the design cache -----------------------------------------------------------------------------

@@ -17,10 +17,14 @@ design = data.design_info(ctx.settings.cache_dir)
 now = data.now_minute()
 snap = data.snapshot(ctx.dsn, ctx.tz)
 
-catalogue = data.zone_catalogue(ctx.dsn)
+catalogue = data.zone_catalogue(ctx.dsn, ctx.tz)
 if design.ok and design.design is not None:
-    extra = data.design_zones(design.design)[["zone_id", "rated_watts", "dimmable"]]
-    catalogue = catalogue.merge(extra, on="zone_id", how="left")
+    in_design = data.design_zones(design.design)
+    sites = catalogue["site"].unique()
+    if len(sites) == 1:  # the design's zones without recent data too (one processor, one site)
+        missing = in_design[~in_design["zone_id"].isin(catalogue["zone_id"])].assign(site=sites[0])
+        catalogue = pd.concat([catalogue, missing[catalogue.columns]], ignore_index=True)
+    catalogue = catalogue.merge(in_design[["zone_id", "rated_watts", "dimmable"]], on="zone_id", how="left")
 else:
     catalogue = catalogue.assign(rated_watts=float("nan"), dimmable=pd.NA)
 
@@ -43,9 +47,14 @@ found = found.sort_values(["floor", "area", "zone"], na_position="last")
 if found.empty:
     st.info(f"No zone matches “{query}”." if query.strip() else "No zone has any history yet.")
 else:
+    several_sites = catalogue["site"].nunique() > 1
+
+    def part(value: object, missing: str) -> str:
+        return missing if value is None or pd.isna(value) or value == "" else str(value)
+
     labels = {
-        i: f"{r.zone or '(unnamed)'} — {r.area or '?'}, {r.floor or '?'}"
-        + (f" [{r.site}]" if catalogue["site"].nunique() > 1 else "")
+        i: f"{part(r.zone, '(unnamed)')} — {part(r.area, '?')}, {part(r.floor, '?')}"
+        + (f" [{r.site}]" if several_sites else "")
         for i, r in zip(found.index, found.itertuples(), strict=True)
     }
     picked = st.selectbox(
