@@ -1,4 +1,4 @@
-"""The README's first command: `telegraf-lutron demo` against the built-in simulator."""
+"""The README's first command: `telegraf-lutron demo` runs the whole product on its simulator."""
 
 from __future__ import annotations
 
@@ -6,22 +6,48 @@ import re
 import subprocess
 import sys
 
+import psycopg
 
-def test_demo_logs_in_reads_the_house_and_prints_live_events() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "telegraf_lutron", "demo", "--duration", "3", "--activity", "10"],
-        capture_output=True,
-        text=True,
-        timeout=60,
+DEMO = [sys.executable, "-m", "telegraf_lutron", "demo", "--interval", "1", "--activity", "5"]
+SNAPSHOT = re.compile(
+    r"^\d\d:\d\d:\d\d +(\d+) W +(\d+) of (\d+) zones on +([\d.]+) kWh since start +\((\d+) metrics\)$"
+)
+
+
+def run(*extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*DEMO, *extra], capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL
     )
-    assert result.returncode == 0, result.stderr
+
+
+def test_demo_without_a_database_runs_the_plugin_against_the_simulator() -> None:
+    result = run("--no-db", "--duration", "8")
+    assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "logged in (QNET)" in out
-    m = re.search(r"read (\d+) values in [\d.]+ s: (\d+) of (\d+) zones on", out)
-    assert m and int(m.group(1)) > int(m.group(3)) > 0
-    live = [
-        line for line in out.splitlines() if re.match(r"\d\d:\d\d:\d\d  (light|button|led|motion) ", line)
-    ]
-    assert len(live) >= 5
-    assert "stopped:" in out.splitlines()[-1]
-    assert "default" not in result.stderr  # nothing about credentials is logged
+    assert re.search(r"telnet +127\.0\.0\.1:\d+", out) and "plugin:   telegraf-lutron run --config" in out
+    snapshots = [SNAPSHOT.match(line) for line in out.splitlines()]
+    snapshots = [m for m in snapshots if m]
+    assert len(snapshots) >= 3
+    assert all(int(m.group(3)) > 0 and int(m.group(2)) <= int(m.group(3)) for m in snapshots)
+    energies = [float(m.group(4)) for m in snapshots]
+    assert energies == sorted(energies)  # a counter
+    assert out.splitlines()[-1].startswith("stopped: plugin exited on stdin EOF (code 0);")
+    assert ", 0 rejected lines" in out.splitlines()[-1]
+
+
+def test_demo_with_a_database_seeds_history_and_writes_live_rows(pg_dsn: str) -> None:
+    result = run("--dsn", pg_dsn, "--days", "1", "--no-ui", "--duration", "6", "--timezone", "Europe/Berlin")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "history: 1 days: " in result.stdout and "time zone Europe/Berlin" in result.stdout
+    with psycopg.connect(pg_dsn) as conn:
+        zones = conn.execute(
+            "SELECT count(DISTINCT zone_id), count(DISTINCT (zone_id, zone, area)) FROM lutron_zone"
+        ).fetchone()
+        assert zones is not None and zones[0] == zones[1] > 0  # history and live rows are the same series
+        span = conn.execute("SELECT max(time) - min(time), count(*) FROM lutron_power").fetchone()
+        assert span is not None and span[0].total_seconds() >= 23 * 3600
+        live = conn.execute(
+            "SELECT count(*) FROM lutron_power WHERE time > now() - interval '1 minute'"
+        ).fetchone()
+        assert live is not None and live[0] >= 2
+    assert "password" not in result.stdout.lower().replace("password default", "")
