@@ -36,6 +36,13 @@ def number(text: str) -> float:
     return float(text.replace("≤", "").split()[0].replace(",", ""))
 
 
+def assert_shows(text: str, expected: float) -> None:
+    """`text` (e.g. `1,234.5 kWh`) is `expected` rounded to the decimals shown."""
+    digits = text.split()[0].replace(",", "")
+    decimals = len(digits.split(".")[1]) if "." in digits else 0
+    assert float(digits) == pytest.approx(expected, abs=0.5 * 10**-decimals + 1e-9), (text, expected)
+
+
 def decoded(value: Any) -> Any:
     """Plotly's JSON with typed arrays (`{"dtype": "f8", "bdata": base64}`) turned back into lists."""
     if isinstance(value, dict):
@@ -125,8 +132,8 @@ def test_now_energy_today_is_the_sum_of_todays_hourly_rollups(
         local_midnight(frozen_now),
         frozen_now,
     )
-    assert number(metric(at, "Energy today")) == pytest.approx(joules / J_PER_KWH, abs=0.005)
-    assert number(metric(at, "Cost today")) == pytest.approx(joules / J_PER_KWH * 0.30, abs=0.005)
+    assert_shows(metric(at, "Energy today"), joules / J_PER_KWH)
+    assert_shows(metric(at, "Cost today"), joules / J_PER_KWH * 0.30)
 
 
 def test_now_24h_chart_averages_the_raw_system_rows(
@@ -219,8 +226,8 @@ def test_energy_7d_equals_the_daily_rollup_sum(
     assert at.radio(key="energy_range").value == "7 d"
     kwh = system_kwh(ui_setup.dsn, days_from=local_midnight(frozen_now, 6))
     assert kwh > 1
-    assert number(metric(at, "Energy")) == pytest.approx(kwh, abs=0.005)
-    assert number(metric(at, "Cost")) == pytest.approx(kwh * 0.30, abs=0.005)
+    assert_shows(metric(at, "Energy"), kwh)
+    assert_shows(metric(at, "Cost"), kwh * 0.30)
     peak = sql_one(ui_setup.dsn, "SELECT max(watts) FROM lutron_power")
     assert metric(at, "Peak power") == common.watts(peak)
 
@@ -234,7 +241,7 @@ def test_energy_24h_equals_the_hourly_rollup_sum(
     at.radio(key="energy_range").set_value("24 h").run()
     no_exceptions(at)
     kwh = system_kwh(ui_setup.dsn, hours=(frozen_now - timedelta(hours=24), frozen_now))
-    assert number(metric(at, "Energy")) == pytest.approx(kwh, abs=0.005)
+    assert_shows(metric(at, "Energy"), kwh)
     bars = chart(at, "Energy per hour by area")
     with psycopg.connect(ui_setup.dsn) as conn:
         area_joules = conn.execute(
@@ -254,7 +261,7 @@ def test_energy_1y_covers_all_history_and_stacks_by_floor(
     at.radio(key="energy_by").set_value("floor").run()
     no_exceptions(at)
     total = sql_one(ui_setup.dsn, "SELECT sum(energy_joules) FROM lutron.system_daily") / J_PER_KWH
-    assert number(metric(at, "Energy")) == pytest.approx(total, abs=0.005)
+    assert_shows(metric(at, "Energy"), total)
     bars = chart(at, "Energy per month by floor")
     floors = {z.floor for z in ui_setup.design.zones}
     assert {t["name"] for t in bars["data"]} <= floors
@@ -271,7 +278,7 @@ def test_energy_custom_range_is_whole_local_days(
     at.date_input(key="energy_custom").set_value((yesterday, yesterday)).run()
     no_exceptions(at)
     joules = sql_one(ui_setup.dsn, "SELECT energy_joules FROM lutron.system_daily WHERE day = %s", yesterday)
-    assert number(metric(at, "Energy")) == pytest.approx(joules / J_PER_KWH, abs=0.005)
+    assert_shows(metric(at, "Energy"), joules / J_PER_KWH)
 
 
 def test_energy_treemap_top_zones_and_table_agree_with_zone_rollups(

@@ -99,8 +99,11 @@ def test_number_and_time_formats() -> None:
     assert common.watts(7.25) == "7.2 W"
     assert common.watts(None) == "–"
     assert common.watts(0.0) == "0 W"
-    assert common.kwh(1234.567) == "1,234.57 kWh"
+    assert common.kwh(12.345) == "12.35 kWh"
+    assert common.kwh(123.45) == "123.5 kWh"  # fewer decimals as numbers grow: the card shows the unit
+    assert common.kwh(1234.567) == "1,235 kWh"
     assert common.money(3.456, "EUR") == "3.46 EUR"
+    assert common.money(12345.6, "EUR") == "12,346 EUR"
     assert common.duration(timedelta(minutes=59)) == "59 min"
     assert common.duration(timedelta(hours=3, minutes=5)) == "3 h 05 min"
     assert common.duration(timedelta(days=3, hours=2)) == "3 d 2 h"

@@ -214,3 +214,16 @@ def test_names_that_break_naive_markdown_render_literally(
     at.text_input(key="design_query").set_value(hostile[0]).run()
     no_exceptions(at)
     assert hostile[0] in set(at.dataframe[0].value["Name"])
+
+
+def test_a_house_with_many_areas_stacks_energy_by_floor_first(
+    pg_lutron_dsn: str,
+    ui_environ: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    design, _ = small_house(floors=2, rooms_per_floor=8, zones_per_room=1, keypads_per_room=0)
+    assert len({z.area_key for z in design.zones}) > 12
+    seed_history(pg_lutron_dsn, design, duration=timedelta(minutes=30))
+    at = app_test(ui_env(pg_lutron_dsn, tmp_path), ui_environ, "energy")
+    no_exceptions(at)
+    assert at.radio(key="energy_by").value == "floor"

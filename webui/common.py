@@ -176,14 +176,19 @@ def watts(w: float | None) -> str:
     return f"{w:,.0f} W" if abs(w) >= 10 else f"{w:,.1f} W"
 
 
+def _decimals(v: float) -> int:
+    # Fewer decimals as numbers grow, so a metric card never cuts the unit off.
+    return 2 if abs(v) < 100 else 1 if abs(v) < 1000 else 0
+
+
 def kwh(v: float | None) -> str:
     if v is None or pd.isna(v):
         return "–"
-    return f"{v:,.2f} kWh"
+    return f"{v:,.{_decimals(v)}f} kWh"
 
 
 def money(v: float | None, currency: str) -> str:
-    return "–" if v is None else f"{v:,.2f} {currency}"
+    return "–" if v is None else f"{v:,.{2 if abs(v) < 1000 else 0}f} {currency}"
 
 
 def duration(d: timedelta) -> str:

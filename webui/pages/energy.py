@@ -51,7 +51,9 @@ top_row = st.columns([3, 1])
 with top_row[0]:
     start, end, described = pick_range(ctx.tz, now)
 with top_row[1]:
-    by = st.radio("Stack by", ("area", "floor"), horizontal=True, key="energy_by")
+    # Beyond a dozen areas their colours cannot be told apart: start with floors.
+    many_areas = len(data.snapshot(ctx.dsn, ctx.tz).areas) > charts.STACK_GROUPS
+    by = st.radio("Stack by", ("area", "floor"), index=int(many_areas), horizontal=True, key="energy_by")
 
 system = data.energy(ctx.dsn, ctx.tz, "system", start, end)
 areas = data.energy(ctx.dsn, ctx.tz, "area", start, end)

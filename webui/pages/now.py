@@ -62,34 +62,7 @@ left, right = st.columns([2, 3])
 with left:
     st.plotly_chart(charts.areas_now_bar(snap.areas), width="stretch")
 with right:
-    st.subheader("Zones on now")
-    on = data.zones_on(ctx.dsn, ctx.tz, None if not snap.stale else snap.last_time)
-    if on.empty:
-        st.caption("All lights are off.")
-    else:
-        table = pd.DataFrame(
-            {
-                "Zone": on["zone"],
-                "Area": on["area"],
-                "Floor": on["floor"],
-                "Level %": on["level_pct"].round(0),
-                "Watts": on["watts"].round(1),
-                "On since": [
-                    ("" if exact else "≤ ") + common.when(t, snap.as_of)
-                    for t, exact in zip(on["since"], on["since_exact"], strict=True)
-                ],
-                "For": [common.duration(snap.as_of - t) if pd.notna(t) else "–" for t in on["since"]],
-            }
-        )
-        st.dataframe(table, hide_index=True, width="stretch")
-        st.caption(
-            "“≤” marks zones that were already on when the records begin (or the raw rows were pruned)."
-        )
-
-# --- status ---------------------------------------------------------------------------------------
-st.subheader("Processor and design")
-s1, s2 = st.columns(2)
-with s1:
+    st.subheader("Processor and design")
     if snap.last_time is None:
         st.markdown("**Data:** nothing in the last 48 hours")
     else:
@@ -100,7 +73,6 @@ with s1:
             f"**Zones reporting:** {len(snap.zones)} · **areas:** {len(snap.areas)} · "
             f"**sites:** {common.md(', '.join(sorted(snap.system['site'].astype(str).unique())) or '–')}"
         )
-with s2:
     if design.ok and design.design is not None:
         p = design.design.project
         lines = [f"**Design:** {common.md(p.name)}, revision {common.md(design.revision or p.revision)}"]
@@ -114,3 +86,26 @@ with s2:
         common.wattage_note(design)
     else:
         common.show_no_design(design)
+
+# --- zones on -------------------------------------------------------------------------------------
+st.subheader("Zones on now")
+on = data.zones_on(ctx.dsn, ctx.tz, None if not snap.stale else snap.last_time)
+if on.empty:
+    st.caption("All lights are off.")
+else:
+    table = pd.DataFrame(
+        {
+            "Zone": on["zone"],
+            "Area": on["area"],
+            "Floor": on["floor"],
+            "Level %": on["level_pct"].round(0),
+            "Watts": on["watts"].round(1),
+            "On since": [
+                ("" if exact else "≤ ") + common.when(t, snap.as_of)
+                for t, exact in zip(on["since"], on["since_exact"], strict=True)
+            ],
+            "For": [common.duration(snap.as_of - t) if pd.notna(t) else "–" for t in on["since"]],
+        }
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption("“≤” marks zones that were already on when the records begin (or the raw rows were pruned).")
