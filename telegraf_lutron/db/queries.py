@@ -7,8 +7,9 @@ Use one `HistoryStore` per process (it owns a `psycopg_pool.ConnectionPool`):
     rows = store.energy("area", start, end, resolution="day")
     store.close()
 
-Results are frozen dataclasses (pandas builds a DataFrame straight from a list of them); times are
-timezone-aware datetimes in the house's time zone. Ranges are half-open `[start, end)` and every
+Results are slotted dataclasses (pandas builds a DataFrame straight from a list of them; not frozen,
+because a frozen dataclass costs several times more to build and a year of daily rows is thousands);
+times are timezone-aware datetimes in the house's time zone. Ranges are half-open `[start, end)` and every
 bucket that overlaps the range is returned whole.
 
 Which data a query reads depends on its range, so no query over more than 48 hours reads raw rows:
@@ -34,7 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from telegraf_lutron.db import (
@@ -63,7 +64,7 @@ J_PER_KWH = 3_600_000.0
 # --- results ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PowerNow:
     """The newest row of one series."""
 
@@ -81,7 +82,7 @@ class PowerNow:
     energy_kwh_total: float | None  # the counter, in kWh
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CurrentPower:
     as_of: datetime
     system: list[PowerNow]
@@ -93,7 +94,7 @@ class CurrentPower:
         return sum(p.watts or 0.0 for p in self.system)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EnergyBucket:
     start: datetime
     end: datetime
@@ -110,7 +111,7 @@ class EnergyBucket:
     samples: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PowerPoint:
     time: datetime  # start of the bin / bucket
     source: str  # "raw", "hour", "day"
@@ -121,7 +122,7 @@ class PowerPoint:
     max_watts: float | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WeekdayHourPower:
     weekday: int  # ISO: 1 = Monday ... 7 = Sunday
     hour: int  # local hour of day, 0-23
@@ -130,7 +131,7 @@ class WeekdayHourPower:
     hours: int  # how many hours went into it
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ZoneEnergy:
     site: str
     zone_id: str
@@ -144,7 +145,7 @@ class ZoneEnergy:
     on_fraction: float | None  # share of samples with the zone on
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ZoneOn:
     site: str
     zone_id: str
@@ -158,7 +159,7 @@ class ZoneOn:
     since_exact: bool  # False: on at least since then (records begin, or raw rows pruned)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OvernightZone:
     night: date  # the date the night ends (the morning)
     site: str
@@ -241,6 +242,21 @@ class HistoryStore:
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(self._statement_timeout_ms)))
         conn.execute("SET default_transaction_read_only = on")  # the UI never writes
+        # Short queries: JIT compilation alone can take seconds when a year of rollups makes the
+        # estimated cost look large; a year of daily rows sorts in memory with 32 MB.
+        conn.execute("SET jit = off")
+        conn.execute("SET work_mem = '32MB'")
+        # Timestamps come back in the house's time zone, so no per-row conversion in Python.
+        try:
+            row = conn.execute(
+                sql.SQL("SELECT value FROM {} WHERE name = 'timezone'").format(
+                    sql.Identifier(INTERNAL_SCHEMA, "settings")
+                )
+            ).fetchone()
+        except psycopg.Error:
+            row = None  # not initialised (yet): queries will say so
+        if row is not None:
+            conn.execute("SELECT set_config('TimeZone', %s, false)", (row[0],))
 
     def close(self) -> None:
         self._pool.close()
@@ -254,10 +270,15 @@ class HistoryStore:
     # --- plumbing -------------------------------------------------------------------------------
 
     @contextmanager
-    def _cursor(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
+    def _cursor(self, row_factory: Any = dict_row) -> Iterator[psycopg.Cursor[Any]]:
         try:
-            with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-                yield cur
+            with self._pool.connection() as conn:
+                tz = self._settings.tz if self._settings else None
+                if tz and getattr(conn.info.timezone, "key", None) != tz:
+                    # A connection made before the settings existed: results in the house's zone.
+                    conn.execute("SELECT set_config('TimeZone', %s, false)", (tz,))
+                with conn.cursor(row_factory=row_factory) as cur:
+                    yield cur
         except PoolTimeout as exc:
             raise self._why_unavailable() from exc
         except psycopg.Error as exc:
@@ -301,11 +322,19 @@ class HistoryStore:
         return self.settings().tz
 
     def _local(self, dt: datetime) -> datetime:
-        zone = self.settings().zone
+        zone = self._settings.zone if self._settings else None
+        if dt.tzinfo is zone:  # the session's TimeZone is the house's: nothing to do
+            return dt
         return dt.astimezone(zone) if zone else dt.astimezone(UTC)
 
     def _fetch(self, query: sql.Composable, params: dict[str, Any]) -> list[dict[str, Any]]:
         with self._cursor() as cur:
+            cur.execute(query, params)
+            return cur.fetchall()
+
+    def _fetch_tuples(self, query: sql.Composable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Rows as tuples: for results that can run to thousands of rows."""
+        with self._cursor(row_factory=tuple_row) as cur:
             cur.execute(query, params)
             return cur.fetchall()
 
@@ -593,58 +622,76 @@ class HistoryStore:
                 ORDER BY t.hour, t.site, 4
                 """
             ).format(table=lv.hourly_table(), sid=sid, where=where, **lab)
-        elif resolution in ("day", "month"):
-            bucket = sql.SQL("t.day") if resolution == "day" else sql.SQL("date_trunc('month', t.day)::date")
-            step = sql.SQL("interval '1 day'") if resolution == "day" else sql.SQL("interval '1 month'")
-            first = (
-                sql.SQL("(%(start)s AT TIME ZONE %(tz)s)::date")
-                if resolution == "day"
-                else sql.SQL("date_trunc('month', (%(start)s AT TIME ZONE %(tz)s))::date")
+        elif resolution == "day":
+            query = sql.SQL(
+                """
+                SELECT t.day::timestamp AT TIME ZONE %(tz)s AS start,
+                       (t.day + 1)::timestamp AT TIME ZONE %(tz)s AS "end",
+                       t.site, {sid} AS id, {name} AS name, {area} AS area, {floor} AS floor,
+                       t.energy_joules, t.watts_avg, t.watts_max, t.samples
+                FROM {table} t
+                WHERE t.day >= (%(start)s AT TIME ZONE %(tz)s)::date
+                  AND t.day <= ((%(end)s - interval '1 microsecond') AT TIME ZONE %(tz)s)::date {where}
+                ORDER BY t.day, t.site, 4
+                """
+            ).format(table=lv.daily_table(), sid=sid, where=where, **lab)
+        elif resolution == "month":
+            key_match = sql.SQL(" AND ").join(
+                sql.SQL("l.{c} = b.{c}").format(c=sql.Identifier(c)) for c in lv.key_columns
             )
             query = sql.SQL(
                 """
-                SELECT b.bucket::timestamp AT TIME ZONE %(tz)s AS start,
-                       (b.bucket + {step})::timestamp AT TIME ZONE %(tz)s AS "end",
-                       b.site, b.id, b.name, b.area, b.floor, b.energy_joules,
+                SELECT b.month::timestamp AT TIME ZONE %(tz)s AS start,
+                       (b.month + interval '1 month')::timestamp AT TIME ZONE %(tz)s AS "end",
+                       b.site, b.id, {l_name} AS name, {l_area} AS area, {l_floor} AS floor, b.energy_joules,
                        b.watts_sum / nullif(b.watts_samples, 0) AS watts_avg, b.watts_max, b.samples
                 FROM (
-                    SELECT {bucket} AS bucket, t.site, {sid} AS id,
-                           (array_agg({name} ORDER BY t.day DESC))[1] AS name,
-                           (array_agg({area} ORDER BY t.day DESC))[1] AS area,
-                           (array_agg({floor} ORDER BY t.day DESC))[1] AS floor,
+                    SELECT date_trunc('month', t.day)::date AS month, {key_cols}, {sid} AS id,
                            sum(t.energy_joules) AS energy_joules, sum(t.watts_sum) AS watts_sum,
                            sum(t.watts_samples) AS watts_samples, max(t.watts_max) AS watts_max,
-                           sum(t.samples)::bigint AS samples
+                           sum(t.samples)::bigint AS samples, max(t.day) AS last_day
                     FROM {table} t
-                    WHERE t.day >= {first}
+                    WHERE t.day >= date_trunc('month', (%(start)s AT TIME ZONE %(tz)s))::date
                       AND t.day <= ((%(end)s - interval '1 microsecond') AT TIME ZONE %(tz)s)::date {where}
-                    GROUP BY 1, 2, 3
+                    GROUP BY 1, {key_cols}, 3
                 ) b
-                ORDER BY b.bucket, b.site, b.id
+                -- the names of the month's newest day
+                JOIN {table} l ON {key_match} AND l.day = b.last_day
+                ORDER BY b.month, b.site, b.id
                 """
             ).format(
-                table=lv.daily_table(), sid=sid, where=where, bucket=bucket, step=step, first=first, **lab
+                table=lv.daily_table(),
+                sid=sid,
+                where=where,
+                key_cols=sql.SQL(", ").join(
+                    sql.SQL("t.{}").format(sql.Identifier(c)) for c in lv.key_columns
+                ),
+                key_match=key_match,
+                l_name=self._labels(lv, "l")["name"],
+                l_area=self._labels(lv, "l")["area"],
+                l_floor=self._labels(lv, "l")["floor"],
             )
         else:
             raise ValueError("resolution must be auto, hour, day or month")
-        rows = self._fetch(query, params)
+        # Columns: start, end, site, id, name, area, floor, energy_joules, watts_avg, watts_max, samples
+        local, name = self._local, lv.name
         return [
             EnergyBucket(
-                start=self._local(r["start"]),
-                end=self._local(r["end"]),
-                resolution=resolution,
-                level=lv.name,
-                site=r["site"],
-                id=r["id"],
-                name=r["name"],
-                area=r["area"],
-                floor=r["floor"],
-                energy_kwh=_kwh(r["energy_joules"]),
-                avg_watts=r["watts_avg"],
-                max_watts=r["watts_max"],
-                samples=int(r["samples"]),
+                local(r[0]),
+                local(r[1]),
+                resolution,
+                name,
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                _kwh(r[7]),
+                r[8],
+                r[9],
+                int(r[10]),
             )
-            for r in rows
+            for r in self._fetch_tuples(query, params)
         ]
 
     def power_history(
@@ -694,11 +741,11 @@ class HistoryStore:
                 ORDER BY t.day, t.site, 3
                 """
             ).format(table=lv.daily_table(), sid=sid, where=where, name=lab["name"])
+        # Columns: time, site, id, name, watts_avg, watts_max
+        local = self._local
         return [
-            PowerPoint(
-                self._local(r["time"]), source, r["site"], r["id"], r["name"], r["watts_avg"], r["watts_max"]
-            )
-            for r in self._fetch(query, params)
+            PowerPoint(local(r[0]), source, r[1], r[2], r[3], r[4], r[5])
+            for r in self._fetch_tuples(query, params)
         ]
 
     def _power_raw(
@@ -764,9 +811,11 @@ class HistoryStore:
             area_cond=area_cond,
             conds=sql.SQL("").join(sql.SQL(" AND ") + c for c in conds),
         )
+        # Columns: site, id, time, name, avg_w, max_w
+        local = self._local
         return [
-            PowerPoint(self._local(r["time"]), "raw", r["site"], r["id"], r["name"], r["avg_w"], r["max_w"])
-            for r in self._fetch(query, params)
+            PowerPoint(local(r[2]), "raw", r[0], r[1], r[3], r[4], r[5])
+            for r in self._fetch_tuples(query, params)
         ]
 
     def weekday_hour_power(
@@ -834,20 +883,25 @@ class HistoryStore:
             )
         query = sql.SQL(
             """
-            SELECT t.site, t.zone_id,
-                   (array_agg(t.zone ORDER BY {order} DESC))[1] AS zone,
-                   (array_agg(t.area ORDER BY {order} DESC))[1] AS area,
-                   (array_agg(t.floor ORDER BY {order} DESC))[1] AS floor,
-                   (array_agg(t.output_type ORDER BY {order} DESC))[1] AS output_type,
-                   sum(t.energy_joules) AS energy_joules,
-                   sum(t.watts_sum) / nullif(sum(t.watts_samples), 0) AS avg_watts,
-                   max(t.watts_max) AS max_watts,
-                   sum(t.on_samples)::float8 / nullif(sum(t.on_samples + t.off_samples), 0) AS on_fraction
-            FROM {table} t
-            WHERE {rng} {where}
-            GROUP BY t.site, t.zone_id
-            ORDER BY energy_joules DESC, t.site, t.zone_id
-            LIMIT %(limit)s
+            SELECT top.*, l.zone, l.area, l.floor, l.output_type
+            FROM (
+                SELECT t.site, t.zone_id, sum(t.energy_joules) AS energy_joules,
+                       sum(t.watts_sum) / nullif(sum(t.watts_samples), 0) AS avg_watts,
+                       max(t.watts_max) AS max_watts,
+                       sum(t.on_samples)::float8 / nullif(sum(t.on_samples + t.off_samples), 0) AS on_fraction
+                FROM {table} t
+                WHERE {rng} {where}
+                GROUP BY t.site, t.zone_id
+                ORDER BY energy_joules DESC, t.site, t.zone_id
+                LIMIT %(limit)s
+            ) top
+            -- names from the newest bucket in the range, looked up for the top zones only
+            CROSS JOIN LATERAL (
+                SELECT t.zone, t.area, t.floor, t.output_type FROM {table} t
+                WHERE t.site = top.site AND t.zone_id = top.zone_id AND {rng}
+                ORDER BY {order} DESC LIMIT 1
+            ) l
+            ORDER BY top.energy_joules DESC, top.site, top.zone_id
             """
         ).format(table=table, order=order, rng=rng, where=where)
         return [
@@ -912,19 +966,21 @@ class HistoryStore:
                 JOIN {hourly} h ON h.hour = n.ws
                 WHERE h.on_samples > 0 AND h.off_samples = 0 {where}
             )
-            SELECT c.night, c.site, c.zone_id,
-                   (array_agg(h.zone ORDER BY h.hour DESC))[1] AS zone,
-                   (array_agg(h.area ORDER BY h.hour DESC))[1] AS area,
-                   (array_agg(h.floor ORDER BY h.hour DESC))[1] AS floor,
-                   count(*) AS hours, sum(h.energy_joules) AS energy_joules,
-                   sum(h.watts_sum) / nullif(sum(h.watts_samples), 0) AS avg_watts
+            SELECT c.night, c.site, c.zone_id, x.zone, x.area, x.floor, x.hours, x.energy_joules, x.avg_watts
             FROM candidates c
-            JOIN {hourly} h ON h.site = c.site AND h.zone_id = c.zone_id AND h.hour >= c.ws AND h.hour < c.we
-            GROUP BY c.night, c.ws, c.we, c.site, c.zone_id
+            CROSS JOIN LATERAL (
+                SELECT (array_agg(h.zone ORDER BY h.hour DESC))[1] AS zone,
+                       (array_agg(h.area ORDER BY h.hour DESC))[1] AS area,
+                       (array_agg(h.floor ORDER BY h.hour DESC))[1] AS floor,
+                       count(*) AS hours, sum(h.energy_joules) AS energy_joules,
+                       sum(h.watts_sum) / nullif(sum(h.watts_samples), 0) AS avg_watts,
+                       bool_and(h.on_samples > 0 AND h.off_samples = 0) AS all_on
+                FROM {hourly} h
+                WHERE h.site = c.site AND h.zone_id = c.zone_id AND h.hour >= c.ws AND h.hour < c.we
+            ) x
             -- every hour of the night present (no gap in the data) and on throughout
-            HAVING bool_and(h.on_samples > 0 AND h.off_samples = 0)
-               AND count(*) >= round(extract(epoch FROM c.we - c.ws) / 3600)
-            ORDER BY c.night, energy_joules DESC, c.site, c.zone_id
+            WHERE x.all_on AND x.hours >= round(extract(epoch FROM c.we - c.ws) / 3600)
+            ORDER BY c.night, x.energy_joules DESC, c.site, c.zone_id
             """
         ).format(hourly=ZONE.hourly_table(), where=where)
         return [
@@ -1042,7 +1098,7 @@ class HistoryStore:
         ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LevelPoint:
     """One bin of a zone's raw rows (`HistoryStore.level_history`)."""
 
@@ -1055,7 +1111,7 @@ class LevelPoint:
     avg_watts: float | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OnHours:
     """How long a zone was on during one local day (`HistoryStore.on_hours`)."""
 

@@ -560,7 +560,8 @@ def create_trigger_function(level: Level, raw_schema: str) -> sql.Composed:
     body = Fragments(level, raw_schema).format(_TRIGGER_BODY).as_string(None)
     return sql.SQL(
         "CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql"
-        " SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET enable_nestloop = on AS {body}"
+        " SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET enable_nestloop = on SET jit = off"
+        " AS {body}"
     ).format(fn=trigger_function_name(level), body=sql.Literal(body))
 
 
