@@ -95,9 +95,26 @@ def test_energy_stacked_has_one_trace_per_group_and_keeps_the_total() -> None:
     assert {t.name for t in fig.data} == {"Ground", "First", "(none)"}
     assert sum(sum(t.y) for t in fig.data) == pytest.approx(4.25)
     ground = next(t for t in fig.data if t.name == "Ground")
-    assert [pd.Timestamp(x) for x in ground.x] == [pd.Timestamp("2024-06-02"), pd.Timestamp("2024-06-03")]
+    assert list(ground.x) == ["Sun 02 Jun", "Mon 03 Jun"]  # local days (Berlin), one category each
+    assert list(fig.layout.xaxis.categoryarray) == ["Sun 02 Jun", "Mon 03 Jun"]
     assert fig.data[0].name == "First"  # the biggest group first (at the bottom of the stack)
     assert fig.layout.title.text == "Energy per day by floor"
+
+
+def test_energy_stacked_by_hour_keeps_time_and_spans_each_hour() -> None:
+    df = pd.DataFrame(
+        {
+            "start": times("2024-06-03T10:00:00Z", "2024-06-03T11:00:00Z"),
+            "area": ["A", "A"],
+            "energy_kwh": [1.0, 2.0],
+        }
+    )
+    bar = charts.energy_stacked(df, resolution="hour").data[0]
+    assert [pd.Timestamp(x) for x in bar.x] == [
+        pd.Timestamp("2024-06-03 12:00"),
+        pd.Timestamp("2024-06-03 13:00"),
+    ]
+    assert (bar.xperiod, bar.xperiodalignment) == (3_600_000, "middle")
 
 
 def test_energy_stacked_lumps_small_groups_together_last() -> None:

@@ -125,7 +125,7 @@ def areas_now_bar(df: pd.DataFrame, title: str = "Areas by power now", top: int 
 
 # --- energy -----------------------------------------------------------------------------------------
 
-_TICKS = {"hour": "%H:%M<br>%a %d", "day": "%a %d %b", "month": "%b %Y"}
+_LABELS = {"day": "%a %d %b", "month": "%b %Y"}
 
 
 STACK_GROUPS = 12  # more stacked colours than this cannot be told apart
@@ -151,10 +151,13 @@ def energy_stacked(
         d["group"] = d["group"].where(~d["group"].isin(rest), other)
         totals = d.groupby("group")["energy_kwh"].sum()
         totals = pd.concat([totals.drop(other).sort_values(ascending=False), totals[[other]]])
-    d = d.groupby(["x", "group"], as_index=False)["energy_kwh"].sum()
-    order = totals.index
+    d = d.groupby(["x", "group"], as_index=False)["energy_kwh"].sum().sort_values("x")
+    hourly = resolution == "hour"
+    if not hourly:
+        # Days and months as named categories: one label under each bar, never a half-day tick.
+        d["x"] = d["x"].dt.strftime(_LABELS.get(resolution, "%a %d %b"))
     fig = go.Figure()
-    for i, group in enumerate(order):
+    for i, group in enumerate(totals.index):
         g = d[d["group"] == group]
         fig.add_trace(
             go.Bar(
@@ -162,11 +165,17 @@ def energy_stacked(
                 y=g["energy_kwh"],
                 name=str(group),
                 marker_color=_PALETTE[i % len(_PALETTE)],
-                hovertemplate="%{y:,.2f} kWh<extra>%{fullData.name}</extra>",
+                hovertemplate="%{x}: %{y:,.2f} kWh<extra>%{fullData.name}</extra>",
+                # An hour's bar spans its hour, not a point at the hour's start.
+                xperiod=3_600_000 if hourly else None,
+                xperiodalignment="middle" if hourly else None,
             )
         )
     fig.update_layout(barmode="stack")
-    fig.update_xaxes(tickformat=_TICKS.get(resolution, "%d %b"))
+    if hourly:
+        fig.update_xaxes(tickformat="%H:%M<br>%a %d")
+    else:
+        fig.update_xaxes(type="category", categoryorder="array", categoryarray=list(dict.fromkeys(d["x"])))
     fig.update_yaxes(title="kWh")
     # Many areas: a legend beside the plot scrolls, one above it would cover the title.
     return _layout(fig, title, height=HEIGHT + 40, legend=_SIDE_LEGEND)
