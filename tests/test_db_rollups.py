@@ -18,6 +18,7 @@ from pg_fixtures import assert_rollups_match, init_db, stored_rollups
 from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, Tick, make_house
 from telegraf_lutron.db.rollups import LOCK_CLASS
 from telegraf_lutron.db.schema import rebuild
+from telegraf_lutron.lineproto_parse import Metric
 
 BERLIN = "Europe/Berlin"
 
@@ -134,6 +135,30 @@ def test_energy_across_a_gap_lands_in_the_bucket_of_the_row_that_closes_it(pg_lu
             " ORDER BY time"
         ).fetchall()
     assert gap_close >= first_after[0] - last_before[0] > 0
+
+
+def test_rows_without_a_counter_still_count_power_and_energy_stays_right(pg_lutron_dsn: str) -> None:
+    gen = HistoryGenerator(make_house(3), start=datetime(2024, 6, 3, 10, 0, tzinfo=UTC), pinned={"100": 60.0})
+    ticks = gen.ticks(90)
+    with psycopg.connect(pg_lutron_dsn) as conn:
+        writer = TelegrafWriter(conn)
+        for i in range(0, 90, 10):
+            metrics = []
+            for n, tick in enumerate(ticks[i : i + 10]):
+                for name, tags, fields, ts in gen.metrics(tick):
+                    if tags.get("zone_id") == "100" and (i + n) % 7 in (3, 4):  # a field left out
+                        fields = {k: v for k, v in fields.items() if k != "energy_joules_total"}
+                    metrics.append(Metric(name, tags, fields, ts))
+            writer.write(metrics)
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM lutron_zone WHERE zone_id = '100' AND energy_joules_total IS NULL"
+            ).fetchone()[0]
+            == 26
+        )
+    check(pg_lutron_dsn)
+    first, last, total = counters(pg_lutron_dsn, "zone", "100")
+    assert total == pytest.approx(last - first, rel=1e-12) and total > 0
 
 
 def test_a_flush_written_twice_counts_once(pg_lutron_dsn: str) -> None:

@@ -166,6 +166,16 @@ class Fragments:
         ]
         return _join(cols)
 
+    def num_cols(self, alias: str) -> sql.Composed:
+        """`point_cols` without the labels."""
+        return _join(
+            [
+                sql.SQL("max({}) AS c").format(I(alias, COUNTER)),
+                sql.SQL("max({}) AS w").format(I(alias, WATTS)),
+                sql.SQL("max({}) AS onv").format(I(alias, self.level.on_field)),
+            ]
+        )
+
     def hour_stats(self, alias: str) -> sql.Composed:
         """Hourly aggregates over a `dl` relation (see the class docstring), without the labels
         and the last counter, which `agg_finish` adds."""
@@ -291,6 +301,14 @@ class Fragments:
             match=self.match(),
             point_cols_n=self.point_cols("n"),
             point_cols_r=self.point_cols("r"),
+            num_cols_n=self.num_cols("n"),
+            n_label_max=sql.SQL("").join(
+                sql.SQL(', max({} COLLATE "C") AS {}').format(I("n", lab), I(lab))
+                for lab in self.level.labels
+            ),
+            agg1_all=_join(
+                sql.SQL("agg1.{}").format(I(c)) for c in ("site", "series", "sid", "hour", "day", *STATS)
+            ),
             hour_stats=self.hour_stats("dl"),
             agg_finish=self.agg_finish(),
             day_aggs_h=self.day_aggs("h"),
@@ -351,7 +369,8 @@ BEGIN
         -- Fast or slow? Fast when every new row is newer than the newest stored bucket's last row.
         WITH span AS (
             -- default collation here: these keys probe the rollup tables' primary keys
-            SELECT {n_site} AS site, {n_series} AS series, min(n."time") AS t0
+            SELECT {n_site} AS site, {n_series} AS series, min(n."time") AS t0,
+                   bool_or(n.{counter} IS NULL) AS null_counter
             FROM new_rows n WHERE n."time" IS NOT NULL
             GROUP BY 1, 2
         ),
@@ -364,7 +383,7 @@ BEGIN
                    coalesce(lb.last_counter, (
                        SELECT h.last_counter FROM {hourly} h WHERE {h_match_b} AND h.last_counter IS NOT NULL
                        ORDER BY h.hour DESC LIMIT 1)) AS last_counter,
-                   (lb.last_time IS NULL OR b.t0 <= lb.last_time
+                   (lb.last_time IS NULL OR b.t0 <= lb.last_time OR b.null_counter
                     OR EXISTS (SELECT 1 FROM pend WHERE pend.site = b.site AND pend.series = b.series)) AS slow
             FROM span b
             LEFT JOIN LATERAL (
@@ -482,8 +501,11 @@ BEGIN
             -- (The function's SET clause restores the caller's value on return.)
             PERFORM set_config('enable_nestloop', 'off', true);
             WITH fast AS (
-                SELECT f.site, f.series, f.last_counter
-                FROM unnest(v_fast_site, v_fast_series, v_fast_counter) AS f(site, series, last_counter)
+                -- sid: a small integer per series, so that sorting and grouping compare integers,
+                -- not text (text comparisons were the biggest single cost of this statement)
+                SELECT f.site, f.series, f.last_counter, f.sid
+                FROM unnest(v_fast_site, v_fast_series, v_fast_counter) WITH ORDINALITY
+                     AS f(site, series, last_counter, sid)
             ),
             hours AS MATERIALIZED (
                 -- one time zone conversion per distinct time, not per row
@@ -493,28 +515,36 @@ BEGIN
                     FROM (SELECT DISTINCT n."time" FROM new_rows n WHERE n."time" IS NOT NULL) t
                 ) x
             ),
-            pts AS MATERIALIZED (
-                SELECT p.*, hours.hour, hours.day, fast.last_counter AS stored_c
+            d0 AS (
+                -- One sample per series and time (numbers only: labels are fetched for the few
+                -- buckets at the end), deltas in (sid, time) order, which the grouping can deliver.
+                SELECT p.*, coalesce(lag(p.c) OVER (PARTITION BY p.sid ORDER BY p."time"), p.stored_c) AS pc
                 FROM (
-                    SELECT {n_site_c} AS site, {n_series_c} AS series, n."time", {point_cols_n}
-                    FROM new_rows n WHERE n."time" IS NOT NULL
-                    GROUP BY 1, 2, 3
+                    SELECT fast.sid, max(fast.last_counter) AS stored_c, n."time", {num_cols_n}
+                    FROM new_rows n
+                    JOIN fast ON fast.site = {n_site} AND fast.series = {n_series}
+                    WHERE n."time" IS NOT NULL
+                    GROUP BY fast.sid, n."time"
                 ) p
-                JOIN fast ON fast.site = p.site AND fast.series = p.series
-                JOIN hours ON hours."time" = p."time"
             ),
             dl AS (
-                SELECT pts.site, pts.series, pts.hour, pts.day, pts."time", pts.c, pts.w, pts.onv,
-                       CASE WHEN pts.c IS NULL THEN NULL ELSE coalesce(lag(pts.c) OVER w, pts.stored_c) END AS pc
-                FROM pts
-                WINDOW w AS (PARTITION BY pts.site, pts.series, pts.c IS NULL ORDER BY pts."time")
+                SELECT d0.*, hours.hour, hours.day FROM d0 JOIN hours ON hours."time" = d0."time"
             ),
             agg0 AS (
-                SELECT dl.site, dl.series, dl.hour, dl.day, {hour_stats}
+                SELECT dl.sid, dl.hour, dl.day, {hour_stats}
                 FROM dl
-                GROUP BY dl.site, dl.series, dl.hour, dl.day
+                GROUP BY dl.sid, dl.hour, dl.day
             ),
-            {agg_finish},
+            agg1 AS MATERIALIZED (
+                SELECT fast.site, fast.series, agg0.* FROM agg0 JOIN fast ON fast.sid = agg0.sid
+            ),
+            agg AS (
+                -- the labels and counter of each bucket's newest row, from this COPY's rows
+                SELECT {agg1_all}, max(n.{counter}) AS last_counter{n_label_max}
+                FROM agg1
+                JOIN new_rows n ON {n_site} = agg1.site AND {n_series} = agg1.series AND n."time" = agg1.last_time
+                GROUP BY {agg1_all}
+            ),
             up_h AS (
                 INSERT INTO {hourly} AS t ({h_cols})
                 SELECT {h_vals} FROM agg
