@@ -10,8 +10,8 @@ Targets: every page's data, read with cold caches, in < 300 ms; every page drawn
 
 What it does, in a throwaway database on the server from --dsn / $TL_TEST_DSN:
 1. `db init`, then the history written as bench/bench_db.py writes it (its flushes of Telegraf-sized
-   binary COPYs, telegraf_lutron.db.history.HistoryGenerator's zones), for the zones of a generated design, ending
-   now; rollups for the 11 months before are copied from the generated days (bench_db's
+   binary COPYs of telegraf_lutron.db.history.HistoryGenerator's rows), for the zones of a generated
+   design, ending now; rollups for the 11 months before are copied from the generated days (bench_db's
    synthesize_year), so the "1 y" range has a year to read. A design cache with two revisions.
 2. Data: the loaders each page calls (webui/data.py), with Streamlit's caches cleared before every
    run: the first run and the median of --repeat. Energy is measured for every range, Zones for
@@ -62,10 +62,9 @@ from ui_fixtures import (  # noqa: E402
     store_designs,
     streamlit_server,
     ui_env,
-    zone_specs,
 )
 
-from telegraf_lutron.db.history import HistoryGenerator  # noqa: E402
+from telegraf_lutron.db.history import HistoryGenerator, zone_specs  # noqa: E402
 from telegraf_lutron.db.schema import init  # noqa: E402
 from telegraf_lutron.design import Design  # noqa: E402
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate  # noqa: E402

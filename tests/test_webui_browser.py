@@ -22,7 +22,7 @@ from ui_fixtures import (
     ui_env,
 )
 
-pytest_plugins = ["ui_fixtures"]  # its fixtures, and pg_fixtures' database fixtures
+pytest_plugins = ["ui_fixtures"]  # the UI fixtures; the database ones come from conftest (pg_fixtures)
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="Debian's Chromium (/usr/bin/chromium) is not installed: apt-get install -y chromium",

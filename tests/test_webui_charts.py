@@ -146,6 +146,22 @@ def test_energy_treemap_nests_floor_area_zone_and_drops_zero_energy() -> None:
     assert values["House/G/Kitchen"] == 4.0
     assert values["House"] == 6.0
     assert not any("Off all month" in i for i in trace.ids)
+    assert trace.maxdepth == -1  # a small house: every zone drawn
+
+
+def test_a_big_treemap_draws_floors_and_areas_and_keeps_the_zones_a_click_away() -> None:
+    n = charts.TREEMAP_ZONES + 1
+    df = pd.DataFrame(
+        {
+            "floor": ["G"] * n,
+            "area": ["A", "B"] * (n // 2) + ["A"],
+            "zone": [f"z{i}" for i in range(n)],
+            "energy_kwh": [1.0] * n,
+        }
+    )
+    trace = charts.energy_treemap(df).data[0]
+    assert trace.maxdepth == 3
+    assert "House/G/A/z0" in trace.ids
 
 
 def test_weekday_hour_heatmap_is_seven_by_twenty_four_with_gaps_empty() -> None:

@@ -16,7 +16,7 @@ from ui_fixtures import TZ, UiSetup, app_test
 
 from webui import common, data
 
-pytest_plugins = ["ui_fixtures"]  # its fixtures, and pg_fixtures' database fixtures
+pytest_plugins = ["ui_fixtures"]  # the UI fixtures; the database ones come from conftest (pg_fixtures)
 
 J_PER_KWH = 3_600_000.0
 BERLIN = ZoneInfo(TZ)

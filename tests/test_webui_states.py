@@ -16,7 +16,7 @@ from telegraf_lutron.db.cli import telegraf_block
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate
 from webui import common
 
-pytest_plugins = ["ui_fixtures"]  # its fixtures, and pg_fixtures' database fixtures
+pytest_plugins = ["ui_fixtures"]  # the UI fixtures; the database ones come from conftest (pg_fixtures)
 
 SECRET = "s3cret-pw"
 PAGES = ("now", "energy", "zones", "design")
@@ -187,7 +187,7 @@ def test_settings_come_from_streamlit_secrets_when_the_environment_has_none(
 
     design, xml = house(seed=4)
     store_designs(tmp_path, [(design, xml)])
-    at = AppTest.from_file(str(APP), default_timeout=30)
+    at = AppTest.from_file(str(APP), default_timeout=120)
     at.secrets.update({"dsn": pg_lutron_dsn, "cache_dir": str(tmp_path), "tariff": 0.25, "currency": "CHF"})
     at.run()
     at.switch_page("pages/design.py").run()

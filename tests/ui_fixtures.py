@@ -1,11 +1,13 @@
-"""Web UI test support (a pytest plugin: `pytest_plugins = ["ui_fixtures"]`, which also provides
-pg_fixtures' database fixtures): a database per test module holding generated history of a generated house,
-a design cache holding that house's design, and AppTest set up against both.
+"""Web UI test support (a pytest plugin: `pytest_plugins = ["ui_fixtures"]`; the database fixtures
+come from pg_fixtures, which tests/conftest.py loads): a database per test module holding generated
+history of a generated house, a design cache holding that house's design, and AppTest set up
+against both; a real Streamlit server and Chromium for the browser tests.
 
-History is written like Telegraf's outputs.postgresql writes it (`telegraf_lutron.db.history.TelegrafWriter`: one
-transaction and one COPY per measurement and flush) with `telegraf_lutron.db.history.HistoryGenerator`, for the zones
-of a `designgen` design, so the UI's numbers, names and the design agree. The line-protocol round
-trip is skipped here (the writer gets the generator's metrics directly); the rollup tests cover it.
+History is written the way Telegraf's outputs.postgresql writes it (`telegraf_lutron.db.history`:
+`TelegrafWriter`, one transaction and one COPY per measurement and flush, fed by `HistoryGenerator`)
+for the zones of a `designgen` design tagged as the plugin tags them (`zone_specs`), so the UI's
+numbers, names and the design agree. The line-protocol round trip is skipped here (the writer gets
+the generator's metrics directly); the rollup tests cover it.
 
 Test modules import helpers from here before pytest loads it as a plugin, so it opts out of assert
 rewriting (PYTEST_DONT_REWRITE) instead of warning; it makes no assertions of its own.
@@ -25,21 +27,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pg_fixtures
 import psycopg
 import pytest
 from pg_fixtures import create_database, drop_database, init_db
 
-from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, ZoneSpec
+from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, zone_specs
 from telegraf_lutron.design import Design
 from telegraf_lutron.design_cache import DesignCache
 from telegraf_lutron.lineproto_parse import Metric
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate
-
-# pg_fixtures' database fixtures, provided by this plugin too (a test module loads only this one)
-pg_server_dsn = pg_fixtures.pg_server_dsn
-pg_dsn = pg_fixtures.pg_dsn
-pg_lutron_dsn = pg_fixtures.pg_lutron_dsn
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "webui" / "app.py"
@@ -56,25 +52,13 @@ PAGES = {
 }
 
 
-def zone_specs(design: Design) -> list[ZoneSpec]:
-    """The design's zones as the history generator's specs, tagged as the plugin tags them."""
-    return [
-        ZoneSpec(
-            zone_id=str(z.id),
-            zone=z.name,
-            area_id=str(z.area_key),
-            area=z.area,
-            floor=z.floor,
-            output_type=z.output_type,
-            rated_watts=z.rated_watts,
-            dimmable=z.dimmable,
-        )
-        for z in design.zones
-    ]
-
-
 def to_metrics(gen: HistoryGenerator, ticks: list[Any]) -> list[Metric]:
-    return [Metric(m, dict(sorted(t.items())), f, ts) for tick in ticks for m, t, f, ts in gen.metrics(tick)]
+    # An empty tag (a zone without a floor) is not written by the plugin: not here either.
+    return [
+        Metric(m, {k: v for k, v in sorted(t.items()) if v}, f, ts)
+        for tick in ticks
+        for m, t, f, ts in gen.metrics(tick)
+    ]
 
 
 def seed_history(
@@ -190,9 +174,10 @@ def ui_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
 
 
 def app_test(
-    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, page: str = "now", timeout: float = 30
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, page: str = "now", timeout: float = 120
 ) -> Any:
-    """An AppTest of the whole app, switched to `page` and run once, with `env` set."""
+    """An AppTest of the whole app, switched to `page` and run once, with `env` set. A run takes 1-3 s;
+    the generous timeout is for a machine busy with other test suites."""
     from streamlit.testing.v1 import AppTest
 
     for key, value in env.items():
