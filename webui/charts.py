@@ -181,8 +181,12 @@ def energy_stacked(
     return _layout(fig, title, height=HEIGHT + 40, legend=_SIDE_LEGEND)
 
 
+TREEMAP_ZONES = 60  # up to this many zones the treemap shows them all at once
+
+
 def energy_treemap(df: pd.DataFrame, title: str = "Where the energy went") -> go.Figure:
-    """Floor > area > zone, sized by energy. Columns: floor, area, zone, energy_kwh."""
+    """Floor > area > zone, sized by energy (zones drawn when there are at most TREEMAP_ZONES,
+    else one click away). Columns: floor, area, zone, energy_kwh."""
     d = df[df["energy_kwh"] > 0] if not df.empty else df
     if d.empty:
         return empty_figure(title, "No energy recorded in this range")
@@ -196,6 +200,8 @@ def energy_treemap(df: pd.DataFrame, title: str = "Where the energy went") -> go
         path=[px.Constant("House"), "floor", "area", "zone"],
         values="energy_kwh",
         color_discrete_sequence=_PALETTE,
+        # A big house shows floors and areas; a click on an area opens its zones.
+        maxdepth=-1 if len(d) <= TREEMAP_ZONES else 3,
     )
     fig.update_traces(
         hovertemplate="%{label}<br>%{value:,.2f} kWh (%{percentRoot:.1%})<extra></extra>",

@@ -12,6 +12,8 @@ from telegraf_lutron.design import Area, Design, Keypad, Zone
 from webui import common, data
 from webui.common import md
 
+OPEN_FIRST_FLOOR = 60  # zones: a bigger house starts with every floor closed (lighter to draw)
+
 ctx = common.page("Design", needs_db=False)
 info = data.design_info(ctx.settings.cache_dir)
 if not info.ok or info.design is None:
@@ -167,7 +169,7 @@ for floor, areas in floors.items():
     rooms = sum(1 for a in areas if not a.is_container)
     with st.expander(
         f"{md(floor)} — {rooms} rooms, {n_zones} zones, {n_keypads} keypads",
-        expanded=first or matches is not None,
+        expanded=(first and len(design.zones) <= OPEN_FIRST_FLOOR) or matches is not None,
     ):
         first = False
         for a in shown:
