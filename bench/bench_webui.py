@@ -245,6 +245,35 @@ def measure_browser(env: dict[str, str], log: Path, settle: float) -> dict[str, 
     return out
 
 
+BASELINES = {
+    "empty": "import streamlit as st\nst.title('Baseline')\nst.metric('x', 1)\n",
+    "1 chart": (
+        "import plotly.graph_objects as go\nimport streamlit as st\nst.title('Baseline')\nst.metric('x', 1)\n"
+        "st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 3, 2])))\n"
+    ),
+}
+
+
+def measure_baselines(workdir: Path) -> dict[str, dict[str, float]]:
+    """The same cold/reload protocol on bare Streamlit pages: what this machine manages at all."""
+    out: dict[str, dict[str, float]] = {}
+    for name, source in BASELINES.items():
+        app = workdir / f"baseline_{len(out)}.py"
+        app.write_text(source)
+        log = ROOT / "test-artifacts" / "bench-webui-baseline.log"
+        with streamlit_server({}, log, app=app) as url, chromium() as browser:
+            ctx = browser.new_context()
+            render_page(ctx.new_page(), url, int(name != "empty"))  # warm the server
+            ctx.close()
+            ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+            page = ctx.new_page()
+            out[name] = {
+                kind: render_page(page, url, int(name != "empty")).seconds for kind in ("cold", "reload")
+            }
+            ctx.close()
+    return out
+
+
 # --- main -----------------------------------------------------------------------------------------
 
 
@@ -339,9 +368,14 @@ def run(args: argparse.Namespace, dsn: str, name: str, design: Design, xml: byte
     for page, t in results.items():
         flag = "" if max(t.values()) < RENDER_TARGET else "  <-- over target"
         print(f"{page:8} {t['switch']:7.2f}s {t['cold']:7.2f}s {t['reload']:7.2f}s{flag}")
+    for name, t in measure_baselines(cache_dir).items():
+        print(
+            f"{'bare Streamlit page, ' + name:34} cold {t['cold']:5.2f}s  reload {t['reload']:5.2f}s (baseline)"
+        )
     print(
         "switch: clicked in the sidebar of the open app, data read fresh; cold: a new browser opens the page"
-        " (4.7 MB of plotly.js to load and compile); reload: the same browser again."
+        " (4.7 MB of plotly.js to load and compile); reload: the same browser again. The baselines are bare"
+        " Streamlit pages measured the same way: what this machine does for any page."
     )
     print(f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     return 0

@@ -214,15 +214,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env: dict[str, str], log_path: Path, timeout: float = 30.0) -> Iterator[str]:
-    """`streamlit run webui/app.py` on a free 127.0.0.1 port with `env`; yields its URL, stops it."""
+def streamlit_server(
+    env: dict[str, str], log_path: Path, timeout: float = 30.0, app: Path = APP
+) -> Iterator[str]:
+    """`streamlit run webui/app.py` (or `app`) on a free 127.0.0.1 port with `env`; yields its URL,
+    stops it."""
     port = free_port()
     command = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        str(APP),
+        str(app),
         "--server.headless",
         "true",
         "--server.address",
