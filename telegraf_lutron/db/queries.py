@@ -14,9 +14,10 @@ bucket that overlaps the range is returned whole.
 
 Which data a query reads depends on its range, so no query over more than 48 hours reads raw rows:
 - raw rows: `current_power` and `zones_on` (the newest row per series, at most `max_age` old, and
-  for zones that are on one hour of raw rows around their last "off"), `power_history` up to 48 h;
+  for zones that are on one hour of raw rows around their last "off"), `power_history` up to 48 h,
+  `level_history` (at most 48 h);
 - hourly rollups: `energy` at hour resolution, `power_history` up to 62 days, `weekday_hour_power`,
-  `top_zones` up to 7 days, `zones_on_overnight`;
+  `top_zones` up to 7 days, `zones_on_overnight`, `on_hours`;
 - daily rollups: `energy` by day or month, `power_history` beyond 62 days, `top_zones` beyond 7 days.
 
 Errors a user can cause become `DatabaseUnavailable`, `SchemaMissing` or `PermissionDenied` (see
@@ -557,8 +558,8 @@ class HistoryStore:
             raw=ZONE.raw_table(s.raw_schema),
             hourly=ZONE.hourly_table(),
             match_st=self._match(ZONE, "r", "st"),
-            match_x=self._match_series(ZONE, "r", "x"),
-            match_lo=self._match_series(ZONE, "r", "lo"),
+            match_x=self._match(ZONE, "r", "x"),
+            match_lo=self._match(ZONE, "r", "lo"),
             order=self._order(ZONE, "r"),
             site_filter=sql.SQL("AND st.site = %(site)s") if site is not None else sql.SQL(""),
             area_filter=sql.SQL("AND cur.area = %(area)s") if area is not None else sql.SQL(""),
@@ -579,10 +580,6 @@ class HistoryStore:
             )
             for r in rows
         ]
-
-    @staticmethod
-    def _match_series(level: Level, raw_alias: str, alias: str) -> sql.Composable:
-        return HistoryStore._match(level, raw_alias, alias)
 
     # --- rollups --------------------------------------------------------------------------------
 
