@@ -1,8 +1,7 @@
-"""PostgreSQL test support: a fresh database per test, a writer that behaves like Telegraf's
-outputs.postgresql, a generator of realistic lighting history, and an independent Python
-reference for the rollups.
+"""PostgreSQL test support: a fresh database per test and an independent Python reference for the
+rollups. (The Telegraf-like writer and the history generator live in `telegraf_lutron.db.history`.)
 
-Fixtures (load with `pytest_plugins = ["pg_fixtures"]`):
+Fixtures (loaded by tests/conftest.py):
 - `pg_server_dsn`: the server from $TL_TEST_DSN (default 127.0.0.1:5432, user postgres).
 - `pg_dsn`: a new database with a random name, dropped (WITH FORCE) after the test.
 - `pg_conn`: an autocommit connection to `pg_dsn`.

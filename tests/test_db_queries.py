@@ -254,6 +254,28 @@ def test_zones_that_stayed_on_overnight(store: HistoryStore) -> None:
     assert {n.zone_id for n in evening} >= {"100", "102"} and all(n.hours == 8 for n in evening)
 
 
+def test_on_hours_per_local_day(store: HistoryStore) -> None:
+    always_on = store.on_hours(local(2024, 6, 3), local(2024, 6, 6), site="home", id="100")
+    assert [(d.day, d.on_hours, d.hours) for d in always_on] == [
+        (date(2024, 6, 3), 24.0, 24),
+        (date(2024, 6, 4), 24.0, 24),
+        (date(2024, 6, 5), 22.0, 22),  # two hours not recorded (the gap)
+    ]
+    assert [d.on_hours for d in store.on_hours(local(2024, 6, 3), local(2024, 6, 4), id="101")] == [0.0]
+    switched_on = store.on_hours(local(2024, 6, 7), local(2024, 6, 8), id="102")
+    assert switched_on[0].on_hours == pytest.approx(4 - 1 / 12)  # on from 20:05, 5-minute samples
+
+
+def test_level_history_of_one_zone(store: HistoryStore) -> None:
+    start = local(2024, 6, 7, 19)
+    points = store.level_history(start, start + timedelta(hours=2), site="home", id="102", max_points=4)
+    assert [p.time for p in points] == [start + i * timedelta(minutes=30) for i in range(4)]
+    assert [p.max_level for p in points] == [0.0, 0.0, 75.0, 75.0]
+    assert points[2].min_level == 0.0 and points[3].min_level == 75.0
+    with pytest.raises(ValueError, match="48 hours"):
+        store.level_history(start, start + timedelta(days=3), site="home", id="102")
+
+
 # --- which data each range reads ----------------------------------------------------------------
 
 
