@@ -47,6 +47,7 @@ from telegraf_lutron.design import (
     normalize_revision,
 )
 from telegraf_lutron.design_xml import MAX_DESIGN_BYTES, parse_design, validate_design
+from telegraf_lutron.files import atomic_write
 from telegraf_lutron.log import one_line
 
 __all__ = [
@@ -232,21 +233,6 @@ class CacheEntry:
         return entry
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so readers see the old file or the new one, never half of it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def cache_key(revision: str) -> str:
     """A file-name-safe key for a revision: `20250516T173422` for the usual form."""
     normal = normalize_revision(revision)
@@ -363,9 +349,9 @@ class DesignCache:
         key = cache_key(revision)
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.designs.mkdir(mode=0o700, exist_ok=True)
-        _atomic_write(self._xml_path(key), raw)
+        atomic_write(self._xml_path(key), raw)
         model = json.dumps(design_to_dict(design), ensure_ascii=False, separators=(",", ":"))
-        _atomic_write(self._model_path(key), model.encode())
+        atomic_write(self._model_path(key), model.encode())
         entries = [e for e in self.entries() if e.key != key]
         diff: DesignDiff | None = None
         if entries:
@@ -388,7 +374,7 @@ class DesignCache:
         )
         entries = entries[-self.keep :]
         history = {"schema": HISTORY_SCHEMA, "revisions": [e.to_dict() for e in entries]}
-        _atomic_write(self.history_path, json.dumps(history, ensure_ascii=False, indent=1).encode())
+        atomic_write(self.history_path, json.dumps(history, ensure_ascii=False, indent=1).encode())
         self._prune({e.key for e in entries})
         return diff
 

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 import telnetlib3
@@ -148,7 +148,6 @@ class Session:
         self._manager: asyncio.Task[None] | None = None
         self._closing = False
         self._connected_event = asyncio.Event()
-        self._state_changed = asyncio.Event()
         self._last_rx = 0.0
         self._end_reason = ""
         self._logged_in_at: float | None = None
@@ -514,8 +513,3 @@ def _describe(exc: BaseException, where: str) -> str:
     if isinstance(exc, OSError):
         return f"cannot connect to {where}: {exc.strerror or exc}"
     return str(exc) or f"{type(exc).__name__} talking to {where}"
-
-
-def commands_for_sync(zones: Sequence[int], leds: Sequence[tuple[int, int]]) -> list[p.Command]:
-    """The queries of a full state read: every zone level, then every LED."""
-    return [p.query_output_level(z) for z in zones] + [p.query_led(d, c) for d, c in leds]

@@ -21,12 +21,12 @@ from telegraf_lutron.design_cache import (
     DesignCache,
     DesignFollower,
     DesignSource,
-    _atomic_write,
     cache_key,
     redact_url,
     url_for_host,
 )
 from telegraf_lutron.design_xml import MAX_DESIGN_BYTES
+from telegraf_lutron.files import atomic_write
 from telegraf_lutron.simulator.designgen import GeneratorParams, design_to_xml, generate_design
 
 MB = 1024 * 1024
@@ -246,9 +246,9 @@ def test_store_and_load_round_trip_with_private_files(tmp_path: Path) -> None:
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> None:
     path = tmp_path / "history.json"
-    _atomic_write(path, b"old")
+    atomic_write(path, b"old")
     with pytest.raises(TypeError):
-        _atomic_write(path, "not bytes")  # type: ignore[arg-type]
+        atomic_write(path, "not bytes")  # type: ignore[arg-type]
     assert path.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["history.json"]  # no temporary file left behind
 
