@@ -228,10 +228,30 @@ def _max_text(a: str | None, b: str | None) -> str | None:
     return b if a is None else a if b is None else max(a, b)
 
 
+def flush_rollups(conn: psycopg.Connection[Any], levels: Sequence[str] = ("zone", "area", "system")) -> None:
+    """Drain what the triggers staged, as a reader (HistoryStore) does before reading rollups,
+    on `conn` (in a savepoint of its transaction if one is open: it may hold staged rows, and the
+    drain lock, itself)."""
+    from telegraf_lutron.db.levels import BY_NAME
+    from telegraf_lutron.db.rollups import flush
+
+    for level in levels:
+        with conn.transaction(), conn.cursor() as cur:
+            flush(cur, BY_NAME[level])
+
+
+def set_rollup_batch_rows(dsn: str, rows: int) -> None:
+    """How many staged rows make the trigger drain inside the COPY (0: every COPY)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("UPDATE lutron.settings SET value = %s WHERE name = 'rollup_batch_rows'", (str(rows),))
+
+
 def stored_rollups(
     conn: psycopg.Connection[Any], level: str
 ) -> tuple[dict[tuple[str, str, datetime], Agg], dict[tuple[str, str, date], Agg]]:
-    """The rollup tables of `level` in the same shape as `reference_rollups`."""
+    """The rollup tables of `level` in the same shape as `reference_rollups`, after draining the
+    stage (see `flush_rollups`)."""
+    flush_rollups(conn, (level,))
     _, key, _, labels = LEVEL_TABLES[level]
     out: list[dict[Any, Agg]] = []
     for bucket, table in (("hour", f"{level}_hourly"), ("day", f"{level}_daily")):
@@ -259,21 +279,26 @@ def assert_rollups_match(
 ) -> None:
     """Every stored hourly and daily bucket equals the reference, and no bucket is missing or extra."""
     for level in levels:
-        ref_h, ref_d = reference_rollups(conn, level, tz)
-        got_h, got_d = stored_rollups(conn, level)
-        for what, ref, got in (("hourly", ref_h, got_h), ("daily", ref_d, got_d)):
-            missing = sorted(set(ref) - set(got), key=str)[:5]
-            extra = sorted(set(got) - set(ref), key=str)[:5]
-            assert not missing and not extra, f"{level} {what}: missing {missing}, extra {extra}"
-            for k, want in ref.items():
-                have = got[k]
-                for name, a, b in zip(STAT_NAMES, have.stats(), want.stats(), strict=True):
-                    if isinstance(b, float):
-                        assert a is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6), (
-                            f"{level} {what} {k} {name}: stored {a}, reference {b}"
-                        )
-                    else:
-                        assert a == b, f"{level} {what} {k} {name}: stored {a}, reference {b}"
-                assert have.labels == want.labels, (
-                    f"{level} {what} {k} labels: {have.labels} != {want.labels}"
-                )
+        assert_same_rollups(level, stored_rollups(conn, level), reference_rollups(conn, level, tz))
+
+
+def assert_same_rollups(
+    level: str,
+    got_pair: tuple[dict[Any, Agg], dict[Any, Agg]],
+    ref_pair: tuple[dict[Any, Agg], dict[Any, Agg]],
+) -> None:
+    """`got_pair` (hourly, daily) equals `ref_pair`: same buckets, same stats (floats to 1e-9)."""
+    for what, ref, got in (("hourly", ref_pair[0], got_pair[0]), ("daily", ref_pair[1], got_pair[1])):
+        missing = sorted(set(ref) - set(got), key=str)[:5]
+        extra = sorted(set(got) - set(ref), key=str)[:5]
+        assert not missing and not extra, f"{level} {what}: missing {missing}, extra {extra}"
+        for k, want in ref.items():
+            have = got[k]
+            for name, a, b in zip(STAT_NAMES, have.stats(), want.stats(), strict=True):
+                if isinstance(b, float):
+                    assert a is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6), (
+                        f"{level} {what} {k} {name}: stored {a}, reference {b}"
+                    )
+                else:
+                    assert a == b, f"{level} {what} {k} {name}: stored {a}, reference {b}"
+            assert have.labels == want.labels, f"{level} {what} {k} labels: {have.labels} != {want.labels}"

@@ -59,9 +59,19 @@ def test_init_twice_reports_nothing_to_do_and_status_shows_the_version(pg_dsn: s
     assert "[[outputs.postgresql]]" not in again.stdout
     status = run("status", "--dsn", pg_dsn)
     assert status.returncode == 0, status.stderr
-    assert "schema version: 1 (up to date)" in status.stdout
+    assert "schema version: 2 (up to date)" in status.stdout
     assert "timezone: America/New_York" in status.stdout
     assert status.stdout.count("rollup trigger installed") == 3
+    assert "waiting for the next rollup drain" not in status.stdout  # nothing written yet
+
+
+def test_status_shows_rows_waiting_for_a_drain(pg_dsn: str) -> None:
+    assert run("init", "--dsn", pg_dsn, "--timezone", "Europe/Berlin").returncode == 0
+    gen = HistoryGenerator(make_house(2), start=datetime(2024, 6, 3, 10, tzinfo=UTC))
+    with psycopg.connect(pg_dsn) as conn:
+        TelegrafWriter(conn).write_lines(gen.lines(gen.ticks(5)))
+    status = run("status", "--dsn", pg_dsn)
+    assert "rows waiting for the next rollup drain: zone 10, area 5, system 5" in status.stdout
 
 
 def test_the_dsn_can_come_from_the_environment(pg_dsn: str) -> None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from pg_fixtures import reference_rollups, stored_rollups
+from pg_fixtures import assert_same_rollups, flush_rollups, reference_rollups, stored_rollups
 
 from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, make_house
 from telegraf_lutron.db.prune import DEFAULT_HOURLY, DEFAULT_RAW, Retention, parse_retention, prune
@@ -124,11 +124,26 @@ def test_a_late_row_from_the_pruned_past_leaves_its_complete_bucket_alone(pg_lut
     ]
     with psycopg.connect(pg_lutron_dsn) as conn:
         TelegrafWriter(conn).write_lines(gen.lines(late))  # Telegraf re-sends a very old row
+        flush_rollups(conn)
         after = conn.execute(
             "SELECT * FROM lutron.zone_hourly WHERE hour = %s ORDER BY zone_id", (old_hour,)
         ).fetchall()
         assert conn.execute("SELECT count(*) FROM lutron.pending_buckets").fetchone()[0] == 0
     assert after == before
+
+
+def test_prune_rolls_up_staged_rows_before_deleting_their_raw_rows(pg_lutron_dsn: str) -> None:
+    fill(pg_lutron_dsn)  # fewer rows than the drain threshold: all of them wait in the stage
+    with psycopg.connect(pg_lutron_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM lutron.zone_hourly").fetchone()[0] == 0
+        reference = {lv: reference_rollups(conn, lv, "Europe/Berlin") for lv in ("zone", "area", "system")}
+    with psycopg.connect(pg_lutron_dsn, autocommit=True) as conn:
+        prune(conn, Retention(raw=POLICY.raw, hourly=None, daily=None), now=NOW)
+        staged = conn.execute("SELECT sum(staged_rows) FROM lutron.rollup_state").fetchone()[0]
+        assert staged == 0 and conn.execute("SELECT count(*) FROM lutron.stage_zone").fetchone()[0] == 0
+        # Complete buckets for the whole period, though most raw rows are gone now.
+        for lv, ref in reference.items():
+            assert_same_rollups(lv, stored_rollups(conn, lv), ref)
 
 
 def test_prune_while_telegraf_writes(pg_lutron_dsn: str) -> None:

@@ -324,6 +324,31 @@ def test_no_query_over_more_than_48_hours_reads_raw_rows(rollup_reader: str, dat
             s.current_power(now=data.now)
 
 
+def test_answers_include_rows_the_trigger_has_only_staged(pg_dsn: str) -> None:
+    init_db(pg_dsn, TZ)  # default drain thresholds: 20,000 rows or a minute
+    gen = HistoryGenerator(make_house(3), start=START, step=STEP, tz=TZ, pinned={"100": 50.0})
+    with psycopg.connect(pg_dsn) as conn:
+        TelegrafWriter(conn).write_lines(gen.lines(gen.ticks(36)))  # 3 hours, far below 20,000 rows
+        assert conn.execute("SELECT count(*) FROM lutron.zone_hourly").fetchone()[0] == 0
+        ref_hourly, _ = reference_rollups(conn, "zone", TZ)
+    with HistoryStore(pg_dsn) as s:
+        got = s.energy("zone", START, START + timedelta(hours=3), resolution="hour")
+    want = {(k[1], k[2]): v.energy_joules / J_PER_KWH for k, v in ref_hourly.items()}
+    assert {(b.id, b.start): b.energy_kwh for b in got} == pytest.approx(want, rel=1e-9)
+    assert sum(want.values()) > 0
+
+
+def test_a_reader_that_may_not_flush_still_gets_answers(
+    rollup_reader: str, data: Dataset, caplog: Any
+) -> None:
+    with HistoryStore(rollup_reader) as s:
+        s.energy("system", local(2024, 6, 2), local(2024, 6, 9))
+        s.energy("zone", local(2024, 6, 2), local(2024, 6, 9))
+    warnings = [r for r in caplog.records if "cannot bring the rollups up to date" in r.getMessage()]
+    assert len(warnings) == 1  # said once, in one line, with what to do
+    assert "--ui-role" in warnings[0].getMessage() and "\n" not in warnings[0].getMessage()
+
+
 # --- errors -------------------------------------------------------------------------------------
 
 

@@ -3,17 +3,22 @@
 Rows go through the real pipeline: the plugin's line-protocol encoder, the strict Telegraf parser,
 and a writer that COPYs like outputs.postgresql. The reference is computed in Python
 (`pg_fixtures.reference_rollups`), independently of the SQL under test.
+
+Every test using `pg_lutron_dsn` runs twice: with the trigger draining the stage inside every COPY,
+and with drains every few hundred rows (so a drain sees rows of several COPYs, and some are still
+staged when the test reads, which drains them first, as the UI does).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
-from pg_fixtures import assert_rollups_match, init_db, stored_rollups
+from pg_fixtures import assert_rollups_match, flush_rollups, init_db, set_rollup_batch_rows, stored_rollups
 
 from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, Tick, make_house
 from telegraf_lutron.db.rollups import LOCK_CLASS
@@ -21,6 +26,13 @@ from telegraf_lutron.db.schema import rebuild
 from telegraf_lutron.lineproto_parse import Metric
 
 BERLIN = "Europe/Berlin"
+BATCHED_ROWS = 700  # not a multiple of any flush's row count
+
+
+@pytest.fixture(params=["every_copy", "batched"])
+def pg_lutron_dsn(request: pytest.FixtureRequest, pg_lutron_dsn: str) -> str:
+    set_rollup_batch_rows(pg_lutron_dsn, 0 if request.param == "every_copy" else BATCHED_ROWS)
+    return pg_lutron_dsn
 
 
 def write(dsn: str, gen: HistoryGenerator, ticks: list[Tick], flush_every: int = 10) -> None:
@@ -45,6 +57,7 @@ def counters(dsn: str, level: str, key: str) -> tuple[float, float, float]:
             f" FROM {table} WHERE {col} = %s",
             (key,),
         ).fetchone()
+        flush_rollups(conn)
         total = conn.execute(
             f"SELECT sum(energy_joules) FROM lutron.{level}_hourly WHERE {col} = %s", (key,)
         ).fetchone()[0]
@@ -80,6 +93,7 @@ def test_a_renamed_zone_keeps_its_series_and_buckets_show_the_newest_name(pg_lut
     write(pg_lutron_dsn, gen, late[:5])  # late rows (slow path) must not bring back an old name
     check(pg_lutron_dsn)
     with psycopg.connect(pg_lutron_dsn) as conn:
+        flush_rollups(conn)
         rows = conn.execute("SELECT zone, samples FROM lutron.zone_hourly WHERE zone_id = '100'").fetchall()
         daily = conn.execute("SELECT zone FROM lutron.zone_daily WHERE zone_id = '100'").fetchall()
     assert rows == [("Reading lights", 50)] and daily == [("Reading lights",)]
@@ -97,6 +111,7 @@ def test_counter_reset_counts_the_new_value_and_never_goes_negative(pg_lutron_ds
     write(pg_lutron_dsn, gen, ticks)
     check(pg_lutron_dsn)
     with psycopg.connect(pg_lutron_dsn) as conn:
+        flush_rollups(conn)
         negative = conn.execute(
             "SELECT count(*) FROM (SELECT energy_joules FROM lutron.zone_hourly UNION ALL"
             " SELECT energy_joules FROM lutron.area_hourly UNION ALL SELECT energy_joules FROM lutron.system_hourly) x"
@@ -176,6 +191,7 @@ def test_a_flush_written_twice_counts_once(pg_lutron_dsn: str) -> None:
     assert total == pytest.approx(last - first, rel=1e-12)
     assert total > 0
     with psycopg.connect(pg_lutron_dsn) as conn:
+        flush_rollups(conn)
         samples = conn.execute(
             "SELECT sum(samples) FROM lutron.zone_hourly WHERE zone_id = '101'"
         ).fetchone()[0]
@@ -224,6 +240,7 @@ def test_local_days_across_dst_changes(pg_dsn: str, tz: str, start: datetime, da
     write(pg_lutron_dsn := pg_dsn, gen, gen.ticks(int(33 * 60 / 3)), flush_every=20)
     check(pg_lutron_dsn, tz)
     with psycopg.connect(pg_dsn) as conn:
+        flush_rollups(conn)
         n_hours, samples = conn.execute(
             "SELECT count(*), sum(samples) FROM lutron.system_hourly WHERE day = %s", (day,)
         ).fetchone()
@@ -245,6 +262,7 @@ def test_the_two_autumn_hours_at_2am_stay_two_buckets(pg_lutron_dsn: str) -> Non
     )
     write(pg_lutron_dsn, gen, gen.ticks(36))  # 23:00-01:55 UTC: local 01:00, 02:00 CEST, 02:00 CET
     with psycopg.connect(pg_lutron_dsn) as conn:
+        flush_rollups(conn)
         rows = conn.execute(
             "SELECT hour, to_char(hour AT TIME ZONE 'Europe/Berlin', 'HH24:MI'), samples FROM lutron.system_hourly ORDER BY hour"
         ).fetchall()
@@ -252,6 +270,7 @@ def test_the_two_autumn_hours_at_2am_stay_two_buckets(pg_lutron_dsn: str) -> Non
 
 
 def test_rollup_failure_never_fails_telegrafs_copy_and_heals_on_the_next_one(pg_lutron_dsn: str) -> None:
+    set_rollup_batch_rows(pg_lutron_dsn, 0)  # the drain inside the COPY is what must not fail it
     gen = HistoryGenerator(make_house(4), start=datetime(2024, 6, 3, 10, 0, tzinfo=UTC))
     ticks = gen.ticks(90)
     write(pg_lutron_dsn, gen, ticks[:30])
@@ -278,7 +297,7 @@ def test_concurrent_writers_of_the_same_series_are_serialised(pg_lutron_dsn: str
     write(pg_lutron_dsn, gen, ticks[:40])
     errors: list[BaseException] = []
     with psycopg.connect(pg_lutron_dsn) as a:
-        # A: an open transaction that has written newer rows (its trigger holds the series locks).
+        # A: an open transaction that has written newer rows (its trigger holds the level's lock).
         a_tx = a.transaction()
         a_tx.__enter__()
         with (
@@ -315,7 +334,7 @@ def test_concurrent_writers_of_the_same_series_are_serialised(pg_lutron_dsn: str
         b = threading.Thread(target=late_writer)
         b.start()
         b.join(timeout=1.0)
-        assert b.is_alive(), "B must wait for A's series locks"
+        assert b.is_alive(), "B must wait for A's lock"
         a_tx.__exit__(None, None, None)
     b.join(timeout=30)
     assert not b.is_alive() and not errors
@@ -354,18 +373,68 @@ def test_rebuild_reproduces_trigger_maintained_rollups(pg_lutron_dsn: str) -> No
                 assert b[k].energy_joules == pytest.approx(a[k].energy_joules, rel=1e-9, abs=1e-6)
 
 
-def test_a_writer_waits_for_the_sites_advisory_lock(pg_lutron_dsn: str) -> None:
+def test_a_writer_waits_for_the_levels_drain_lock(pg_lutron_dsn: str) -> None:
     gen = HistoryGenerator(make_house(1), start=datetime(2024, 6, 3, 10, 0, tzinfo=UTC))
     ticks = gen.ticks(20)
     write(pg_lutron_dsn, gen, ticks[:10])
     done = threading.Event()
     with psycopg.connect(pg_lutron_dsn, autocommit=True) as holder:
-        # The key the trigger uses for the zones of site "home" (see rollups.LOCK_CLASS).
-        holder.execute("SELECT pg_advisory_lock(%s, hashtext('zone' || chr(1) || 'home'))", (LOCK_CLASS,))
+        # The key the trigger and the drain use for the zone level (see rollups.LOCK_CLASS).
+        holder.execute("SELECT pg_advisory_lock(%s, hashtext('zone'))", (LOCK_CLASS,))
         t = threading.Thread(target=lambda: (write(pg_lutron_dsn, gen, ticks[10:]), done.set()))
         t.start()
-        assert not done.wait(1.0), "the COPY must wait while another writer holds the site"
+        assert not done.wait(1.0), "the COPY must wait while another writer holds the level"
         holder.execute("SELECT pg_advisory_unlock_all()")
         t.join(timeout=30)
     assert done.is_set()
+    check(pg_lutron_dsn)
+
+
+def staged(dsn: str, level: str = "zone") -> tuple[int, int]:
+    """(rows in the stage table, rows rollup_state says are staged) of `level`."""
+    with psycopg.connect(dsn) as conn:
+        n = conn.execute(f"SELECT count(*) FROM lutron.stage_{level}").fetchone()[0]
+        counted = conn.execute(
+            "SELECT staged_rows FROM lutron.rollup_state WHERE level = %s", (level,)
+        ).fetchone()[0]
+    return n, counted
+
+
+def test_the_trigger_drains_once_the_stage_holds_rollup_batch_rows(pg_dsn: str) -> None:
+    init_db(pg_dsn, BERLIN)
+    set_rollup_batch_rows(pg_dsn, 300)
+    gen = HistoryGenerator(make_house(8), start=datetime(2024, 6, 3, 10, 0, tzinfo=UTC))
+    seen = []
+    for _ in range(8):
+        write(pg_dsn, gen, gen.ticks(10))  # 80 zone rows per COPY
+        seen.append(staged(pg_dsn))
+    assert seen == [(80, 80), (160, 160), (240, 240), (0, 0), (80, 80), (160, 160), (240, 240), (0, 0)]
+    with psycopg.connect(pg_dsn) as conn:
+        samples = conn.execute("SELECT sum(samples) FROM lutron.zone_hourly").fetchone()[0]
+    assert samples == 640  # every row the drains saw, without a reader's flush
+    check(pg_dsn)
+
+
+def test_the_trigger_drains_rows_staged_longer_than_rollup_delay_seconds(pg_dsn: str) -> None:
+    init_db(pg_dsn, BERLIN)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("UPDATE lutron.settings SET value = '1' WHERE name = 'rollup_delay_seconds'")
+    gen = HistoryGenerator(make_house(4), start=datetime(2024, 6, 3, 10, 0, tzinfo=UTC))
+    write(pg_dsn, gen, gen.ticks(5))
+    write(pg_dsn, gen, gen.ticks(5))
+    assert staged(pg_dsn) == (40, 40)  # far below 20,000 rows, and staged less than a second ago
+    time.sleep(1.2)
+    write(pg_dsn, gen, gen.ticks(5))  # the oldest staged row is now over a second old
+    assert staged(pg_dsn) == (0, 0)
+    check(pg_dsn)
+
+
+def test_rebuild_takes_the_staged_rows_with_it(pg_lutron_dsn: str) -> None:
+    set_rollup_batch_rows(pg_lutron_dsn, 100_000)
+    gen = HistoryGenerator(make_house(4), start=datetime(2024, 6, 3, 10, 0, tzinfo=UTC))
+    write(pg_lutron_dsn, gen, gen.ticks(60))
+    assert staged(pg_lutron_dsn) == (240, 240)
+    with psycopg.connect(pg_lutron_dsn) as conn:
+        rebuild(conn)
+    assert staged(pg_lutron_dsn) == (0, 0)  # rolled up by the rebuild, not counted twice later
     check(pg_lutron_dsn)

@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from pg_fixtures import assert_rollups_match, init_db, metrics_of
+from pg_fixtures import assert_rollups_match, flush_rollups, init_db, metrics_of, set_rollup_batch_rows
 from psycopg import conninfo, sql
 
 from telegraf_lutron.db import IncompatibleSchema, PermissionDenied
@@ -102,8 +102,13 @@ def test_telegraf_copy_by_column_name_lands_and_is_rolled_up(pg_lutron_dsn: str)
             'COPY "public"."lutron_zone" ("time", "area", "floor", "output_type", "site", "zone", "zone_id",'
             ' "energy_joules_total", "level", "rated_watts", "watts") FROM STDIN'
         )
-        assert conn.execute("SELECT count(*) FROM lutron.zone_hourly").fetchone()[0] > 0
-        assert_rollups_match(conn, "Europe/Berlin")
+        # Below the drain threshold the rows wait in the stage, all of them, none rolled up yet...
+        staged = conn.execute("SELECT count(*) FROM lutron.stage_zone").fetchone()[0]
+        assert staged == conn.execute("SELECT count(*) FROM public.lutron_zone").fetchone()[0] > 0
+        assert conn.execute("SELECT count(*) FROM lutron.zone_hourly").fetchone()[0] == 0
+        conn.commit()
+        assert_rollups_match(conn, "Europe/Berlin")  # ...until a reader drains them
+        assert conn.execute("SELECT count(*) FROM lutron.stage_zone").fetchone()[0] == 0
 
 
 def test_init_twice_changes_nothing(pg_dsn: str, role: str) -> None:
@@ -213,6 +218,7 @@ def test_measurement_tables_in_another_schema(pg_dsn: str) -> None:
     gen = HistoryGenerator(make_house(2), start=datetime(2024, 6, 3, 10, tzinfo=UTC))
     with psycopg.connect(pg_dsn) as conn:
         TelegrafWriter(conn, schema="telegraf").write_lines(gen.lines(gen.ticks(40)))
+        flush_rollups(conn)  # the drain reads the raw rows in that schema too
         assert conn.execute("SELECT count(*) FROM lutron.system_hourly").fetchone()[0] == 1
     with pytest.raises(IncompatibleSchema, match="schema 'telegraf'"):
         init_db(pg_dsn, schema="public")
@@ -226,13 +232,19 @@ def test_ui_role_reads_but_cannot_write(pg_dsn: str, role: str) -> None:
     as_role = conninfo.make_conninfo(pg_dsn, user=role)
     with psycopg.connect(as_role) as conn:
         assert conn.execute("SELECT count(*) FROM lutron_zone").fetchone()[0] == 20
+        flush_rollups(conn)  # as HistoryStore does: the role may bring the rollups up to date...
         assert conn.execute("SELECT count(*) FROM lutron.zone_hourly").fetchone()[0] == 2
+        for fn in ("drain_zone()", "rollup_zone()"):  # ...and run nothing else of ours
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"SELECT lutron.{fn}")
+            conn.rollback()
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("INSERT INTO lutron_power (time, watts) VALUES (now(), 1)")
 
 
 def test_telegraf_role_inserts_and_the_triggers_roll_up_for_it(pg_dsn: str, role: str) -> None:
     init_db(pg_dsn, telegraf_role=role)
+    set_rollup_batch_rows(pg_dsn, 0)  # drain inside the role's COPY, not at a reader
     gen = HistoryGenerator(make_house(2), start=datetime(2024, 6, 3, 10, tzinfo=UTC))
     with psycopg.connect(conninfo.make_conninfo(pg_dsn, user=role)) as conn:
         TelegrafWriter(conn).write_lines(gen.lines(gen.ticks(10)))

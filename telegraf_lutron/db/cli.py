@@ -168,9 +168,15 @@ def _status(args: argparse.Namespace, dsn: str) -> int:
     for t in st.tables:
         what = "missing" if not t.exists else "rollup trigger installed" if t.trigger else "NO rollup trigger"
         print(f"table {t.name}: {what}")
+    if st.staged_rows:
+        print(
+            "rows waiting for the next rollup drain: "
+            + ", ".join(f"{level} {n}" for level, n in st.staged_rows.items())
+            + " (drained every rollup_batch_rows rows or rollup_delay_seconds, and by every UI query)"
+        )
     if st.pending_buckets:
         print(
-            f"pending rollup buckets: {st.pending_buckets} (recomputed on the next insert; see the server log)"
+            f"pending rollup buckets: {st.pending_buckets} (recomputed by the next rollup drain; see the server log)"
         )
     return EXIT_OK if st.up_to_date else EXIT_NOT_READY
 

@@ -7,6 +7,7 @@ Safety while Telegraf writes:
   (which only appends new rows) never waits behind a long delete, and vacuum can keep up.
 - Raw rows are deleted per series through the series index (`lutron.series` lists every series),
   oldest first, so no sequential scan and no lock beyond the deleted rows.
+- Rows the triggers staged but did not yet roll up are rolled up first (`rollups.flush`).
 - Before deleting, the cut-off is recorded (`raw_pruned_before`, `hourly_pruned_before`); the
   rollup trigger never recomputes buckets older than that, because a late row would otherwise
   replace a complete bucket with one rebuilt from the few raw rows left. A brief
@@ -27,7 +28,7 @@ from psycopg import sql
 
 from telegraf_lutron.db import INTERNAL_SCHEMA
 from telegraf_lutron.db.levels import LEVELS, Level
-from telegraf_lutron.db.rollups import Fragments
+from telegraf_lutron.db.rollups import Fragments, flush
 from telegraf_lutron.db.schema import read_settings, require_initialised, write_setting
 
 DEFAULT_RAW = timedelta(days=90)
@@ -183,6 +184,12 @@ def prune(
         settings = require_initialised(cur)
     raw_schema = settings["raw_schema"]
     tz = settings.get("timezone", "UTC")
+    # Roll up what the triggers staged first: its raw rows may be about to go, and its new series
+    # must be in `lutron.series`, which the deletes (and a dry run's counts) go by. A dry run does
+    # it too: it deletes nothing, and readers drain the stage anyway.
+    with conn.cursor() as cur:
+        for level in LEVELS:
+            flush(cur, level)
 
     if retention.raw is not None:
         cutoff = now - retention.raw

@@ -26,6 +26,7 @@ Errors a user can cause become `DatabaseUnavailable`, `SchemaMissing` or `Permis
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -48,7 +49,10 @@ from telegraf_lutron.db import (
     translate,
     unavailable,
 )
-from telegraf_lutron.db.levels import BY_NAME, ZONE, Level
+from telegraf_lutron.db.levels import BY_NAME, LEVELS, ZONE, Level
+from telegraf_lutron.db.rollups import flush
+
+log = logging.getLogger("telegraf_lutron.db")
 
 LevelName = Literal["zone", "area", "system"]
 Resolution = Literal["auto", "hour", "day", "month"]
@@ -225,6 +229,7 @@ class HistoryStore:
         self._statement_timeout_ms = int(statement_timeout_ms)
         self._settings: _Settings | None = None
         self._lock = threading.Lock()
+        self._flush_warned = False
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             self._dsn,
             min_size=min_size,
@@ -322,6 +327,31 @@ class HistoryStore:
     def timezone(self) -> str:
         return self.settings().tz
 
+    def _fresh_rollups(self) -> _Settings:
+        """`settings()`, after rolling up what the trigger has staged but not yet drained (at most
+        `rollup_delay_seconds` of rows; see `rollups`), so answers include the last minute (and
+        `lutron.series`, which lists every series, includes new ones). Every query calls it: a
+        millisecond when nothing is staged. If it fails (an old grant, a server in recovery) the
+        answers are at most that delay behind, which is logged once."""
+        s = self.settings()
+        try:
+            with self._pool.connection() as conn:
+                for level in LEVELS:
+                    with conn.transaction():
+                        conn.execute("SET TRANSACTION READ WRITE")  # the session default is read-only
+                        flush(conn.cursor(), level)
+        except PoolTimeout as exc:
+            raise self._why_unavailable() from exc
+        except psycopg.Error as exc:
+            if not self._flush_warned:
+                self._flush_warned = True
+                log.warning(
+                    "cannot bring the rollups up to date (%s); answers may miss the last minute of rows. "
+                    "Run `telegraf-lutron db init` with this role as --ui-role to grant it",
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                )
+        return s
+
     def _local(self, dt: datetime) -> datetime:
         zone = self._settings.zone if self._settings else None
         if dt.tzinfo is zone:  # the session's TimeZone is the house's: nothing to do
@@ -395,7 +425,7 @@ class HistoryStore:
         if not timedelta(0) < max_age <= RAW_LIMIT:
             raise ValueError("max_age must be more than 0 and at most 48 hours")
         now = _aware(now, "now") if now else datetime.now(UTC)
-        s = self.settings()
+        s = self._fresh_rollups()
         out: dict[str, list[PowerNow]] = {}
         for level in BY_NAME.values():
             fields = set(level.fields)
@@ -504,7 +534,7 @@ class HistoryStore:
         if not timedelta(0) < max_age <= RAW_LIMIT:
             raise ValueError("max_age must be more than 0 and at most 48 hours")
         now = _aware(now, "now") if now else datetime.now(UTC)
-        s = self.settings()
+        s = self._fresh_rollups()
         query = sql.SQL(
             """
             WITH cur AS (
@@ -603,7 +633,7 @@ class HistoryStore:
             resolution = (
                 "hour" if span <= ENERGY_HOUR_LIMIT else "day" if span <= ENERGY_DAY_LIMIT else "month"
             )
-        s = self.settings()
+        s = self._fresh_rollups()
         where, params = self._filters(lv, "t", site=site, id=id, area=area)
         params |= {"start": start, "end": end, "tz": s.tz}
         lab = self._labels(lv, "t")
@@ -709,7 +739,7 @@ class HistoryStore:
         if max_points < 1:
             raise ValueError("max_points must be at least 1")
         span = end - start
-        s = self.settings()
+        s = self._fresh_rollups()
         if span <= RAW_LIMIT:
             return self._power_raw(lv, start, end, site=site, id=id, area=area, max_points=max_points)
         where, params = self._filters(lv, "t", site=site, id=id, area=area)
@@ -756,7 +786,7 @@ class HistoryStore:
         area: str | None,
         max_points: int,
     ) -> list[PowerPoint]:
-        s = self.settings()
+        s = self._fresh_rollups()
         width = max((end - start) / max_points, timedelta(seconds=1))
         conds: list[sql.Composable] = []
         params: dict[str, Any] = {"start": start, "end": end, "width": width, "level": lv.name}
@@ -829,7 +859,7 @@ class HistoryStore:
         (kept 2 years by default). The selected series are summed per hour first."""
         lv = _level(level)
         start, end = _range(start, end)
-        s = self.settings()
+        s = self._fresh_rollups()
         where, params = self._filters(lv, "t", site=site, id=id, area=area)
         params |= {"start": start, "end": end, "tz": s.tz}
         query = sql.SQL(
@@ -866,7 +896,7 @@ class HistoryStore:
         start, end = _range(start, end)
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        s = self.settings()
+        s = self._fresh_rollups()
         where, params = self._filters(ZONE, "t", site=site, id=None, area=area)
         params |= {"start": start, "end": end, "tz": s.tz, "limit": limit}
         if end - start <= TOP_HOURLY_LIMIT:
@@ -938,7 +968,7 @@ class HistoryStore:
             raise ValueError("night_start and night_end must differ")
         if last_night < first_night:
             raise ValueError("last_night must not be before first_night")
-        s = self.settings()
+        s = self._fresh_rollups()
         where, params = self._filters(ZONE, "h", site=site, id=None, area=area)
         params |= {
             "tz": s.tz,
@@ -1000,6 +1030,7 @@ class HistoryStore:
     def series(self, level: LevelName) -> list[tuple[str, str]]:
         """(site, id) of every series of `level` ever seen."""
         lv = _level(level)
+        self._fresh_rollups()
         rows = self._fetch(
             sql.SQL("SELECT site, series FROM {} WHERE level = %(level)s ORDER BY site, series").format(
                 sql.Identifier(INTERNAL_SCHEMA, "series")
@@ -1020,7 +1051,7 @@ class HistoryStore:
             raise ValueError("level_history reads raw rows: the range must be at most 48 hours")
         if max_points < 1:
             raise ValueError("max_points must be at least 1")
-        s = self.settings()
+        s = self._fresh_rollups()
         width = max((end - start) / max_points, timedelta(seconds=1))
         query = sql.SQL(
             """
@@ -1063,7 +1094,7 @@ class HistoryStore:
         """Hours each zone was on per local day, from hourly rollups: every hour that overlaps
         `[start, end)` adds the share of its samples with the level above 0."""
         start, end = _range(start, end)
-        self.settings()  # raises SchemaMissing on a database that was never initialised
+        self._fresh_rollups()  # raises SchemaMissing on a database that was never initialised
         where, params = self._filters(ZONE, "t", site=site, id=id, area=area)
         params |= {"start": start, "end": end}
         query = sql.SQL(

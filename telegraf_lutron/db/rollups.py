@@ -18,40 +18,60 @@ by the instant they start, so the two 02:00 hours of an autumn DST change stay t
 day has 23, 24 or 25 hourly buckets. (Time zones whose DST shift is not a whole hour, such as
 Australia/Lord_Howe, get slightly misaligned hours around their transitions.)
 
-Why triggers, and why this design:
+Why triggers, a stage, and batched drains:
 - A statement-level AFTER INSERT trigger with a transition table (`REFERENCING NEW TABLE`) runs
   once per COPY that Telegraf issues (one per measurement and flush), inside Telegraf's
-  transaction: rollups are never behind and never see rows that are later rolled back.
-- Fast path (almost every COPY): for each series, if all new rows are newer than everything
+  transaction, so it never sees rows that are later rolled back. It only copies the columns the
+  rollups need into `lutron.stage_<level>` (about 1.5 µs a row) and counts them in
+  `lutron.rollup_state`.
+- The staged rows are rolled up ("drained", `lutron.drain_<level>()`) in bulk: by the COPY that
+  brings the stage to `rollup_batch_rows` rows (default 20,000) or that finds its oldest row
+  staged more than `rollup_delay_seconds` ago (default 60), and by every reader before it reads
+  rollups (`lutron.rollup_flush(level)`: `queries.HistoryStore` calls it, so the UI always sees
+  every committed row; a millisecond when nothing is staged), and by `db prune` before it
+  deletes. Both settings live in `lutron.settings`; `rollup_batch_rows = 0` drains in every COPY.
+  Why: the work per drain is mostly per bucket touched (one hourly and one daily row per series,
+  index probes, upserts), and a flush of Telegraf's default 1,000 metrics is 5 minutes of a
+  200-zone house at 1-minute resolution, so draining per COPY updated ~400 rollup rows for every
+  1,000 rows written. Drained in batches of 20,000 rows the same work is shared by 20 times as
+  many rows; the per-row part (a sort, a window, a grouping) is unchanged. A live house (a few
+  hundred rows every 10 s) drains once a minute.
+- Fast path (almost every drain): for each series, if all staged rows are newer than everything
   stored (the `last_time` of its newest hourly bucket, one index probe), the deltas need only the
-  new rows and the stored last counter (`last_counter` of the newest bucket that has one), and the
-  buckets are updated incrementally (sums add, max takes the greater). This reads no raw rows, so
-  ingest cost does not grow with how full a bucket already is, and it writes one hourly and one
-  daily row per series and COPY, nothing else (the rollup tables have free space on each page so
-  these updates stay HOT).
-- Slow path (late rows, duplicates, a new series, rows without a counter): the touched hourly
-  buckets, plus the bucket of
-  the first row after each of them (whose delta a late row changes), are recomputed from the raw
-  rows; the touched days are then recomputed from their hourly rows. Recomputing is idempotent,
-  which is what makes duplicates and late rows come out right. Each series of a COPY is classified
-  on its own, so one late zone does not slow down the others.
-- Writers of the same level and site are serialised with transaction-level advisory locks (sorted,
-  so no deadlocks), so two overlapping COPYs never both take the newest bucket as their starting
-  point.
+  staged rows and the stored last counter (`last_counter` of the newest bucket that has one), and
+  the buckets are updated incrementally (sums add, max takes the greater). A series with no
+  bucket yet is new and takes this path too: its raw rows are all in the stage (rows that were
+  in the table before its trigger existed are rolled up by `db init`, rows whose drain failed
+  are queued in `pending_buckets`, which makes the series slow). This reads no raw rows,
+  so the cost does not grow with how full a bucket already is (the rollup tables have free space
+  on each page so these updates stay HOT).
+- Slow path (late rows, duplicates, rows without a counter, queued buckets): the touched hourly
+  buckets, plus the bucket of the first row after each of them (whose delta a late row changes),
+  are recomputed from the raw rows; the touched days are then recomputed from their hourly rows.
+  Recomputing is idempotent, which is what makes duplicates and late rows come out right. Each
+  series of a drain is classified on its own, so one late zone does not slow down the others.
+  Both paths run with nested loops off (except the lateral index probes): the planner knows
+  nothing useful about the stage, and a nested loop over 20,000 rows it thinks are 20 takes
+  seconds.
+- One transaction-level advisory lock per level serialises staging and draining: a COPY holds it
+  from its stage insert to its commit, so the staged rows a drain sees cannot change under it,
+  and two drains never both take the newest bucket as their starting point. A reader's flush
+  takes one level at a time in its own transaction, so it cannot deadlock with a writer.
 - Per row, the fast path does one hash join, one sort (on a small integer series id and time:
   text comparisons cost several times more) feeding both the de-duplication and the deltas, and
-  one grouping; time zone conversions (slow in PostgreSQL) happen once per distinct timestamp,
-  and Telegraf's batches share a handful. Labels are looked up for the buckets only, at the end.
-- Measured with bench/bench_db.py (200 zones, 34 areas, 1-minute resolution, on a shared 2-core
-  machine): the rollups roughly double the cost of Telegraf's COPY; see the bench for figures.
+  one grouping; time zone conversions (slow in PostgreSQL) happen once per distinct timestamp.
+  Labels are looked up for the buckets only, at the end.
+- Measured with bench/bench_db.py (200 zones, 34 areas, 1-minute resolution, 2-core machine):
+  see the bench for figures and its docstring for what it times.
 - A rollup failure must never fail Telegraf's COPY (Telegraf would drop the rows as a permanent
-  error): the trigger body runs in a subtransaction; on error it logs a WARNING and queues the
-  buckets in `lutron.pending_buckets`, which the next COPY into that table recomputes.
+  error): staging and draining each run in a subtransaction; on error they log a WARNING and
+  queue the buckets in `lutron.pending_buckets`, which the next drain recomputes.
 - Buckets older than what `db prune` removed from the raw tables (`raw_pruned_before`) are never
   recomputed from raw (that would replace a complete bucket with a partial one); days older than
   `hourly_pruned_before` likewise.
-- The trigger functions are SECURITY DEFINER (owned by whoever ran `db init`, search_path pinned),
-  so Telegraf's role needs INSERT on the three tables and nothing else.
+- The functions are SECURITY DEFINER (owned by whoever ran `db init`, search_path pinned), so
+  Telegraf's role needs INSERT on the three tables and nothing else; EXECUTE is revoked from
+  PUBLIC, and only the UI role may call `rollup_flush`.
 
 Raw rows are treated as append-only: after editing or deleting raw rows by hand, run
 `telegraf-lutron db rebuild`.
@@ -289,9 +309,35 @@ class Fragments:
         parts += [sql.SQL("{} = {}").format(I(c), sql.SQL(_ADD[c])) for c in (*STATS, *extra)]
         return _join(parts)
 
+    # --- the stage: rows waiting for the next drain ----------------------------------------------
+    def stage_columns(self) -> tuple[str, ...]:
+        """What the drain needs of each new row (and all the stage table holds)."""
+        lv = self.level
+        fields = tuple(dict.fromkeys((COUNTER, WATTS, lv.on_field)))
+        # No labels: the drain reads them from the raw table for the newest row of each bucket.
+        return (*lv.key_columns, "time", *fields)
+
+    def stage_ddl(self) -> sql.Composed:
+        types = {"time": "timestamptz"} | dict.fromkeys(
+            (COUNTER, WATTS, self.level.on_field), "double precision"
+        )
+        cols = [sql.SQL("{} {}").format(I(c), sql.SQL(types.get(c, "text"))) for c in self.stage_columns()]
+        # The row's local hour and day, computed when staged (once per distinct time of a COPY).
+        cols += [sql.SQL("hour timestamptz NOT NULL"), sql.SQL("day date NOT NULL")]
+        # Emptied by TRUNCATE, so there is nothing to vacuum, and no statistics are needed (the
+        # drain's plans do not depend on them): autovacuum would only compete for the lock.
+        return sql.SQL("CREATE TABLE {} ({}) WITH (autovacuum_enabled = false)").format(
+            stage_table(self.level), _join(cols)
+        )
+
     def format(self, template: str, **extra: sql.Composable) -> sql.Composed:
         return sql.SQL(template).format(
             lvl=sql.Literal(self.level.name),
+            stage=stage_table(self.level),
+            state=_q("rollup_state"),
+            drain=drain_function_name(self.level),
+            stage_cols=_join(I(c) for c in self.stage_columns()),
+            stage_vals=_join(I("n", c) for c in self.stage_columns()),
             raw=self.raw,
             hourly=self.hourly,
             daily=self.daily,
@@ -309,8 +355,9 @@ class Fragments:
             point_cols_n=self.point_cols("n"),
             point_cols_r=self.point_cols("r"),
             num_cols_n=self.num_cols("n"),
-            n_label_max=sql.SQL("").join(
-                sql.SQL(', max({} COLLATE "C") AS {}').format(I("n", lab), I(lab))
+            match_agg1=self.match("r", "agg1"),
+            r_label_max=sql.SQL("").join(
+                sql.SQL(', max({} COLLATE "C") AS {}').format(I("r", lab), I(lab))
                 for lab in self.level.labels
             ),
             agg1_all=_join(
@@ -337,7 +384,7 @@ class Fragments:
         )
 
 
-_TRIGGER_BODY = """
+_DRAIN_BODY = """
 DECLARE
     v_tz text;
     v_raw_frozen timestamptz;
@@ -350,7 +397,18 @@ DECLARE
     v_day_site text[];
     v_day_series text[];
     v_day_day date[];
+    v_staged bigint;
 BEGIN
+    -- `db prune` takes SHARE ROW EXCLUSIVE after moving its cut-off: a drain outside a COPY
+    -- (rollup_flush) must hold this too so that prune waits for it, as it waits for a COPY.
+    LOCK TABLE {raw} IN ROW EXCLUSIVE MODE;
+    -- One drain per level at a time. The trigger stages rows under the same lock, so the staged
+    -- rows cannot change until this transaction ends.
+    PERFORM pg_advisory_xact_lock({lock_class}, hashtext({lvl}));
+    SELECT st.staged_rows INTO v_staged FROM {state} st WHERE st.level = {lvl};
+    IF coalesce(v_staged, 0) = 0 AND NOT EXISTS (SELECT 1 FROM {pending} p WHERE p.level = {lvl}) THEN
+        RETURN;
+    END IF;
     SELECT coalesce(max(s.value) FILTER (WHERE s.name = 'timezone'), 'UTC'),
            coalesce(max(s.value) FILTER (WHERE s.name = 'raw_pruned_before'), '-infinity')::timestamptz,
            coalesce(max(s.value) FILTER (WHERE s.name = 'hourly_pruned_before'), '-infinity')::timestamptz
@@ -358,27 +416,12 @@ BEGIN
     FROM {settings} s;
 
     BEGIN
-        -- Serialise writers of the same site and level, in sorted order so that two writers
-        -- cannot deadlock. (One house has one Telegraf, so nothing real waits on this; a lock
-        -- per series would cost a millisecond per COPY.)
-        PERFORM pg_advisory_xact_lock({lock_class}, k.h)
-        FROM (
-            SELECT DISTINCT hashtext({lvl} || chr(1) || x.site) AS h
-            FROM (
-                SELECT DISTINCT {n_site} AS site FROM new_rows n
-                UNION
-                SELECT p.site FROM {pending} p WHERE p.level = {lvl}
-            ) x
-            ORDER BY 1
-        ) k
-        ORDER BY k.h;
-
         -- Fast or slow? Fast when every new row is newer than the newest stored bucket's last row.
         WITH span AS (
             -- default collation here: these keys probe the rollup tables' primary keys
             SELECT {n_site} AS site, {n_series} AS series, min(n."time") AS t0,
                    bool_or(n.{counter} IS NULL) AS null_counter
-            FROM new_rows n WHERE n."time" IS NOT NULL
+            FROM {stage} n WHERE n."time" IS NOT NULL
             GROUP BY 1, 2
         ),
         pend AS (
@@ -390,7 +433,8 @@ BEGIN
                    coalesce(lb.last_counter, (
                        SELECT h.last_counter FROM {hourly} h WHERE {h_match_b} AND h.last_counter IS NOT NULL
                        ORDER BY h.hour DESC LIMIT 1)) AS last_counter,
-                   (lb.last_time IS NULL OR b.t0 <= lb.last_time OR b.null_counter
+                   -- A series without buckets is new: all its rows are staged (see the docstring).
+                   (coalesce(b.t0 <= lb.last_time, false) OR b.null_counter
                     OR EXISTS (SELECT 1 FROM pend WHERE pend.site = b.site AND pend.series = b.series)) AS slow
             FROM span b
             LEFT JOIN LATERAL (
@@ -412,7 +456,11 @@ BEGIN
             ON CONFLICT DO NOTHING;
 
             -- Slow path (late rows, duplicates, a new series, queued buckets): recompute the
-            -- touched buckets from raw rows.
+            -- touched buckets from raw rows. The index lookups (prev, follow) are lateral and
+            -- stay nested loops; everything else must hash: the estimates for the raw rows of the
+            -- touched buckets can be far too low (a table not analysed since it filled), and a
+            -- nested loop over 20,000 such rows takes seconds.
+            PERFORM set_config('enable_nestloop', 'off', true);
             WITH slow AS (
                 SELECT k.site, k.series FROM unnest(v_slow_site, v_slow_series) AS k(site, series)
             ),
@@ -420,12 +468,9 @@ BEGIN
                 DELETE FROM {pending} p WHERE p.level = {lvl} RETURNING p.site, p.series, p.hour
             ),
             touched AS (
-                SELECT x.site, x.series, {hour_start}(x."time", v_tz) AS hour
-                FROM (
-                    SELECT DISTINCT {n_site} AS site, {n_series} AS series, n."time"
-                    FROM new_rows n
-                    WHERE n."time" IS NOT NULL AND ({n_site}, {n_series}) IN (SELECT slow.site, slow.series FROM slow)
-                ) x
+                SELECT DISTINCT {n_site} AS site, {n_series} AS series, n.hour
+                FROM {stage} n
+                WHERE n."time" IS NOT NULL AND ({n_site}, {n_series}) IN (SELECT slow.site, slow.series FROM slow)
                 UNION
                 SELECT pend.site, pend.series, pend.hour FROM pend
             ),
@@ -448,7 +493,8 @@ BEGIN
                 ) x
                 WHERE x.hour >= v_raw_frozen
             ),
-            prev AS (
+            prev AS MATERIALIZED (
+                -- materialised: inlined, the lookup would run once per row instead of per bucket
                 SELECT b.site, b.series, b.hour, p.c AS prev_c
                 FROM live b
                 LEFT JOIN LATERAL (
@@ -458,10 +504,15 @@ BEGIN
                 ) p ON true
             ),
             pts AS (
-                SELECT b.site, b.series, b.hour, b.day, r."time", {point_cols_r}
+                -- lateral, so that it stays one index range scan per bucket with nested loops off
+                SELECT b.site, b.series, b.hour, b.day, p.*
                 FROM live b
-                JOIN {raw} r ON {match} AND r."time" >= b.hour AND r."time" < b.hour + interval '1 hour'
-                GROUP BY b.site, b.series, b.hour, b.day, r."time"
+                CROSS JOIN LATERAL (
+                    SELECT r."time", {point_cols_r}
+                    FROM {raw} r
+                    WHERE {match} AND r."time" >= b.hour AND r."time" < b.hour + interval '1 hour'
+                    GROUP BY r."time"
+                ) p
             ),
             dl AS (
                 SELECT pts.site, pts.series, pts.hour, pts.day, pts."time", pts.c, pts.w, pts.onv,
@@ -485,6 +536,7 @@ BEGIN
             SELECT array_agg(d.site), array_agg(d.series), array_agg(d.day)
             INTO v_day_site, v_day_series, v_day_day
             FROM (SELECT DISTINCT up.site, up.series, up.day FROM up) d;
+            PERFORM set_config('enable_nestloop', 'on', true);
 
             IF v_day_day IS NOT NULL THEN
                 INSERT INTO {daily} AS t ({d_cols})
@@ -502,11 +554,18 @@ BEGIN
         END IF;
 
         IF v_fast_site IS NOT NULL THEN
+            INSERT INTO {series_tbl} (level, site, series)
+            SELECT {lvl}, k.site, k.series FROM unnest(v_fast_site, v_fast_series) AS k(site, series)
+            ON CONFLICT DO NOTHING;
             -- Fast path: deltas from the new rows and the stored last counter; buckets grow.
             -- Its cached (generic) plan cannot see how many series the arrays hold and would pick
             -- nested loops over hundreds of rows; it needs no index lookups, so hash joins only.
             -- (The function's SET clause restores the caller's value on return.)
             PERFORM set_config('enable_nestloop', 'off', true);
+            -- Only the window needs its rows sorted; every grouping hashes (the planner, which
+            -- cannot know the stage's size, would sort 20,000 rows again for the hourly groups).
+            PERFORM set_config('enable_sort', 'off', true);
+            PERFORM set_config('enable_incremental_sort', 'off', true);
             WITH fast AS (
                 -- sid: a small integer per series, so that sorting and grouping compare integers,
                 -- not text (text comparisons were the biggest single cost of this statement)
@@ -514,43 +573,36 @@ BEGIN
                 FROM unnest(v_fast_site, v_fast_series, v_fast_counter) WITH ORDINALITY
                      AS f(site, series, last_counter, sid)
             ),
-            hours AS MATERIALIZED (
-                -- one time zone conversion per distinct time, not per row
-                SELECT x."time", x.hour, (x.hour AT TIME ZONE v_tz)::date AS day
-                FROM (
-                    SELECT t."time", {hour_start}(t."time", v_tz) AS hour
-                    FROM (SELECT DISTINCT n."time" FROM new_rows n WHERE n."time" IS NOT NULL) t
-                ) x
-            ),
             d0 AS (
                 -- One sample per series and time (numbers only: labels are fetched for the few
-                -- buckets at the end), deltas in (sid, time) order, which the grouping can deliver.
+                -- buckets at the end), with its hour, and deltas in (sid, time) order.
                 SELECT p.*, coalesce(lag(p.c) OVER (PARTITION BY p.sid ORDER BY p."time"), p.stored_c) AS pc
                 FROM (
-                    SELECT fast.sid, max(fast.last_counter) AS stored_c, n."time", {num_cols_n}
-                    FROM new_rows n
+                    SELECT fast.sid, max(fast.last_counter) AS stored_c, n."time",
+                           max(n.hour) AS hour, max(n.day) AS day, {num_cols_n}
+                    FROM {stage} n
                     JOIN fast ON fast.site = {n_site} AND fast.series = {n_series}
                     WHERE n."time" IS NOT NULL
                     GROUP BY fast.sid, n."time"
                 ) p
             ),
-            dl AS (
-                SELECT d0.*, hours.hour, hours.day FROM d0 JOIN hours ON hours."time" = d0."time"
-            ),
             agg0 AS (
                 SELECT dl.sid, dl.hour, dl.day, {hour_stats}
-                FROM dl
+                FROM d0 dl
                 GROUP BY dl.sid, dl.hour, dl.day
             ),
             agg1 AS MATERIALIZED (
                 SELECT fast.site, fast.series, agg0.* FROM agg0 JOIN fast ON fast.sid = agg0.sid
             ),
             agg AS (
-                -- the labels and counter of each bucket's newest row, from this COPY's rows
-                SELECT {agg1_all}, max(n.{counter}) AS last_counter{n_label_max}
+                -- the labels and counter of each bucket's newest row: one index probe per bucket
+                SELECT {agg1_all}, lab.*
                 FROM agg1
-                JOIN new_rows n ON {n_site} = agg1.site AND {n_series} = agg1.series AND n."time" = agg1.last_time
-                GROUP BY {agg1_all}
+                CROSS JOIN LATERAL (
+                    SELECT max(r.{counter}) AS last_counter{r_label_max}
+                    FROM {raw} r
+                    WHERE {match_agg1} AND r."time" = agg1.last_time
+                ) lab
             ),
             up_h AS (
                 INSERT INTO {hourly} AS t ({h_cols})
@@ -569,12 +621,68 @@ BEGIN
             SELECT {d_vals} FROM dagg a
             ON CONFLICT ({d_key}) DO UPDATE SET {d_add};
             PERFORM set_config('enable_nestloop', 'on', true);
+            PERFORM set_config('enable_sort', 'on', true);
+            PERFORM set_config('enable_incremental_sort', 'on', true);
         END IF;
     EXCEPTION WHEN OTHERS THEN
         -- Failing here would fail Telegraf's COPY, and Telegraf drops rows on such errors: keep
-        -- the rows, queue their buckets, and let the next COPY into this table recompute them.
+        -- the rows, queue their buckets, and let the next drain recompute them.
         RAISE WARNING 'telegraf-lutron: % rollup deferred: % (SQLSTATE %)', {lvl}, SQLERRM, SQLSTATE;
         BEGIN
+            INSERT INTO {pending} (level, site, series, hour)
+            SELECT DISTINCT {lvl}, {n_site}, {n_series}, n.hour
+            FROM {stage} n WHERE n."time" IS NOT NULL
+            ON CONFLICT DO NOTHING;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'telegraf-lutron: cannot queue % rollup: %', {lvl}, SQLERRM;
+        END;
+    END;
+    -- TRUNCATE, not DELETE: deleted rows would stay in the table until a vacuum (at most once a
+    -- minute), and every drain would scan all of them. No other transaction can hold staged rows
+    -- (they take the level's lock first) or read the stage, so the exclusive lock is free.
+    TRUNCATE {stage};
+    UPDATE {state} SET staged_rows = 0, oldest = NULL WHERE level = {lvl};
+END;
+"""
+
+_TRIGGER_BODY = """
+DECLARE
+    v_n bigint;
+    v_rows bigint;
+    v_oldest timestamptz;
+    v_every_rows bigint;
+    v_every_seconds double precision;
+    v_tz text;
+BEGIN
+    BEGIN
+        SELECT coalesce(max(s.value) FILTER (WHERE s.name = 'rollup_batch_rows'), '0')::bigint,
+               coalesce(max(s.value) FILTER (WHERE s.name = 'rollup_delay_seconds'), '0')::double precision,
+               coalesce(max(s.value) FILTER (WHERE s.name = 'timezone'), 'UTC')
+        INTO v_every_rows, v_every_seconds, v_tz
+        FROM {settings} s;
+        -- Same lock as the drain: staged rows only change while it is held (see the drain).
+        PERFORM pg_advisory_xact_lock({lock_class}, hashtext({lvl}));
+        WITH h AS MATERIALIZED (
+            -- one time zone conversion per distinct time (a COPY has a handful), not per row
+            SELECT x."time", x.hour, (x.hour AT TIME ZONE v_tz)::date AS day
+            FROM (
+                SELECT t."time", {hour_start}(t."time", v_tz) AS hour
+                FROM (SELECT DISTINCT n."time" FROM new_rows n WHERE n."time" IS NOT NULL) t
+            ) x
+        )
+        INSERT INTO {stage} ({stage_cols}, hour, day)
+        SELECT {stage_vals}, h.hour, h.day
+        FROM new_rows n JOIN h ON h."time" = n."time";
+        GET DIAGNOSTICS v_n = ROW_COUNT;
+        UPDATE {state} st SET staged_rows = st.staged_rows + v_n,
+                              oldest = coalesce(st.oldest, clock_timestamp())
+        WHERE st.level = {lvl}
+        RETURNING st.staged_rows, st.oldest INTO v_rows, v_oldest;
+    EXCEPTION WHEN OTHERS THEN
+        -- Never fail Telegraf's COPY (it would drop the rows): queue the buckets instead.
+        RAISE WARNING 'telegraf-lutron: % rollup deferred: % (SQLSTATE %)', {lvl}, SQLERRM, SQLSTATE;
+        BEGIN
+            SELECT coalesce(max(s.value) FILTER (WHERE s.name = 'timezone'), 'UTC') INTO v_tz FROM {settings} s;
             INSERT INTO {pending} (level, site, series, hour)
             SELECT DISTINCT {lvl}, {n_site}, {n_series}, {hour_start}(n."time", v_tz)
             FROM new_rows n WHERE n."time" IS NOT NULL
@@ -582,7 +690,11 @@ BEGIN
         EXCEPTION WHEN OTHERS THEN
             RAISE WARNING 'telegraf-lutron: cannot queue % rollup: %', {lvl}, SQLERRM;
         END;
+        RETURN NULL;
     END;
+    IF v_rows >= v_every_rows OR v_oldest <= clock_timestamp() - make_interval(secs => v_every_seconds) THEN
+        PERFORM {drain}();
+    END IF;
     RETURN NULL;
 END;
 """
@@ -592,14 +704,61 @@ def trigger_function_name(level: Level) -> sql.Identifier:
     return _q(f"rollup_{level.name}")
 
 
+def drain_function_name(level: Level) -> sql.Identifier:
+    return _q(f"drain_{level.name}")
+
+
+def stage_table(level: Level) -> sql.Identifier:
+    return _q(f"stage_{level.name}")
+
+
+FLUSH_FUNCTION = "rollup_flush"
+# Defaults for the drain thresholds (lutron.settings, changeable with SQL): a drain runs inside
+# the COPY that brings the stage to this many rows, or to rows staged this long ago.
+DEFAULT_BATCH_ROWS = 20_000
+DEFAULT_DELAY_SECONDS = 60
+
+
 def create_trigger_function(level: Level, raw_schema: str) -> sql.Composed:
     """`CREATE OR REPLACE FUNCTION lutron.rollup_<level>()` for the raw table in `raw_schema`."""
     body = Fragments(level, raw_schema).format(_TRIGGER_BODY).as_string(None)
     return sql.SQL(
         "CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql"
-        " SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET enable_nestloop = on SET jit = off"
+        " SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off"
         " AS {body}"
     ).format(fn=trigger_function_name(level), body=sql.Literal(body))
+
+
+def create_drain_function(level: Level, raw_schema: str) -> sql.Composed:
+    """`CREATE OR REPLACE FUNCTION lutron.drain_<level>()`: roll up the staged rows."""
+    body = Fragments(level, raw_schema).format(_DRAIN_BODY).as_string(None)
+    return sql.SQL(
+        "CREATE OR REPLACE FUNCTION {fn}() RETURNS void LANGUAGE plpgsql"
+        " SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET enable_nestloop = on SET enable_sort = on"
+        " SET enable_incremental_sort = on SET jit = off SET work_mem = '64MB' AS {body}"
+    ).format(fn=drain_function_name(level), body=sql.Literal(body))
+
+
+def create_flush_function() -> sql.Composed:
+    """`lutron.rollup_flush(level)`: bring one level's rollups up to date now (for readers that
+    want the last minute too; call it once per level, each in its own transaction, so that it
+    never holds two levels' locks)."""
+    cases = sql.SQL(" ").join(
+        sql.SQL("WHEN {} THEN PERFORM {}();").format(sql.Literal(lv.name), drain_function_name(lv))
+        for lv in LEVELS
+    )
+    body = sql.SQL(
+        "BEGIN CASE level {cases} ELSE RAISE EXCEPTION 'unknown level %', level; END CASE; END;"
+    ).format(cases=cases)
+    return sql.SQL(
+        "CREATE OR REPLACE FUNCTION {fn}(level text) RETURNS void LANGUAGE plpgsql"
+        " SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS {body}"
+    ).format(fn=_q(FLUSH_FUNCTION), body=sql.Literal(body.as_string(None)))
+
+
+def flush(cur: psycopg.Cursor[Any], level: Level) -> None:
+    """Drain `level`'s stage (autocommit callers: one transaction per level)."""
+    cur.execute(sql.SQL("SELECT {}(%s)").format(_q(FLUSH_FUNCTION)), (level.name,))
 
 
 def create_trigger(level: Level, raw_schema: str) -> sql.Composed:
@@ -729,6 +888,12 @@ def rebuild_level(
     )
     cur.execute(f.format(_BULK_SERIES, r_site=f.site("r"), r_series=f.series("r")))
     cur.execute(sql.SQL("DELETE FROM {} WHERE level = %s").format(_q("pending_buckets")), (level.name,))
+    # Staged rows are raw rows too, now rolled up: nothing is waiting any more.
+    cur.execute(sql.SQL("TRUNCATE {}").format(stage_table(level)))
+    cur.execute(
+        sql.SQL("UPDATE {} SET staged_rows = 0, oldest = NULL WHERE level = %s").format(_q("rollup_state")),
+        (level.name,),
+    )
 
 
 def rebuild_all(cur: psycopg.Cursor[Any], raw_schema: str, tz: str, *, redo_days: bool = False) -> None:

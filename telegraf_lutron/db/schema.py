@@ -138,11 +138,39 @@ def _m1_initial(cur: psycopg.Cursor[Any], ctx: Context) -> None:
                     ),
                 )
             )
-        cur.execute(rl.create_trigger_function(level, ctx.raw_schema))
+
+
+def _m2_staged_rollups(cur: psycopg.Cursor[Any], ctx: Context) -> None:
+    cur.execute(
+        sql.SQL(
+            "CREATE TABLE {} (level text PRIMARY KEY, staged_rows bigint NOT NULL DEFAULT 0, oldest timestamptz)"
+        ).format(_q("rollup_state"))
+    )
+    cur.execute(
+        sql.SQL("COMMENT ON TABLE {} IS {}").format(
+            _q("rollup_state"),
+            sql.Literal("rows staged for the next rollup drain per level, and when the oldest arrived"),
+        )
+    )
+    for level in LEVELS:
+        f = rl.Fragments(level, ctx.raw_schema)
+        cur.execute(f.stage_ddl())
+        cur.execute(
+            sql.SQL("COMMENT ON TABLE {} IS {}").format(
+                rl.stage_table(level),
+                sql.Literal(
+                    f"rows of {level.measurement} not yet rolled up (drained by lutron.drain_{level.name})"
+                ),
+            )
+        )
+        cur.execute(sql.SQL("INSERT INTO {} (level) VALUES (%s)").format(_q("rollup_state")), (level.name,))
+    write_setting(cur, "rollup_batch_rows", str(rl.DEFAULT_BATCH_ROWS))
+    write_setting(cur, "rollup_delay_seconds", str(rl.DEFAULT_DELAY_SECONDS))
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "settings, series state, hourly and daily rollups", _m1_initial),
+    Migration(2, "rollups drained from a stage in batches", _m2_staged_rollups),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -304,6 +332,44 @@ def _has_trigger(cur: psycopg.Cursor[Any], schema: str, table: str) -> bool:
     return cur.fetchone() is not None
 
 
+def _function_source(cur: psycopg.Cursor[Any], name: str) -> tuple[str, list[str] | None] | None:
+    cur.execute(
+        "SELECT p.prosrc, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+        " WHERE n.nspname = %s AND p.proname = %s",
+        (INTERNAL_SCHEMA, name),
+    )
+    row = cur.fetchone()
+    return None if row is None else (str(row[0]), row[1])
+
+
+def _install_functions(cur: psycopg.Cursor[Any], raw_schema: str) -> list[str]:
+    """The rollup functions are code: (re)create each whose source differs from this version's,
+    so that `db init` after an upgrade brings them up to date (and a second run changes nothing)."""
+    wanted: list[tuple[str, sql.Composed]] = []
+    for level in LEVELS:
+        wanted.append((f"drain_{level.name}", rl.create_drain_function(level, raw_schema)))
+        wanted.append((f"rollup_{level.name}", rl.create_trigger_function(level, raw_schema)))
+    wanted.append((rl.FLUSH_FUNCTION, rl.create_flush_function()))
+    actions = []
+    for name, ddl in wanted:
+        before = _function_source(cur, name)
+        cur.execute(sql.SQL("SAVEPOINT tl_fn"))
+        cur.execute(ddl)
+        after = _function_source(cur, name)
+        if after == before:
+            cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT tl_fn"))  # keep the catalog row untouched
+        else:
+            cur.execute(sql.SQL("RELEASE SAVEPOINT tl_fn"))
+            actions.append(f"{'updated' if before else 'created'} function {INTERNAL_SCHEMA}.{name}")
+        # Only the owner (and, for the flush, the UI role) may run them: not PUBLIC.
+        cur.execute(
+            sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC").format(
+                _q(name) if name != rl.FLUSH_FUNCTION else sql.SQL("{}(text)").format(_q(name))
+            )
+        )
+    return actions
+
+
 # --- settings ---------------------------------------------------------------------------------
 
 
@@ -378,6 +444,8 @@ def _grant(cur: psycopg.Cursor[Any], role: str, raw_schema: str, *, writer: bool
         cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(raw, r))
         cur.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(I(INTERNAL_SCHEMA), r))
         cur.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(I(INTERNAL_SCHEMA), r))
+        # Readers may bring the rollups up to date (the function runs as its owner).
+        cur.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {}(text) TO {}").format(_q(rl.FLUSH_FUNCTION), r))
     return actions
 
 
@@ -489,6 +557,7 @@ def _init(
             f"the database schema (version {version}) is newer than this program (version {LATEST}); upgrade telegraf-lutron"
         )
 
+    actions += _install_functions(cur, raw_schema)
     if write_setting(cur, "raw_schema", raw_schema):
         actions.append(f"measurement tables in schema {raw_schema}")
     if write_setting(cur, "timezone", tz):
@@ -569,6 +638,7 @@ class Status:
     settings: dict[str, str]
     tables: list[TableStatus]
     pending_buckets: int
+    staged_rows: dict[str, int] = field(default_factory=dict)  # per level, when not 0
 
     @property
     def up_to_date(self) -> bool:
@@ -599,7 +669,13 @@ def status(conn: psycopg.Connection[Any]) -> Status:
             cur.execute(sql.SQL("SELECT count(*) FROM {}").format(_q("pending_buckets")))
             row = cur.fetchone()
             pending = int(row[0]) if row else 0
-        return Status(version, LATEST, migrations, settings, tables, pending)
+        staged: dict[str, int] = {}
+        if _relation_exists(cur, INTERNAL_SCHEMA, "rollup_state"):
+            cur.execute(
+                sql.SQL("SELECT level, staged_rows FROM {} WHERE staged_rows > 0").format(_q("rollup_state"))
+            )
+            staged = {str(level): int(n) for level, n in cur.fetchall()}
+        return Status(version, LATEST, migrations, settings, tables, pending, staged)
 
 
 def require_initialised(cur: psycopg.Cursor[Any]) -> dict[str, str]:
