@@ -506,7 +506,14 @@ def compose(env: dict[str, str] | None = None) -> dict[str, Any]:
     return {k: v for k, v in interpolate(doc, env or {}).items() if not k.startswith("x-")}
 
 
-OPTIONAL_SETTINGS = {"TL_TARIFF"}  # empty means "not set" (no costs shown)
+# Empty means "not set": no costs shown; the UI shows times in the zone `db init` stored.
+OPTIONAL_SETTINGS = {"TL_TARIFF", "TL_TIMEZONE"}
+
+
+def test_the_ui_follows_the_databases_time_zone_unless_told() -> None:
+    services = compose()["services"]
+    assert services["webui"]["environment"]["TL_TIMEZONE"] == ""  # settings.py: empty is unset
+    assert "UTC" in services["db-init"]["command"]  # the database needs one
 
 
 def test_every_setting_is_a_variable_with_a_default() -> None:
