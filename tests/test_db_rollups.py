@@ -438,3 +438,25 @@ def test_rebuild_takes_the_staged_rows_with_it(pg_lutron_dsn: str) -> None:
         rebuild(conn)
     assert staged(pg_lutron_dsn) == (0, 0)  # rolled up by the rebuild, not counted twice later
     check(pg_lutron_dsn)
+
+
+def test_a_stage_emptied_by_a_crash_is_staged_again_from_the_raw_rows(pg_dsn: str) -> None:
+    init_db(pg_dsn, BERLIN)
+    gen = HistoryGenerator(make_house(4), start=datetime(2024, 6, 3, 10, 0, tzinfo=UTC), pinned={"100": 60.0})
+    ticks = gen.ticks(120)
+    write(pg_dsn, gen, ticks[:50])
+    with psycopg.connect(pg_dsn) as conn:
+        flush_rollups(conn)  # rolled up: these must not count twice
+    write(pg_dsn, gen, ticks[70:])
+    write(pg_dsn, gen, ticks[50:70])  # late rows: the oldest staged time is 10:50
+    assert staged(pg_dsn) == (280, 280)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        # What crash recovery does to an UNLOGGED table; rollup_state is logged and keeps its count.
+        assert conn.execute(
+            "SELECT relpersistence FROM pg_class WHERE oid = 'lutron.stage_zone'::regclass"
+        ).fetchone() == ("u",)
+        conn.execute("TRUNCATE lutron.stage_zone")
+    check(pg_dsn)  # the reader's drain stages them again from the raw table
+    first, last, total = counters(pg_dsn, "zone", "100")
+    assert total == pytest.approx(last - first, rel=1e-12) and total > 0
+    assert staged(pg_dsn) == (0, 0)

@@ -21,9 +21,13 @@ Australia/Lord_Howe, get slightly misaligned hours around their transitions.)
 Why triggers, a stage, and batched drains:
 - A statement-level AFTER INSERT trigger with a transition table (`REFERENCING NEW TABLE`) runs
   once per COPY that Telegraf issues (one per measurement and flush), inside Telegraf's
-  transaction, so it never sees rows that are later rolled back. It only copies the columns the
-  rollups need into `lutron.stage_<level>` (about 1.5 µs a row) and counts them in
-  `lutron.rollup_state`.
+  transaction, so it never sees rows that are later rolled back. It only copies the numbers the
+  rollups need, with the row's local hour and day, into `lutron.stage_<level>` and counts them in
+  `lutron.rollup_state`. The stage is UNLOGGED: its rows are WAL-logged in the raw table already.
+  A crash empties it while `rollup_state` (logged) still counts rows and knows the oldest staged
+  time (`since`); the next drain then stages every raw row from that time again, and the series
+  whose rows were partly rolled up already take the slow path, which recomputes their buckets
+  from the raw rows, so nothing is lost or counted twice.
 - The staged rows are rolled up ("drained", `lutron.drain_<level>()`) in bulk: by the COPY that
   brings the stage to `rollup_batch_rows` rows (default 20,000) or that finds its oldest row
   staged more than `rollup_delay_seconds` ago (default 60), and by every reader before it reads
@@ -326,7 +330,9 @@ class Fragments:
         cols += [sql.SQL("hour timestamptz NOT NULL"), sql.SQL("day date NOT NULL")]
         # Emptied by TRUNCATE, so there is nothing to vacuum, and no statistics are needed (the
         # drain's plans do not depend on them): autovacuum would only compete for the lock.
-        return sql.SQL("CREATE TABLE {} ({}) WITH (autovacuum_enabled = false)").format(
+        # UNLOGGED: its rows are WAL-logged in the raw table already; after a crash empties it,
+        # the next drain stages them again from there (see the drain).
+        return sql.SQL("CREATE UNLOGGED TABLE {} ({}) WITH (autovacuum_enabled = false)").format(
             stage_table(self.level), _join(cols)
         )
 
@@ -398,6 +404,7 @@ DECLARE
     v_day_series text[];
     v_day_day date[];
     v_staged bigint;
+    v_since timestamptz;
 BEGIN
     -- `db prune` takes SHARE ROW EXCLUSIVE after moving its cut-off: a drain outside a COPY
     -- (rollup_flush) must hold this too so that prune waits for it, as it waits for a COPY.
@@ -405,7 +412,7 @@ BEGIN
     -- One drain per level at a time. The trigger stages rows under the same lock, so the staged
     -- rows cannot change until this transaction ends.
     PERFORM pg_advisory_xact_lock({lock_class}, hashtext({lvl}));
-    SELECT st.staged_rows INTO v_staged FROM {state} st WHERE st.level = {lvl};
+    SELECT st.staged_rows, st.since INTO v_staged, v_since FROM {state} st WHERE st.level = {lvl};
     IF coalesce(v_staged, 0) = 0 AND NOT EXISTS (SELECT 1 FROM {pending} p WHERE p.level = {lvl}) THEN
         RETURN;
     END IF;
@@ -414,6 +421,19 @@ BEGIN
            coalesce(max(s.value) FILTER (WHERE s.name = 'hourly_pruned_before'), '-infinity')::timestamptz
     INTO v_tz, v_raw_frozen, v_day_frozen
     FROM {settings} s;
+    IF v_staged > 0 AND NOT EXISTS (SELECT 1 FROM {stage}) THEN
+        -- The stage is UNLOGGED (its rows are in the raw table already, WAL-logged there), so a
+        -- server crash empties it while rollup_state, which is logged, still counts its rows.
+        -- Stage again every raw row from the oldest time that was staged: rows among them that
+        -- were rolled up before make their series take the slow path, which recomputes the
+        -- touched buckets from the raw rows (idempotent), so nothing counts twice.
+        INSERT INTO {stage} ({stage_cols}, hour, day)
+        SELECT {stage_vals}, {hour_start}(n."time", v_tz), ({hour_start}(n."time", v_tz) AT TIME ZONE v_tz)::date
+        FROM {raw} n WHERE n."time" >= v_since;
+        GET DIAGNOSTICS v_staged = ROW_COUNT;
+        RAISE WARNING 'telegraf-lutron: % rows staged for rollup were lost (server crash?); staged % rows again from %',
+            {lvl}, v_staged, v_since;
+    END IF;
 
     BEGIN
         -- Fast or slow? Fast when every new row is newer than the newest stored bucket's last row.
@@ -641,7 +661,7 @@ BEGIN
     -- minute), and every drain would scan all of them. No other transaction can hold staged rows
     -- (they take the level's lock first) or read the stage, so the exclusive lock is free.
     TRUNCATE {stage};
-    UPDATE {state} SET staged_rows = 0, oldest = NULL WHERE level = {lvl};
+    UPDATE {state} SET staged_rows = 0, oldest = NULL, since = NULL WHERE level = {lvl};
 END;
 """
 
@@ -675,7 +695,8 @@ BEGIN
         FROM new_rows n JOIN h ON h."time" = n."time";
         GET DIAGNOSTICS v_n = ROW_COUNT;
         UPDATE {state} st SET staged_rows = st.staged_rows + v_n,
-                              oldest = coalesce(st.oldest, clock_timestamp())
+                              oldest = coalesce(st.oldest, clock_timestamp()),
+                              since = least(st.since, (SELECT min(n."time") FROM new_rows n))
         WHERE st.level = {lvl}
         RETURNING st.staged_rows, st.oldest INTO v_rows, v_oldest;
     EXCEPTION WHEN OTHERS THEN
@@ -891,7 +912,9 @@ def rebuild_level(
     # Staged rows are raw rows too, now rolled up: nothing is waiting any more.
     cur.execute(sql.SQL("TRUNCATE {}").format(stage_table(level)))
     cur.execute(
-        sql.SQL("UPDATE {} SET staged_rows = 0, oldest = NULL WHERE level = %s").format(_q("rollup_state")),
+        sql.SQL("UPDATE {} SET staged_rows = 0, oldest = NULL, since = NULL WHERE level = %s").format(
+            _q("rollup_state")
+        ),
         (level.name,),
     )
 

@@ -143,13 +143,17 @@ def _m1_initial(cur: psycopg.Cursor[Any], ctx: Context) -> None:
 def _m2_staged_rollups(cur: psycopg.Cursor[Any], ctx: Context) -> None:
     cur.execute(
         sql.SQL(
-            "CREATE TABLE {} (level text PRIMARY KEY, staged_rows bigint NOT NULL DEFAULT 0, oldest timestamptz)"
+            "CREATE TABLE {} (level text PRIMARY KEY, staged_rows bigint NOT NULL DEFAULT 0,"
+            " oldest timestamptz, since timestamptz)"
         ).format(_q("rollup_state"))
     )
     cur.execute(
         sql.SQL("COMMENT ON TABLE {} IS {}").format(
             _q("rollup_state"),
-            sql.Literal("rows staged for the next rollup drain per level, and when the oldest arrived"),
+            sql.Literal(
+                "rows staged for the next rollup drain per level: how many, when the first arrived,"
+                " the oldest time among them"
+            ),
         )
     )
     for level in LEVELS:
