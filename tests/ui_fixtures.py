@@ -289,6 +289,15 @@ class Rendered:
     seconds: float  # from navigation until the page is drawn and the script has finished
     charts: int
     exceptions: list[str]
+    first: float = 0.0  # from navigation until the title and the first numbers, table or chart show
+
+
+# The page's first content a person reads: its title and its first numbers (metric), table or drawn
+# chart. Streamlit sends the title before the page has read its data, so the title alone is not it.
+FIRST_CONTENT_JS = (
+    "() => !!document.querySelector('h1') && !!document.querySelector("
+    "\"[data-testid='stMetric'], [data-testid='stDataFrame'], [data-testid='stAlert'], .js-plotly-plot .main-svg\")"
+)
 
 
 def render_page(page: Any, url: str, charts: int, timeout_ms: int = 30_000) -> Rendered:
@@ -296,6 +305,8 @@ def render_page(page: Any, url: str, charts: int, timeout_ms: int = 30_000) -> R
     none, the first element of the page body) and the running-status widget gone."""
     start = time.monotonic()
     page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_function(FIRST_CONTENT_JS, timeout=timeout_ms, polling="raf")
+    first = time.monotonic() - start
     if charts:
         page.wait_for_function(
             "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2 * n",
@@ -308,7 +319,7 @@ def render_page(page: Any, url: str, charts: int, timeout_ms: int = 30_000) -> R
     seconds = time.monotonic() - start
     exceptions = [e.inner_text() for e in page.query_selector_all("[data-testid='stException']")]
     n = len(page.query_selector_all(".js-plotly-plot"))
-    return Rendered(seconds, n, exceptions)
+    return Rendered(seconds, n, exceptions, first)
 
 
 def screenshot(page: Any, path: Path, width: int = 1400) -> None:
