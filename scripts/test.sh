@@ -45,6 +45,11 @@ if [ ! -x /usr/bin/chromium ]; then
     say "installing chromium (Debian package) for the web UI browser tests"
     apt_install chromium || say "could not install chromium: the browser tests will be skipped"
 fi
+# Zone names in any script: without a CJK font, the screenshots in test-artifacts/ show boxes.
+if ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; then
+    say "installing fonts-noto-cjk so the browser screenshots show CJK names"
+    apt_install fonts-noto-cjk || say "could not install fonts-noto-cjk: CJK names show as boxes in screenshots"
+fi
 
 # --- checks and tests -----------------------------------------------------------------------
 say "ruff"
