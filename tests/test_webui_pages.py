@@ -379,6 +379,24 @@ def test_zones_finds_a_zone_by_name_and_shows_its_state(
     assert max(next(t for t in levels if t["name"] == "average")["y"]) == 100
 
 
+def test_zones_opens_with_the_numbers_of_all_zones(ui_setup: UiSetup, ui_environ: pytest.MonkeyPatch) -> None:
+    at = app_test(ui_setup.env, ui_environ, "zones")
+    no_exceptions(at)
+    assert [m.label for m in at.metric][:3] == ["Zones", "On now", "Without wattage"]  # before the search
+    with psycopg.connect(ui_setup.dsn) as conn:
+        with_history = {r[0] for r in conn.execute("SELECT DISTINCT zone_id FROM lutron_zone")}
+        newest = conn.execute("SELECT max(time) FROM lutron_zone").fetchone()[0]
+        on = conn.execute(
+            "SELECT count(*) FROM lutron_zone WHERE time = %s AND level > 0", (newest,)
+        ).fetchone()[0]
+    design_ids = {str(z.id) for z in ui_setup.design.zones}
+    assert metric(at, "Zones") == str(len(with_history | design_ids))
+    assert metric(at, "On now") == str(on) and on > 0
+    # No wattage in the design, or not in the design at all: energy unknown either way.
+    unknown = sum(1 for z in ui_setup.design.zones if z.rated_watts <= 0) + len(with_history - design_ids)
+    assert metric(at, "Without wattage") == str(unknown) and unknown > 0
+
+
 def test_zones_power_and_on_hours_follow_the_range(
     ui_setup: UiSetup,
     ui_environ: pytest.MonkeyPatch,

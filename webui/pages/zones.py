@@ -27,6 +27,19 @@ if design.ok and design.design is not None:
     catalogue = catalogue.merge(in_design[["zone_id", "rated_watts", "dimmable"]], on="zone_id", how="left")
 else:
     catalogue = catalogue.assign(rated_watts=float("nan"), dimmable=pd.NA)
+on_now = data.zones_on(ctx.dsn, ctx.tz, None if not snap.stale else snap.last_time)
+
+# --- the zones at a glance: numbers first, before the search widgets and the charts ----------------
+rated_all = pd.to_numeric(catalogue["rated_watts"], errors="coerce")
+s1, s2, s3 = st.columns(3)
+s1.metric("Zones", f"{len(catalogue)}", border=True, help="With history, plus the design's zones without any")
+s2.metric("On now", f"{len(on_now)}", border=True)
+s3.metric(
+    "Without wattage",
+    f"{int((rated_all.isna() | (rated_all <= 0)).sum())}",
+    border=True,
+    help="Their energy is unknown (no wattage in the design)",
+)
 
 # --- one zone -------------------------------------------------------------------------------------
 st.subheader("Find a zone")
@@ -66,7 +79,6 @@ else:
     span = RANGES[span_name]
 
     current = snap.zones[(snap.zones["site"] == site) & (snap.zones["id"] == zone_id)]
-    on_now = data.zones_on(ctx.dsn, ctx.tz, None if not snap.stale else snap.last_time)
     on_row = on_now[(on_now["site"] == site) & (on_now["zone_id"] == zone_id)]
     c1, c2, c3, c4 = st.columns(4)
     level = current["level_pct"].iloc[0] if len(current) else None
@@ -124,7 +136,6 @@ night_end = c.selectbox(
     "Night until", [4, 5, 6, 7, 8], index=1, format_func=lambda h: f"{h:02d}:00", key="night_end"
 )
 
-on_now = data.zones_on(ctx.dsn, ctx.tz, None if not snap.stale else snap.last_time)
 ref = snap.last_time if snap.stale and snap.last_time is not None else snap.as_of
 long_on = (
     on_now[(pd.Timestamp(ref) - on_now["since"]) > pd.Timedelta(hours=int(longer_than))]
