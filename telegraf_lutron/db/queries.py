@@ -786,7 +786,7 @@ class HistoryStore:
         area: str | None,
         max_points: int,
     ) -> list[PowerPoint]:
-        s = self._fresh_rollups()
+        s = self.settings()  # power_history brought the rollups up to date
         width = max((end - start) / max_points, timedelta(seconds=1))
         conds: list[sql.Composable] = []
         params: dict[str, Any] = {"start": start, "end": end, "width": width, "level": lv.name}

@@ -134,12 +134,13 @@ def _join(parts: Iterable[sql.Composable], sep: str = ", ") -> sql.Composed:
 
 
 class Fragments:
-    """SQL pieces for one level, shared by the trigger function and the bulk rebuild.
+    """SQL pieces for one level, shared by the trigger, the drain and the bulk rebuild.
 
     Every path builds `dl`: one row per series and time with the hour and day it belongs to, c (the
     counter), w (watts), onv (the on field) and pc (the previous counter). `hour_stats` aggregates
     it per hour (`agg0`); the slow path and the rebuild add labels and the last counter with
-    `agg_finish` (from `pts`, which carries the labels), the fast path from the COPY's own rows.
+    `agg_finish` (from `pts`, which carries the labels), the fast path with one index probe into
+    the raw table per bucket.
     """
 
     def __init__(self, level: Level, raw_schema: str) -> None:
@@ -336,6 +337,16 @@ class Fragments:
             stage_table(self.level), _join(cols)
         )
 
+    def reset_stage(self) -> sql.Composed:
+        """Empty the stage and its count (after a drain, or a rebuild that read every raw row).
+
+        TRUNCATE, not DELETE: deleted rows would stay in the table until a vacuum (at most once a
+        minute), and every drain would scan all of them. No other transaction can hold staged rows
+        (they take the level's lock first) or read the stage, so the exclusive lock is free."""
+        return sql.SQL(
+            "TRUNCATE {stage}; UPDATE {state} SET staged_rows = 0, oldest = NULL, since = NULL WHERE level = {lvl}"
+        ).format(stage=stage_table(self.level), state=_q("rollup_state"), lvl=sql.Literal(self.level.name))
+
     def format(self, template: str, **extra: sql.Composable) -> sql.Composed:
         return sql.SQL(template).format(
             lvl=sql.Literal(self.level.name),
@@ -344,6 +355,7 @@ class Fragments:
             drain=drain_function_name(self.level),
             stage_cols=_join(I(c) for c in self.stage_columns()),
             stage_vals=_join(I("n", c) for c in self.stage_columns()),
+            reset_stage=self.reset_stage(),
             raw=self.raw,
             hourly=self.hourly,
             daily=self.daily,
@@ -436,7 +448,7 @@ BEGIN
     END IF;
 
     BEGIN
-        -- Fast or slow? Fast when every new row is newer than the newest stored bucket's last row.
+        -- Fast or slow? Fast when a series' staged rows are all newer than its newest bucket's last row.
         WITH span AS (
             -- default collation here: these keys probe the rollup tables' primary keys
             SELECT {n_site} AS site, {n_series} AS series, min(n."time") AS t0,
@@ -475,7 +487,7 @@ BEGIN
             SELECT {lvl}, k.site, k.series FROM unnest(v_slow_site, v_slow_series) AS k(site, series)
             ON CONFLICT DO NOTHING;
 
-            -- Slow path (late rows, duplicates, a new series, queued buckets): recompute the
+            -- Slow path (late rows, duplicates, rows without a counter, queued buckets): recompute the
             -- touched buckets from raw rows. The index lookups (prev, follow) are lateral and
             -- stay nested loops; everything else must hash: the estimates for the raw rows of the
             -- touched buckets can be far too low (a table not analysed since it filled), and a
@@ -577,7 +589,7 @@ BEGIN
             INSERT INTO {series_tbl} (level, site, series)
             SELECT {lvl}, k.site, k.series FROM unnest(v_fast_site, v_fast_series) AS k(site, series)
             ON CONFLICT DO NOTHING;
-            -- Fast path: deltas from the new rows and the stored last counter; buckets grow.
+            -- Fast path: deltas from the staged rows and the stored last counter; buckets grow.
             -- Its cached (generic) plan cannot see how many series the arrays hold and would pick
             -- nested loops over hundreds of rows; it needs no index lookups, so hash joins only.
             -- (The function's SET clause restores the caller's value on return.)
@@ -657,11 +669,7 @@ BEGIN
             RAISE WARNING 'telegraf-lutron: cannot queue % rollup: %', {lvl}, SQLERRM;
         END;
     END;
-    -- TRUNCATE, not DELETE: deleted rows would stay in the table until a vacuum (at most once a
-    -- minute), and every drain would scan all of them. No other transaction can hold staged rows
-    -- (they take the level's lock first) or read the stage, so the exclusive lock is free.
-    TRUNCATE {stage};
-    UPDATE {state} SET staged_rows = 0, oldest = NULL, since = NULL WHERE level = {lvl};
+    {reset_stage};
 END;
 """
 
@@ -721,12 +729,20 @@ END;
 """
 
 
+def trigger_function(level: Level) -> str:
+    return f"rollup_{level.name}"
+
+
+def drain_function(level: Level) -> str:
+    return f"drain_{level.name}"
+
+
 def trigger_function_name(level: Level) -> sql.Identifier:
-    return _q(f"rollup_{level.name}")
+    return _q(trigger_function(level))
 
 
 def drain_function_name(level: Level) -> sql.Identifier:
-    return _q(f"drain_{level.name}")
+    return _q(drain_function(level))
 
 
 def stage_table(level: Level) -> sql.Identifier:
@@ -740,24 +756,34 @@ DEFAULT_BATCH_ROWS = 20_000
 DEFAULT_DELAY_SECONDS = 60
 
 
-def create_trigger_function(level: Level, raw_schema: str) -> sql.Composed:
-    """`CREATE OR REPLACE FUNCTION lutron.rollup_<level>()` for the raw table in `raw_schema`."""
-    body = Fragments(level, raw_schema).format(_TRIGGER_BODY).as_string(None)
+def _function(name: sql.Identifier, args: str, returns: str, settings: str, body: str) -> sql.Composed:
+    """`CREATE OR REPLACE FUNCTION` of one of ours: PL/pgSQL, SECURITY DEFINER, search_path pinned."""
     return sql.SQL(
-        "CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql"
-        " SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off"
-        " AS {body}"
-    ).format(fn=trigger_function_name(level), body=sql.Literal(body))
+        "CREATE OR REPLACE FUNCTION {fn}({args}) RETURNS {returns} LANGUAGE plpgsql"
+        " SECURITY DEFINER SET search_path = pg_catalog, pg_temp{settings} AS {body}"
+    ).format(
+        fn=name,
+        args=sql.SQL(args),
+        returns=sql.SQL(returns),
+        settings=sql.SQL(settings),
+        body=sql.Literal(body),
+    )
+
+
+def create_trigger_function(level: Level, raw_schema: str) -> sql.Composed:
+    """`lutron.rollup_<level>()`, the trigger on the raw table in `raw_schema`: stages the rows."""
+    body = Fragments(level, raw_schema).format(_TRIGGER_BODY).as_string(None)
+    return _function(trigger_function_name(level), "", "trigger", " SET jit = off", body)
 
 
 def create_drain_function(level: Level, raw_schema: str) -> sql.Composed:
-    """`CREATE OR REPLACE FUNCTION lutron.drain_<level>()`: roll up the staged rows."""
+    """`lutron.drain_<level>()`: roll up the staged rows."""
     body = Fragments(level, raw_schema).format(_DRAIN_BODY).as_string(None)
-    return sql.SQL(
-        "CREATE OR REPLACE FUNCTION {fn}() RETURNS void LANGUAGE plpgsql"
-        " SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET enable_nestloop = on SET enable_sort = on"
-        " SET enable_incremental_sort = on SET jit = off SET work_mem = '64MB' AS {body}"
-    ).format(fn=drain_function_name(level), body=sql.Literal(body))
+    settings = (
+        " SET enable_nestloop = on SET enable_sort = on SET enable_incremental_sort = on"
+        " SET jit = off SET work_mem = '64MB'"
+    )
+    return _function(drain_function_name(level), "", "void", settings, body)
 
 
 def create_flush_function() -> sql.Composed:
@@ -771,10 +797,24 @@ def create_flush_function() -> sql.Composed:
     body = sql.SQL(
         "BEGIN CASE level {cases} ELSE RAISE EXCEPTION 'unknown level %', level; END CASE; END;"
     ).format(cases=cases)
-    return sql.SQL(
-        "CREATE OR REPLACE FUNCTION {fn}(level text) RETURNS void LANGUAGE plpgsql"
-        " SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS {body}"
-    ).format(fn=_q(FLUSH_FUNCTION), body=sql.Literal(body.as_string(None)))
+    return _function(_q(FLUSH_FUNCTION), "level text", "void", "", body.as_string(None))
+
+
+def functions(raw_schema: str) -> list[tuple[str, sql.Composed, sql.Composed]]:
+    """Every function `db init` installs: (name, its signature for GRANT/REVOKE, its DDL)."""
+    out = []
+    for level in LEVELS:
+        for name, ddl in (
+            (drain_function(level), create_drain_function(level, raw_schema)),
+            (trigger_function(level), create_trigger_function(level, raw_schema)),
+        ):
+            out.append((name, sql.SQL("{}()").format(_q(name)), ddl))
+    out.append((FLUSH_FUNCTION, flush_signature(), create_flush_function()))
+    return out
+
+
+def flush_signature() -> sql.Composed:
+    return sql.SQL("{}(text)").format(_q(FLUSH_FUNCTION))
 
 
 def flush(cur: psycopg.Cursor[Any], level: Level) -> None:
@@ -910,13 +950,7 @@ def rebuild_level(
     cur.execute(f.format(_BULK_SERIES, r_site=f.site("r"), r_series=f.series("r")))
     cur.execute(sql.SQL("DELETE FROM {} WHERE level = %s").format(_q("pending_buckets")), (level.name,))
     # Staged rows are raw rows too, now rolled up: nothing is waiting any more.
-    cur.execute(sql.SQL("TRUNCATE {}").format(stage_table(level)))
-    cur.execute(
-        sql.SQL("UPDATE {} SET staged_rows = 0, oldest = NULL, since = NULL WHERE level = %s").format(
-            _q("rollup_state")
-        ),
-        (level.name,),
-    )
+    cur.execute(f.reset_stage())
 
 
 def rebuild_all(cur: psycopg.Cursor[Any], raw_schema: str, tz: str, *, redo_days: bool = False) -> None:

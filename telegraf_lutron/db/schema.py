@@ -86,6 +86,10 @@ def _rollup_table(level: Level, bucket: str) -> sql.Composed:
     )
 
 
+def _comment(cur: psycopg.Cursor[Any], table: sql.Composable, text: str) -> None:
+    cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(table, sql.Literal(text)))
+
+
 def _m1_initial(cur: psycopg.Cursor[Any], ctx: Context) -> None:
     cur.execute(
         sql.SQL("CREATE TABLE {} (name text PRIMARY KEY, value text NOT NULL)").format(_q("settings"))
@@ -96,24 +100,14 @@ def _m1_initial(cur: psycopg.Cursor[Any], ctx: Context) -> None:
             " PRIMARY KEY (level, site, series))"
         ).format(_q("series"))
     )
-    cur.execute(
-        sql.SQL("COMMENT ON TABLE {} IS {}").format(
-            _q("series"),
-            sql.Literal("every series ever seen: level (zone, area, system), site and zone/area id"),
-        )
-    )
+    _comment(cur, _q("series"), "every series ever seen: level (zone, area, system), site and zone/area id")
     cur.execute(
         sql.SQL(
             "CREATE TABLE {} (level text NOT NULL, site text NOT NULL, series text NOT NULL,"
             " hour timestamptz NOT NULL, PRIMARY KEY (level, site, series, hour))"
         ).format(_q("pending_buckets"))
     )
-    cur.execute(
-        sql.SQL("COMMENT ON TABLE {} IS {}").format(
-            _q("pending_buckets"),
-            sql.Literal("hourly buckets whose rollup failed; recomputed by the next insert"),
-        )
-    )
+    _comment(cur, _q("pending_buckets"), "hourly buckets whose rollup failed; recomputed by the next insert")
     # Start of the local clock hour containing t: t minus the minutes and seconds past the local hour.
     cur.execute(
         sql.SQL(
@@ -129,14 +123,11 @@ def _m1_initial(cur: psycopg.Cursor[Any], ctx: Context) -> None:
             cur.execute(
                 sql.SQL("CREATE INDEX {} ON {} ({})").format(I(f"{table}_{bucket}_idx"), _q(table), I(bucket))
             )
-            cur.execute(
-                sql.SQL("COMMENT ON TABLE {} IS {}").format(
-                    _q(table),
-                    sql.Literal(
-                        f"{'hourly' if bucket == 'hour' else 'daily'} energy and power per {level.name}"
-                        f" from {level.measurement} (maintained by trigger {rl.TRIGGER_NAME})"
-                    ),
-                )
+            _comment(
+                cur,
+                _q(table),
+                f"{'hourly' if bucket == 'hour' else 'daily'} energy and power per {level.name}"
+                f" from {level.measurement} (maintained by trigger {rl.TRIGGER_NAME})",
             )
 
 
@@ -147,27 +138,24 @@ def _m2_staged_rollups(cur: psycopg.Cursor[Any], ctx: Context) -> None:
             " oldest timestamptz, since timestamptz)"
         ).format(_q("rollup_state"))
     )
-    cur.execute(
-        sql.SQL("COMMENT ON TABLE {} IS {}").format(
-            _q("rollup_state"),
-            sql.Literal(
-                "rows staged for the next rollup drain per level: how many, when the first arrived,"
-                " the oldest time among them"
-            ),
-        )
+    _comment(
+        cur,
+        _q("rollup_state"),
+        "rows staged for the next rollup drain per level: how many, when the first arrived,"
+        " the oldest time among them",
     )
     for level in LEVELS:
         f = rl.Fragments(level, ctx.raw_schema)
         cur.execute(f.stage_ddl())
-        cur.execute(
-            sql.SQL("COMMENT ON TABLE {} IS {}").format(
-                rl.stage_table(level),
-                sql.Literal(
-                    f"rows of {level.measurement} not yet rolled up (drained by lutron.drain_{level.name})"
-                ),
-            )
+        _comment(
+            cur,
+            rl.stage_table(level),
+            f"rows of {level.measurement} not yet rolled up (drained by {INTERNAL_SCHEMA}.{rl.drain_function(level)})",
         )
         cur.execute(sql.SQL("INSERT INTO {} (level) VALUES (%s)").format(_q("rollup_state")), (level.name,))
+    _comment(
+        cur, _q("pending_buckets"), "hourly buckets whose rollup failed; recomputed by the next rollup drain"
+    )
     write_setting(cur, "rollup_batch_rows", str(rl.DEFAULT_BATCH_ROWS))
     write_setting(cur, "rollup_delay_seconds", str(rl.DEFAULT_DELAY_SECONDS))
 
@@ -349,13 +337,8 @@ def _function_source(cur: psycopg.Cursor[Any], name: str) -> tuple[str, list[str
 def _install_functions(cur: psycopg.Cursor[Any], raw_schema: str) -> list[str]:
     """The rollup functions are code: (re)create each whose source differs from this version's,
     so that `db init` after an upgrade brings them up to date (and a second run changes nothing)."""
-    wanted: list[tuple[str, sql.Composed]] = []
-    for level in LEVELS:
-        wanted.append((f"drain_{level.name}", rl.create_drain_function(level, raw_schema)))
-        wanted.append((f"rollup_{level.name}", rl.create_trigger_function(level, raw_schema)))
-    wanted.append((rl.FLUSH_FUNCTION, rl.create_flush_function()))
     actions = []
-    for name, ddl in wanted:
+    for name, signature, ddl in rl.functions(raw_schema):
         before = _function_source(cur, name)
         cur.execute(sql.SQL("SAVEPOINT tl_fn"))
         cur.execute(ddl)
@@ -366,11 +349,7 @@ def _install_functions(cur: psycopg.Cursor[Any], raw_schema: str) -> list[str]:
             cur.execute(sql.SQL("RELEASE SAVEPOINT tl_fn"))
             actions.append(f"{'updated' if before else 'created'} function {INTERNAL_SCHEMA}.{name}")
         # Only the owner (and, for the flush, the UI role) may run them: not PUBLIC.
-        cur.execute(
-            sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC").format(
-                _q(name) if name != rl.FLUSH_FUNCTION else sql.SQL("{}(text)").format(_q(name))
-            )
-        )
+        cur.execute(sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC").format(signature))
     return actions
 
 
@@ -449,7 +428,7 @@ def _grant(cur: psycopg.Cursor[Any], role: str, raw_schema: str, *, writer: bool
         cur.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(I(INTERNAL_SCHEMA), r))
         cur.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(I(INTERNAL_SCHEMA), r))
         # Readers may bring the rollups up to date (the function runs as its owner).
-        cur.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {}(text) TO {}").format(_q(rl.FLUSH_FUNCTION), r))
+        cur.execute(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(rl.flush_signature(), r))
     return actions
 
 
