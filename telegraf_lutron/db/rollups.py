@@ -159,14 +159,6 @@ class Fragments:
             return sql.SQL("''::text")
         return sql.SQL("coalesce({}, '')").format(I(alias, self.level.key))
 
-    def site_key(self, alias: str) -> sql.Composed:
-        """`site` for grouping and sorting: bytewise (C) comparison is several times cheaper than
-        the database collation's, and equality is the same."""
-        return sql.SQL('{} COLLATE "C"').format(self.site(alias))
-
-    def series_key(self, alias: str) -> sql.Composable:
-        return sql.SQL('{} COLLATE "C"').format(self.series(alias))
-
     def match(self, raw_alias: str = "r", key_alias: str = "b") -> sql.Composed:
         """Raw rows of the series in `key_alias` (columns site, series): uses the series index."""
         parts = [sql.SQL("{} = {}").format(self.site(raw_alias), I(key_alias, "site"))]
@@ -367,10 +359,7 @@ class Fragments:
             lock_class=sql.Literal(LOCK_CLASS),
             n_site=self.site("n"),
             n_series=self.series("n"),
-            n_site_c=self.site_key("n"),
-            n_series_c=self.series_key("n"),
             match=self.match(),
-            point_cols_n=self.point_cols("n"),
             point_cols_r=self.point_cols("r"),
             num_cols_n=self.num_cols("n"),
             match_agg1=self.match("r", "agg1"),
