@@ -68,7 +68,7 @@ from telegraf_lutron.db.history import HistoryGenerator, zone_specs  # noqa: E40
 from telegraf_lutron.db.schema import init  # noqa: E402
 from telegraf_lutron.design import Design  # noqa: E402
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate  # noqa: E402
-from webui import data  # noqa: E402
+from telegraf_lutron.webui import data  # noqa: E402
 
 TZ = "Europe/Berlin"
 DATA_TARGET = 0.300
@@ -128,7 +128,7 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
 
 
 def page_loaders(dsn: str, cache_dir: Path, zone_id: str) -> dict[str, Callable[[], Any]]:
-    """What each page loads, call for call (webui/pages/*.py)."""
+    """What each page loads, call for call (webui/views/*.py)."""
     tz = TZ
 
     def now_page() -> None:

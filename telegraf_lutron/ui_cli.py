@@ -1,8 +1,8 @@
 """`telegraf-lutron ui`: start the web UI (Streamlit) on 127.0.0.1:8501.
 
-The app is `webui/app.py` at the top of the checkout, next to this package (it is not part of the
-wheel): an editable install (`pip install -e '.[ui]'`) or a run from the checkout finds it by
-itself. Anywhere else, point at it with `--app PATH` or $TL_UI_APP.
+The app is `webui/app.py` at the top of the checkout, installed inside this package as
+`telegraf_lutron.webui` (a wheel and an editable install both carry it), so it is found by itself;
+`--app PATH` or $TL_UI_APP run another copy.
 
 Settings go to the app through its environment (TL_DSN, TL_CACHE_DIR, TL_TIMEZONE, TL_TARIFF,
 TL_CURRENCY; see webui/settings.py), so a password in --dsn never appears in Streamlit's command
@@ -18,8 +18,6 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-
-import telegraf_lutron
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -55,8 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def find_app(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> Path:
-    """webui/app.py: --app, then $TL_UI_APP, then the checkout this package was imported from,
-    then ./webui/app.py."""
+    """The app to run: --app, then $TL_UI_APP, then the one installed with this package."""
     environ = os.environ if environ is None else environ
     given = explicit or environ.get(APP_ENV)
     if given:
@@ -64,13 +61,15 @@ def find_app(explicit: str | None = None, environ: Mapping[str, str] | None = No
         if not path.is_file():
             raise UiError(f"the web UI app {path} does not exist; pass the path of webui/app.py with --app")
         return path.resolve()
-    package_dir = Path(telegraf_lutron.__file__).resolve().parent
-    for candidate in (package_dir.parent / "webui" / "app.py", Path.cwd() / "webui" / "app.py"):
+    spec = importlib.util.find_spec("telegraf_lutron.webui")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        candidate = Path(location) / "app.py"
         if candidate.is_file():
             return candidate.resolve()
     raise UiError(
-        "cannot find webui/app.py: it ships in the source checkout, not in the wheel; install the checkout "
-        f"with `pip install -e '.[ui]'`, or pass --app /path/to/telegraf-lutron/webui/app.py (or set ${APP_ENV})"
+        "the web UI is not installed with this package (telegraf_lutron.webui is missing): reinstall "
+        f"telegraf-lutron with its [ui] extra, or pass --app /path/to/webui/app.py (or set ${APP_ENV})"
     )
 
 

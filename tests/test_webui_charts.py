@@ -8,9 +8,8 @@ from datetime import date
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-from ui_fixtures import ROOT  # noqa: F401 - puts the checkout on sys.path for `import webui`
 
-from webui import charts
+from telegraf_lutron.webui import charts
 
 
 def times(*stamps: str, tz: str = "Europe/Berlin") -> pd.Series:

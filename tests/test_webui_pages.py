@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from ui_fixtures import TZ, UiSetup, app_test
 
-from webui import common, data
+from telegraf_lutron.webui import common, data
 
 pytest_plugins = ["ui_fixtures"]  # the UI fixtures; the database ones come from conftest (pg_fixtures)
 

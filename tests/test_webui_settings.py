@@ -17,8 +17,8 @@ import pytest
 from ui_fixtures import APP, free_port
 
 from telegraf_lutron import cli, ui_cli
-from webui import common
-from webui.settings import DEFAULT_CACHE_DIR, load_settings
+from telegraf_lutron.webui import common
+from telegraf_lutron.webui.settings import DEFAULT_CACHE_DIR, load_settings
 
 # --- settings ---------------------------------------------------------------------------------------
 

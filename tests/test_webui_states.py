@@ -14,7 +14,7 @@ from ui_fixtures import app_test, free_port, house, seed_history, store_designs,
 
 from telegraf_lutron.db.cli import telegraf_block
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate
-from webui import common
+from telegraf_lutron.webui import common
 
 pytest_plugins = ["ui_fixtures"]  # the UI fixtures; the database ones come from conftest (pg_fixtures)
 
@@ -190,7 +190,7 @@ def test_settings_come_from_streamlit_secrets_when_the_environment_has_none(
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.secrets.update({"dsn": pg_lutron_dsn, "cache_dir": str(tmp_path), "tariff": 0.25, "currency": "CHF"})
     at.run()
-    at.switch_page("pages/design.py").run()
+    at.switch_page("views/design.py").run()
     no_exceptions(at)
     text = all_text(at)
     assert "0\\.25 CHF/kWh" in text

@@ -41,14 +41,12 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "webui" / "app.py"
 TZ = "Europe/Berlin"
 HISTORY = timedelta(days=2, hours=12)  # always covers one whole night (00:00-05:00) before today
-if str(ROOT) not in sys.path:  # `import webui` from the checkout (it is not an installed package)
-    sys.path.insert(0, str(ROOT))
 
 PAGES = {
-    "now": "pages/now.py",
-    "energy": "pages/energy.py",
-    "zones": "pages/zones.py",
-    "design": "pages/design.py",
+    "now": "views/now.py",
+    "energy": "views/energy.py",
+    "zones": "views/zones.py",
+    "design": "views/design.py",
 }
 
 
@@ -156,7 +154,7 @@ def _renamed(design: Design) -> Design:
 
 def close_ui_state() -> None:
     """Close the UI's connection pools and forget its caches (st caches are process-wide)."""
-    from webui import data
+    from telegraf_lutron.webui import data
 
     data.clear_caches(pools=True)
 

@@ -6,5 +6,5 @@ Start it with `telegraf-lutron ui` or `streamlit run webui/app.py`. Modules:
 - `charts`: plotly figures, each built from a DataFrame (testable without a browser).
 - `common`: what every page shares: the pages for states a person meets (database down or empty,
   no design yet), formatting, and the sidebar.
-- `pages/`: Now, Energy, Zones, Design.
+- `views/`: Now, Energy, Zones, Design (not `pages/`, which Streamlit would turn into a second navigation).
 """

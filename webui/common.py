@@ -12,8 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from telegraf_lutron.db.cli import telegraf_block
-from webui import data
-from webui.settings import Settings, load_settings
+from telegraf_lutron.webui import data
+from telegraf_lutron.webui.settings import Settings, load_settings
 
 # --- settings -------------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from webui import charts, common, data
+from telegraf_lutron.webui import charts, common, data
 
 RANGES = {"24 h": timedelta(hours=24), "7 d": timedelta(days=7), "30 d": timedelta(days=30)}
 LEVEL_SPAN = timedelta(hours=48)  # level history reads raw rows, which the store allows up to 48 h

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from webui import charts, common, data
+from telegraf_lutron.webui import charts, common, data
 
 RANGES = ("24 h", "7 d", "30 d", "1 y", "Custom")
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from webui import charts, common, data
+from telegraf_lutron.webui import charts, common, data
 
 ctx = common.page("Now")
 snap = data.snapshot(ctx.dsn, ctx.tz)

@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from telegraf_lutron.design import Area, Design, Keypad, Zone
-from webui import common, data
-from webui.common import md
+from telegraf_lutron.webui import common, data
+from telegraf_lutron.webui.common import md
 
 OPEN_FIRST_FLOOR = 60  # zones: a bigger house starts with every floor closed (lighter to draw)
 
