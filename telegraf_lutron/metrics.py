@@ -20,41 +20,81 @@ from telegraf_lutron.state import ButtonCounts, HouseState
 
 LED_STATES = {0: 0.0, 1: 1.0, 2: 2.0, 3: 3.0}
 
-# name, fields, Prometheus type (metric_version = 2 names are <measurement>_<field>)
-CATALOGUE: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
-    (
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    type: str  # Prometheus type under metric_version = 2: "gauge" or "counter"
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One measurement the plugin writes: the one source for the encoder's field names, the
+    PostgreSQL tables, `metric_types` and the README's catalogue (tests compare them)."""
+
+    name: str
+    tags: tuple[str, ...]  # every tag key the plugin may write (some only where the design has it)
+    fields: tuple[Field, ...]
+    postgres: bool = False  # routed to outputs.postgresql (db init creates its table)
+    optional_tags: tuple[str, ...] = ()  # written only where the design has a value (an empty floor)
+
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+def _fields(*pairs: tuple[str, str]) -> tuple[Field, ...]:
+    return tuple(Field(name, kind) for name, kind in pairs)
+
+
+_KEYPAD_TAGS = ("site", "keypad_id", "keypad", "area", "component", "button")
+
+# Prometheus names (metric_version = 2) are <measurement>_<field>.
+CATALOGUE: tuple[Measurement, ...] = (
+    Measurement(
         "lutron_zone",
-        (
+        ("site", "zone_id", "zone", "area", "floor", "output_type"),
+        _fields(
             ("level", "gauge"),
             ("watts", "gauge"),
             ("rated_watts", "gauge"),
             ("energy_joules_total", "counter"),
         ),
+        postgres=True,
+        optional_tags=("floor",),
     ),
-    ("lutron_area", (("watts", "gauge"), ("energy_joules_total", "counter"), ("zones_on", "gauge"))),
-    (
+    Measurement(
+        "lutron_area",
+        ("site", "area_id", "area", "floor"),
+        _fields(("watts", "gauge"), ("energy_joules_total", "counter"), ("zones_on", "gauge")),
+        postgres=True,
+        optional_tags=("floor",),
+    ),
+    Measurement(
         "lutron_power",
-        (
+        ("site",),
+        _fields(
             ("watts", "gauge"),
             ("energy_joules_total", "counter"),
             ("zones_on", "gauge"),
             ("zones_total", "gauge"),
         ),
+        postgres=True,
     ),
-    ("lutron_led", (("state", "gauge"),)),
-    (
+    Measurement("lutron_led", _KEYPAD_TAGS, _fields(("state", "gauge"))),
+    Measurement(
         "lutron_button",
-        (
+        _KEYPAD_TAGS,
+        _fields(
             ("presses_total", "counter"),
             ("releases_total", "counter"),
             ("holds_total", "counter"),
             ("multitaps_total", "counter"),
         ),
     ),
-    ("lutron_occupancy", (("occupied", "gauge"),)),
-    (
+    Measurement("lutron_occupancy", ("site", "area_id", "area"), _fields(("occupied", "gauge"))),
+    Measurement(
         "lutron_processor",
-        (
+        ("site", "host", "project"),
+        _fields(
             ("up", "gauge"),
             ("connects_total", "counter"),
             ("disconnects_total", "counter"),
@@ -70,11 +110,16 @@ CATALOGUE: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
 )
+BY_NAME: dict[str, Measurement] = {m.name: m for m in CATALOGUE}
+
+
+def measurement(name: str) -> Measurement:
+    return BY_NAME[name]
 
 
 def prometheus_names() -> dict[str, str]:
     """Every Prometheus metric name Telegraf exposes for our metrics, with its type."""
-    return {f"{m}_{f}": kind for m, fields in CATALOGUE for f, kind in fields}
+    return {f"{m.name}_{f.name}": f.type for m in CATALOGUE for f in m.fields}
 
 
 def tag(value: str, fallback: str) -> str:

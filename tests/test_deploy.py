@@ -68,7 +68,7 @@ def run(argv: list[str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def measurement_tags() -> dict[str, set[str]]:
     """Tag keys per measurement, from the series the plugin writes for two generated houses
     (HomeWorks QS with floors, RadioRA 2 without)."""
-    tags: dict[str, set[str]] = {m: set() for m, _ in CATALOGUE}
+    tags: dict[str, set[str]] = {m.name: set() for m in CATALOGUE}
     for system in ("HWQS", "RA2"):
         design = generate_design(GeneratorParams(system=system, nested_depth=2 if system == "RA2" else 4))
         ms = MetricSet(design, "home", "10.0.0.40")
@@ -90,9 +90,9 @@ def measurement_tags() -> dict[str, set[str]]:
 
 def metric_tags(name: str) -> set[str]:
     """The labels a Prometheus metric of ours carries: its measurement's tags."""
-    for measurement, fields in CATALOGUE:
-        if any(name == f"{measurement}_{field}" for field, _ in fields):
-            return measurement_tags()[measurement]
+    for m in CATALOGUE:
+        if any(name == f"{m.name}_{f.name}" for f in m.fields):
+            return measurement_tags()[m.name]
     raise KeyError(name)
 
 
@@ -103,6 +103,11 @@ def test_the_tags_are_those_of_the_catalogue_in_the_readme() -> None:
     assert tags["lutron_power"] == {"site"}
     assert tags["lutron_occupancy"] == {"site", "area_id", "area"}
     assert tags["lutron_processor"] == {"site", "host", "project"}
+
+
+def test_the_catalogue_lists_exactly_the_tags_the_plugin_writes() -> None:
+    # The catalogue drives the PostgreSQL columns and Telegraf's tag filters: it must not miss a tag.
+    assert {m.name: set(m.tags) for m in CATALOGUE} == measurement_tags()
 
 
 # --- PromQL, as far as these checks need it ---------------------------------------------------

@@ -39,7 +39,7 @@ def test_every_metric_has_its_prometheus_type() -> None:
     assert prom["listen"] == ":9992" and prom["metric_version"] == 2
     types = prom["metric_types"]
     names = prometheus_names()
-    assert len(names) == sum(len(fields) for _, fields in CATALOGUE)
+    assert len(names) == sum(len(m.fields) for m in CATALOGUE)
     wrong = {
         n: (prometheus_type(n, types), kind) for n, kind in names.items() if prometheus_type(n, types) != kind
     }

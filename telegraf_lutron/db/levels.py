@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from telegraf_lutron.db import INTERNAL_SCHEMA
+from telegraf_lutron.metrics import measurement
 
 COUNTER = "energy_joules_total"
 WATTS = "watts"
@@ -62,30 +63,16 @@ class Level:
         return sql.Identifier(schema, self.measurement)
 
 
-ZONE = Level(
-    name="zone",
-    measurement="lutron_zone",
-    key="zone_id",
-    labels=("area", "floor", "output_type", "zone"),
-    fields=(COUNTER, "level", "rated_watts", WATTS),
-    on_field="level",
-)
-AREA = Level(
-    name="area",
-    measurement="lutron_area",
-    key="area_id",
-    labels=("area", "floor"),
-    fields=(COUNTER, WATTS, "zones_on"),
-    on_field="zones_on",
-)
-SYSTEM = Level(
-    name="system",
-    measurement="lutron_power",
-    key=None,
-    labels=(),
-    fields=(COUNTER, WATTS, "zones_on", "zones_total"),
-    on_field="zones_on",
-)
+def _level(name: str, measurement_name: str, key: str | None, on_field: str) -> Level:
+    """A level whose tags and fields are the catalogue's (metrics.CATALOGUE)."""
+    m = measurement(measurement_name)
+    labels = tuple(sorted(set(m.tags) - {"site", key}))
+    return Level(name, measurement_name, key, labels, tuple(sorted(m.field_names())), on_field)
+
+
+ZONE = _level("zone", "lutron_zone", "zone_id", "level")
+AREA = _level("area", "lutron_area", "area_id", "zones_on")
+SYSTEM = _level("system", "lutron_power", None, "zones_on")
 LEVELS: tuple[Level, ...] = (ZONE, AREA, SYSTEM)
 BY_NAME = {level.name: level for level in LEVELS}
 MEASUREMENTS = tuple(level.measurement for level in LEVELS)
