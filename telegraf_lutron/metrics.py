@@ -20,6 +20,7 @@ from telegraf_lutron.state import ButtonCounts, HouseState
 
 LED_STATES = {0: 0.0, 1: 1.0, 2: 2.0, 3: 3.0}
 
+
 @dataclass(frozen=True, slots=True)
 class Field:
     name: str
