@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from telegraf_lutron.errors import TelegrafLutronError
+
 # OutputTypes that are on/off only (lutron-protocol.md §6.4). Every NON_DIM* counts too.
 NON_DIMMABLE_OUTPUT_TYPES = frozenset(
     {
@@ -206,7 +208,7 @@ class Design:
         return tuple(a for a in self.rooms if a.occupancy_group)
 
 
-class DesignError(Exception):
+class DesignError(TelegrafLutronError):
     """A design could not be read, fetched or parsed; the message is one line saying what to do."""
 
 

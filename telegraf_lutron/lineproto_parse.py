@@ -29,6 +29,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from telegraf_lutron.errors import TelegrafLutronError
+
 __all__ = [
     "FieldValue",
     "IncompleteLineError",
@@ -98,7 +100,7 @@ class Metric:
     ts: int | None = None
 
 
-class LineProtocolParseError(ValueError):
+class LineProtocolParseError(TelegrafLutronError, ValueError):
     """A line Telegraf rejects. `str()` is Telegraf's message; `reason`, `line`, `column` are its parts."""
 
     def __init__(self, reason: str, line: int, column: int, text: str) -> None:

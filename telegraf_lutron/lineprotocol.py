@@ -32,6 +32,8 @@ import math
 import re
 from collections.abc import Mapping
 
+from telegraf_lutron.errors import TelegrafLutronError
+
 __all__ = [
     "MAX_INT64",
     "MAX_UINT64",
@@ -69,7 +71,7 @@ _FIELD_KEY_CACHE_MAX = 4096
 FieldValue = float | int | bool | str
 
 
-class LineProtocolError(ValueError):
+class LineProtocolError(TelegrafLutronError, ValueError):
     """A value that Telegraf would reject or misread; the message is one line and names the element."""
 
 

@@ -19,6 +19,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from telegraf_lutron.errors import TelegrafLutronError
+
 EXIT_OK = 0
 EXIT_USAGE = 2
 APP_ENV = "TL_UI_APP"
@@ -31,7 +33,7 @@ SETTINGS = {  # option -> environment variable the app reads
 }
 
 
-class UiError(Exception):
+class UiError(TelegrafLutronError):
     """The UI cannot start; the message says what to do."""
 
 

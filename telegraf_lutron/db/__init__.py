@@ -20,6 +20,8 @@ from typing import Any
 import psycopg
 from psycopg import conninfo as _conninfo
 
+from telegraf_lutron.errors import TelegrafLutronError
+
 # Our own objects (settings, rollups, state) live in their own schema, so they can never collide
 # with tables Telegraf creates for other measurements in its schema.
 INTERNAL_SCHEMA = "lutron"
@@ -27,7 +29,7 @@ DSN_ENV = "TELEGRAF_LUTRON_DSN"
 _MASK = "*" * 4
 
 
-class DbError(Exception):
+class DbError(TelegrafLutronError):
     """A database problem a user can fix; `str()` is one line that says what to do."""
 
 

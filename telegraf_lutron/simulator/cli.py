@@ -16,6 +16,7 @@ from pathlib import Path
 
 from telegraf_lutron import log as tlog
 from telegraf_lutron.design import Design
+from telegraf_lutron.errors import TelegrafLutronError
 from telegraf_lutron.simulator.core import Lockout, Simulator
 from telegraf_lutron.simulator.quirks import DEFAULT_XML_JUNK, Quirks
 
@@ -84,7 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
 
-class UsageError(Exception):
+class UsageError(TelegrafLutronError):
     """A bad option: the message says what to change."""
 
 
