@@ -9,38 +9,20 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from telegraf_lutron.errors import TelegrafLutronError
+from telegraf_lutron.processor_settings import ProcessorSettings
 
 SIGNALS = ("STDIN", "none", "SIGHUP", "SIGUSR1", "SIGUSR2")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
-class ConfigError(Exception):
+class ConfigError(TelegrafLutronError):
     """A configuration mistake, described in one line that names the key and what is allowed."""
-
-
-@dataclass
-class ProcessorConfig:
-    host: str = ""
-    telnet_port: int = 23
-    http_port: int = 80
-    username: str = "default"
-    password: str = field(default="", repr=False)
-    xml_url: str = ""  # default http://<host>:<http_port>/DbXmlInfo.xml
-    connect_timeout: float = 10.0
-    login_timeout: float = 10.0
-    query_timeout: float = 5.0
-    keepalive_interval: float = 60.0
-    keepalive_timeout: float = 30.0
-    window: int = 8
-    xml_timeout: float = 60.0
-
-    @property
-    def design_url(self) -> str:
-        return self.xml_url or f"http://{self.host}:{self.http_port}/DbXmlInfo.xml"
 
 
 @dataclass
@@ -56,7 +38,7 @@ class PluginConfig:
 
 @dataclass
 class Config:
-    processor: ProcessorConfig
+    processor: ProcessorSettings
     plugin: PluginConfig
     path: Path | None = None
 
@@ -89,22 +71,8 @@ def _text(key: str, value: Any, *, allow_empty: bool = False) -> str:
     return value
 
 
-_PROCESSOR_KEYS = {
-    "host",
-    "telnet_port",
-    "http_port",
-    "username",
-    "password",
-    "password_file",
-    "xml_url",
-    "connect_timeout",
-    "login_timeout",
-    "query_timeout",
-    "keepalive_interval",
-    "keepalive_timeout",
-    "window",
-    "xml_timeout",
-}
+# The [processor] keys are the settings' own names, and password_file.
+_PROCESSOR_KEYS = {f.name for f in fields(ProcessorSettings)} | {"password_file"}
 _PLUGIN_KEYS = {"cache_dir", "site", "signal", "interval", "emit_on_change", "resync_interval", "log_level"}
 
 
@@ -128,7 +96,7 @@ def parse_config(
     proc = _check_keys("processor", doc.get("processor", {}), _PROCESSOR_KEYS)
     plug = _check_keys("plugin", doc.get("plugin", {}), _PLUGIN_KEYS)
 
-    pc = ProcessorConfig()
+    pc = ProcessorSettings()
     if "host" not in proc:
         raise ConfigError("processor.host is required: the processor's IP address or host name")
     pc.host = _text("processor.host", proc["host"])
