@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from telegraf_lutron.connection import Counters
 from telegraf_lutron.metrics import MetricSet, ProcessorHealth
 from telegraf_lutron.simulator import SimulatorThread
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate
@@ -386,11 +387,12 @@ def bench_latency(args: argparse.Namespace) -> None:
 def naive_snapshot(ms: MetricSet, state: HouseState, health: ProcessorHealth, ts_ns: int) -> str:
     """The same lines with f-strings: cached prefixes, no escaping, no checks, repr() for floats."""
     ts = ts_ns
+    c = health.counters
     lines = [
-        f"{ms.processor_prefix} up={float(health.up)!r},connects_total={float(health.connects)!r},"
-        f"disconnects_total={float(health.disconnects)!r},bad_logins_total={float(health.bad_logins)!r},"
-        f"commands_total={float(health.commands)!r},errors_total={float(health.errors)!r},"
-        f"timeouts_total={float(health.timeouts)!r},events_total={float(health.events)!r},"
+        f"{ms.processor_prefix} up={float(health.up)!r},connects_total={float(c.connects)!r},"
+        f"disconnects_total={float(c.disconnects)!r},bad_logins_total={float(c.bad_logins)!r},"
+        f"commands_total={float(c.commands)!r},errors_total={float(c.errors)!r},"
+        f"timeouts_total={float(c.timeouts)!r},events_total={float(c.events)!r},"
         f"command_latency_seconds={health.command_latency!r},zones={float(len(ms.design.zones))!r},"
         f"keypads={float(len(ms.design.keypads))!r}"
         + (f",design_export_timestamp_seconds={ms.export_timestamp!r}" if ms.export_timestamp else "")
@@ -462,7 +464,7 @@ def bench_encoding(args: argparse.Namespace) -> None:
     for a in design.occupancy_areas:
         state.occupancy[a.iid] = rng.random() < 0.5
     state.advance(3600.0)
-    health = ProcessorHealth(True, 1, 0, 0, 5000, 0, 0, 123456, 0.004)
+    health = ProcessorHealth(True, Counters(connects=1, commands=5000, events=123456), 0.004)
     began = time.perf_counter()
     ms = MetricSet(design, "bench house", "192.0.2.10")
     build_ms = (time.perf_counter() - began) * 1000

@@ -17,13 +17,14 @@ import statistics
 import time
 
 from telegraf_lutron import protocol as p
-from telegraf_lutron.session import Session, SessionConfig
+from telegraf_lutron.processor_settings import ProcessorSettings
+from telegraf_lutron.session import Session
 from telegraf_lutron.simulator import SimulatorThread
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate_design
 
 
 async def read_all(port: int, commands: list[p.Command], window: int, runs: int) -> list[float]:
-    config = SessionConfig(host="127.0.0.1", port=port, password="default", window=window)
+    config = ProcessorSettings(host="127.0.0.1", telnet_port=port, password="default", window=window)
     times = []
     async with Session(config) as session:
         await session.wait_connected(10)

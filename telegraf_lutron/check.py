@@ -13,7 +13,6 @@ import asyncio
 import logging
 import sys
 import tempfile
-import time
 from typing import TextIO
 
 from telegraf_lutron import log as tlog
@@ -21,8 +20,8 @@ from telegraf_lutron import protocol as p
 from telegraf_lutron.config import Config, ConfigError, load_config
 from telegraf_lutron.design import Design, DesignError, normalize_revision
 from telegraf_lutron.design_cache import DesignSource
-from telegraf_lutron.execd import LoginLock, session_config
-from telegraf_lutron.session import Session, SessionError
+from telegraf_lutron.execd import LoginLock
+from telegraf_lutron.session import LoginOutcome, Session, SessionError, SessionState
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,16 +46,19 @@ class Report:
 
 async def login_once(config: Config, report: Report) -> tuple[str | None, str]:
     """One login attempt; returns (design revision or None, prompt kind)."""
-    session = Session(session_config(config))
+    pc = config.processor
+    session = Session(pc)
     session.start()
     try:
-        deadline = time.monotonic() + config.processor.connect_timeout + config.processor.login_timeout + 10
-        # Polling: the session reports success or its first failure through attributes.
-        while not session.connected and not session.last_error and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-        if not session.connected:
-            reason = session.last_error or "no answer"
-            if session.counters.bad_logins:
+        # The attempt bounds itself (connect and login timeouts, then monitoring); this is a backstop.
+        limit = pc.connect_timeout + pc.login_timeout + pc.query_timeout + 10
+        try:
+            outcome = await asyncio.wait_for(session.first_outcome(), limit)
+        except TimeoutError:
+            outcome = LoginOutcome(SessionState.CONNECTING, "no answer")
+        if not outcome.logged_in:
+            reason = outcome.reason or "no answer"
+            if outcome.state is SessionState.BAD_LOGIN:
                 fix = "check processor.username and the password (an integration login of the design)"
             else:
                 fix = "check processor.host and processor.telnet_port, and that the processor is on"

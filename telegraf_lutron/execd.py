@@ -37,7 +37,7 @@ from telegraf_lutron.config import Config, ConfigError, load_config
 from telegraf_lutron.design import Design, Project, normalize_revision
 from telegraf_lutron.design_cache import DesignCache, DesignFollower, DesignSource
 from telegraf_lutron.metrics import MetricSet, ProcessorHealth
-from telegraf_lutron.session import Session, SessionConfig, SessionError
+from telegraf_lutron.session import Session, SessionError
 from telegraf_lutron.state import CounterStore, HouseState, leds_to_query
 
 log = logging.getLogger("telegraf_lutron.run")
@@ -62,22 +62,6 @@ def main(args: argparse.Namespace) -> int:
         return asyncio.run(Plugin(config).run())
     except BrokenPipeError:
         return 0
-
-
-def session_config(config: Config) -> SessionConfig:
-    pc = config.processor
-    return SessionConfig(
-        host=pc.host,
-        port=pc.telnet_port,
-        username=pc.username,
-        password=pc.password,
-        connect_timeout=pc.connect_timeout,
-        login_timeout=pc.login_timeout,
-        query_timeout=pc.query_timeout,
-        keepalive_interval=pc.keepalive_interval,
-        keepalive_timeout=pc.keepalive_timeout,
-        window=pc.window,
-    )
 
 
 class LoginLock:
@@ -153,8 +137,8 @@ class Plugin:
         self.state = HouseState(Design(Project("")), now=time.monotonic())
         self.metrics = MetricSet(self.state.design, gc.site, pc.host)
         self.have_design = False
-        self._synced_on = -1  # the session's connect count when the last full read completed
-        self.session = Session(session_config(config), on_connected=self._on_connected)
+        self._synced_on: int | None = None  # the connection id the last full read completed on
+        self.session = Session(config.processor, on_connected=self._on_connected)
         self.session.add_listener(self._on_event)
         self._stop = asyncio.Event()
         self._tick = asyncio.Event()
@@ -265,7 +249,8 @@ class Plugin:
         """The state was read in full on the current connection. While the processor is away (or
         until the read after a reconnect completes) only `lutron_processor` is written: stale
         levels are not reported as current. Energy keeps integrating the last known levels."""
-        return self.session.connected and self._synced_on == self.session.counters.connects
+        on = self.session.connection_id
+        return on is not None and on == self._synced_on
 
     def health(self) -> ProcessorHealth:
         c = self.session.counters
@@ -273,17 +258,7 @@ class Plugin:
         if c.latency_count > count:
             self._last_latency = (c.latency_sum - total) / (c.latency_count - count)
             self._latency_mark = (c.latency_sum, c.latency_count)
-        return ProcessorHealth(
-            up=self.session.connected,
-            connects=c.connects,
-            disconnects=c.disconnects,
-            bad_logins=c.bad_logins,
-            commands=c.commands,
-            errors=c.errors,
-            timeouts=c.timeouts,
-            events=c.events,
-            command_latency=self._last_latency,
-        )
+        return ProcessorHealth(self.session.connected, c.copy(), self._last_latency)
 
     def emit_snapshot(self) -> None:
         self.state.advance(time.monotonic())
@@ -405,11 +380,12 @@ class Plugin:
         commands += [p.query_led(d, c) for d, c in leds_to_query(design)]
         commands += [p.query_occupancy(a.iid) for a in design.occupancy_areas]
         started = time.monotonic()
+        connection = self.session.connection_id  # the read counts for this connection only
         results = await self.session.query_many(commands, window=self.config.processor.window)
         failed = [r for r in results if isinstance(r, SessionError)]
         if failed and len(failed) == len(results):
             raise failed[0]
-        self._synced_on = self.session.counters.connects
+        self._synced_on = connection
         log.info(
             "state read: %d queries in %.2f s, %d failed%s",
             len(commands),

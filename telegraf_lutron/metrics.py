@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from telegraf_lutron.design import Area, Design
 from telegraf_lutron.lineprotocol import encode_fields, safe_tag_value, series_prefix
 from telegraf_lutron.state import ButtonCounts, HouseState
+
+if TYPE_CHECKING:  # the catalogue must not pull the telnet client into the web UI and db
+    from telegraf_lutron.connection import Counters
 
 LED_STATES = {0: 0.0, 1: 1.0, 2: 2.0, 3: 3.0}
 
@@ -129,14 +133,11 @@ def tag(value: str, fallback: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ProcessorHealth:
+    """What `lutron_processor` reports of the session: up, its counters (a copy taken for this
+    snapshot) and the mean command latency since the previous snapshot."""
+
     up: bool
-    connects: int
-    disconnects: int
-    bad_logins: int
-    commands: int
-    errors: int
-    timeouts: int
-    events: int
+    counters: Counters
     command_latency: float
 
 
@@ -146,7 +147,6 @@ class MetricSet:
     def __init__(self, design: Design, site: str, host: str) -> None:
         self.design = design
         site_tag = tag(site, "home")
-        self._site = site_tag
         areas = {a.key: a for a in design.areas}
 
         def area_tags(area: Area | None, key: int) -> dict[str, str]:
@@ -275,15 +275,16 @@ class MetricSet:
         return self._line(prefix, {"occupied": 1.0 if occupied else 0.0}, ts)
 
     def processor_line(self, health: ProcessorHealth, ts: str) -> str:
+        c = health.counters
         fields = {
             "up": 1.0 if health.up else 0.0,
-            "connects_total": float(health.connects),
-            "disconnects_total": float(health.disconnects),
-            "bad_logins_total": float(health.bad_logins),
-            "commands_total": float(health.commands),
-            "errors_total": float(health.errors),
-            "timeouts_total": float(health.timeouts),
-            "events_total": float(health.events),
+            "connects_total": float(c.connects),
+            "disconnects_total": float(c.disconnects),
+            "bad_logins_total": float(c.bad_logins),
+            "commands_total": float(c.commands),
+            "errors_total": float(c.errors),
+            "timeouts_total": float(c.timeouts),
+            "events_total": float(c.events),
             "command_latency_seconds": health.command_latency,
             "zones": float(len(self.design.zones)),
             "keypads": float(len(self.design.keypads)),

@@ -10,8 +10,18 @@ from collections.abc import AsyncIterator
 import pytest
 
 from telegraf_lutron import protocol as p
+from telegraf_lutron.connection import Counters, ProcessorConnection
+from telegraf_lutron.design import Design
+from telegraf_lutron.processor_settings import ProcessorSettings
 from telegraf_lutron.reconnect import BackoffSettings, ReconnectPolicy
-from telegraf_lutron.session import CommandError, LoginError, NotConnected, Session, SessionConfig
+from telegraf_lutron.session import (
+    CommandError,
+    LoginError,
+    LoginOutcome,
+    NotConnected,
+    Session,
+    SessionState,
+)
 from telegraf_lutron.simulator import Quirks, Simulator
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate_design
 
@@ -42,7 +52,9 @@ async def no_leaks() -> AsyncIterator[None]:
 
 
 def make_session(sim: Simulator, **overrides) -> Session:
-    config = SessionConfig(host="127.0.0.1", port=sim.telnet_port, username="default", password="default")
+    config = ProcessorSettings(
+        host="127.0.0.1", telnet_port=sim.telnet_port, username="default", password="default"
+    )
     for key, value in overrides.items():
         setattr(config, key, value)
     return Session(config, policy=ReconnectPolicy(FAST))
@@ -213,7 +225,7 @@ async def test_unreachable_processor_backs_off_and_recovers() -> None:
     port = server.sockets[0].getsockname()[1]
     server.close()
     await server.wait_closed()
-    config = SessionConfig(host="127.0.0.1", port=port, password="default", connect_timeout=1.0)
+    config = ProcessorSettings(host="127.0.0.1", telnet_port=port, password="default", connect_timeout=1.0)
     session = Session(config, policy=ReconnectPolicy(FAST))
     session.start()
     try:
@@ -239,3 +251,170 @@ async def test_close_while_connecting_and_twice_is_clean(sim: Simulator) -> None
     async with make_session(sim) as session2:
         await session2.wait_connected(5)
     await wait_until(lambda: sim.stats.live_sessions == 0)
+
+
+# --- the session's state, connection id and first outcome ----------------------------------------
+
+
+def state_of(session: Session) -> SessionState:
+    """The state now (a call, so a type checker does not carry an earlier answer across awaits)."""
+    return session.state
+
+
+async def test_state_follows_login_drop_backoff_and_close(sim: Simulator) -> None:
+    # A one-second backoff after a drop, so the backing-off state can be seen.
+    slow = BackoffSettings(network_min=1.0, network_max=1.0, stable_after=3600.0)
+    config = ProcessorSettings(host="127.0.0.1", telnet_port=sim.telnet_port, password="default")
+    session = Session(config, policy=ReconnectPolicy(slow, rng=lambda: 0.5))
+    before_start = state_of(session)
+    session.start()
+    try:
+        assert before_start is SessionState.IDLE
+        assert state_of(session) is SessionState.CONNECTING
+        assert not session.connected and session.connection_id is None
+        await session.wait_connected(5)
+        assert state_of(session) is SessionState.LOGGED_IN
+        first = session.connection_id
+        assert first is not None
+        sim.drop_sessions()
+        await wait_until(lambda: session.state is SessionState.BACKING_OFF)
+        assert not session.connected
+        assert session.connection_id is None
+        await wait_until(lambda: session.next_attempt_in == 1.0)
+        with pytest.raises(NotConnected):
+            await session.query(p.query_design_revision())
+        await wait_until(lambda: session.state is SessionState.LOGGED_IN)
+        second = session.connection_id
+        assert second is not None and second > first
+        assert (await session.query(p.query_design_revision())).name == "SYSTEM"
+    finally:
+        await session.close()
+    assert state_of(session) is SessionState.CLOSED
+    assert session.connection_id is None
+    session.start()  # a closed session stays closed
+    assert state_of(session) is SessionState.CLOSED
+
+
+async def test_connection_id_is_new_for_every_attempt_and_is_not_the_connect_count(design: Design) -> None:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    config = ProcessorSettings(host="127.0.0.1", telnet_port=port, password="default", connect_timeout=1.0)
+    session = Session(config, policy=ReconnectPolicy(FAST))
+    session.start()
+    try:
+        # The first attempt finds nothing listening: it uses up connection id 1.
+        outcome = await asyncio.wait_for(session.first_outcome(), 5)
+        assert outcome.state is SessionState.BACKING_OFF
+        assert session.connection_id is None
+        async with Simulator(design, service_time=0.001, telnet_port=port) as sim:
+            await session.wait_connected(5)
+            first = session.connection_id
+            assert first is not None and first >= 2
+            assert session.counters.connects == 1
+            sim.drop_sessions()
+            await wait_until(lambda: session.counters.connects == 2 and session.connected)
+            second = session.connection_id
+            assert second is not None and second > first
+            assert session.counters.disconnects == 1
+    finally:
+        await session.close()
+
+
+async def test_first_outcome_of_a_good_login_is_logged_in_with_monitoring_on(
+    sim: Simulator, design: Design
+) -> None:
+    seen: list[p.Event] = []
+    async with make_session(sim) as session:
+        session.add_listener(seen.append)
+        outcome = await asyncio.wait_for(session.first_outcome(), 5)
+        assert outcome == LoginOutcome(SessionState.LOGGED_IN)
+        assert outcome.logged_in and outcome.reason == ""
+        # Commands are accepted the moment the outcome is known, and monitoring is on.
+        assert session.connected and session.state is SessionState.LOGGED_IN
+        assert {(e.type, e.state) for e in seen if isinstance(e, p.MonitoringState)} >= {(5, 1), (11, 1)}
+        zone = design.zones[0]
+        reply = await session.query(p.query_output_level(zone.id))
+        assert isinstance(reply, p.OutputLevel)
+        # Only the first attempt counts: a later reconnect does not change the answer.
+        sim.drop_sessions()
+        await wait_until(lambda: session.counters.connects == 2)
+        assert await session.first_outcome() is outcome
+
+
+async def test_first_outcome_of_a_bad_login_says_so_without_the_password(sim: Simulator) -> None:
+    session = make_session(sim, password="s3cret-wrong")
+    session.start()
+    try:
+        outcome = await asyncio.wait_for(session.first_outcome(), 5)
+        assert outcome.state is SessionState.BAD_LOGIN and not outcome.logged_in
+        assert "bad login" in outcome.reason and "'default'" in outcome.reason
+        assert "s3cret-wrong" not in outcome.reason
+        assert session.state is SessionState.BAD_LOGIN
+        assert session.next_attempt_in >= 60.0
+        assert sim.stats.bad_logins == 1
+    finally:
+        await session.close()
+
+
+async def test_first_outcome_of_an_unreachable_processor_names_the_cause() -> None:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    config = ProcessorSettings(host="127.0.0.1", telnet_port=port, connect_timeout=1.0)
+    session = Session(config, policy=ReconnectPolicy(FAST))
+    session.start()
+    try:
+        outcome = await asyncio.wait_for(session.first_outcome(), 5)
+        assert outcome.state is SessionState.BACKING_OFF
+        assert "refused" in outcome.reason and f"127.0.0.1:{port}" in outcome.reason
+    finally:
+        await session.close()
+
+
+async def test_first_outcome_of_a_session_closed_before_any_attempt_is_closed(sim: Simulator) -> None:
+    session = make_session(sim)
+    waiter = asyncio.create_task(session.first_outcome())
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    await session.close()
+    outcome = await asyncio.wait_for(waiter, 1)
+    assert outcome.state is SessionState.CLOSED and not outcome.logged_in
+    assert sim.stats.good_logins == 0
+
+
+async def test_a_connection_lives_once(sim: Simulator) -> None:
+    settings = ProcessorSettings(host="127.0.0.1", telnet_port=sim.telnet_port, password="default")
+    seen: list[p.Event] = []
+    conn = ProcessorConnection(settings, connection_id=7, counters=Counters(), on_event=seen.append)
+    try:
+        await conn.open()
+        assert conn.id == 7 and conn.prompt_kind == "QNET" and conn.logged_in_at is not None
+        await conn.start_monitoring()
+        reply = await conn.query(p.query_design_revision())
+        assert isinstance(reply, p.SystemReport) and reply.design_revision
+        assert reply in seen  # replies reach the listener too
+        with pytest.raises(RuntimeError):
+            await conn.open()
+    finally:
+        await conn.close()
+    with pytest.raises(NotConnected):
+        await conn.query(p.query_design_revision())
+    assert await conn.serve() == f"connection to {settings.where} closed"
+    await wait_until(lambda: sim.stats.live_sessions == 0)
+
+
+async def test_commands_waiting_when_the_link_ends_fail_at_once(sim: Simulator, design: Design) -> None:
+    async with make_session(sim, query_timeout=30.0) as session:
+        await session.wait_connected(5)
+        sim.quirks.silent = True  # nothing answers: the queries wait
+        waiting = asyncio.create_task(session.query(p.query_output_level(design.zones[0].id)))
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        sim.drop_sessions()
+        with pytest.raises(NotConnected):
+            await asyncio.wait_for(waiting, 5)
+        assert time.monotonic() - started < 2.0  # not the 30 s query timeout
+        sim.quirks.silent = False
