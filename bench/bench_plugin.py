@@ -84,8 +84,6 @@ class PluginProcess:
             bufsize=0,
         )
         self.on_line = on_line
-        self.stdout_lines = 0
-        self.stdout_bytes = 0
         self.snapshots = 0  # lutron_processor lines seen
         self.last_processor_line = ""
         self.stopped = ""  # how the stop went, once closed
@@ -111,10 +109,8 @@ class PluginProcess:
             arrived = time.perf_counter()
             if not chunk:
                 return
-            self.stdout_bytes += len(chunk)
             *lines, rest = (rest + chunk).split(b"\n")
             for raw in lines:
-                self.stdout_lines += 1
                 if raw.startswith(b"lutron_processor,"):
                     self.snapshots += 1
                     self.last_processor_line = raw.decode()

@@ -332,7 +332,6 @@ class Snapshots:
         self.out, self.db = out, db
         self.count = 0
         self.levels: dict[str, float] = {}
-        self.last_power: dict[str, Any] = {}
 
     def __call__(self, metrics: list[Metric]) -> None:
         by_name: dict[str, list[Metric]] = {}

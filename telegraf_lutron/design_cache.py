@@ -122,12 +122,6 @@ class DesignSource:
         if bool(self.url) == bool(self.path):
             raise ValueError("a DesignSource needs exactly one of url and path")
 
-    @classmethod
-    def for_host(
-        cls, host: str, port: int = DEFAULT_HTTP_PORT, timeout: float = DEFAULT_TIMEOUT
-    ) -> DesignSource:
-        return cls(url=url_for_host(host, port), timeout=timeout)
-
     @property
     def description(self) -> str:
         """The URL (password hidden) or path, as every message names it."""

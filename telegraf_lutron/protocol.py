@@ -55,14 +55,6 @@ class ButtonAction(IntEnum):
     HOLD_RELEASE = 32
 
 
-class LedValue(IntEnum):
-    OFF = 0
-    ON = 1
-    FLASH = 2
-    RAPID_FLASH = 3
-    UNKNOWN = 255
-
-
 OCCUPIED = 3
 UNOCCUPIED = 4
 
@@ -419,8 +411,8 @@ class Command:
     """A command line and what answers it.
 
     `expect` is (report name, key prefix): the first report with that name whose normalised key
-    starts with the prefix is the reply. None means the processor answers only on error
-    (a `#` command whose echo is not guaranteed).
+    starts with the prefix is the reply. None means no report answers it (`FIRMWAREREV` answers
+    with free-text lines, which the session collects).
     """
 
     line: str
@@ -437,28 +429,12 @@ class Command:
         return event.name == name and event.key[: len(prefix)] == prefix
 
 
-def _level_text(level: float) -> str:
-    if not 0.0 <= level <= 100.0:
-        raise ValueError(f"level {level} is outside 0-100")
-    return f"{level:.2f}"
-
-
 def query_output_level(zone: int) -> Command:
     return Command(f"?OUTPUT,{zone},1", ("OUTPUT", (zone, 1)))
 
 
-def set_output_level(zone: int, level: float, fade: float | None = None) -> Command:
-    extra = f",{fade:.2f}" if fade is not None else ""
-    # HWQS may not echo its own #OUTPUT (disputed, §4): expect nothing, confirm with a query.
-    return Command(f"#OUTPUT,{zone},1,{_level_text(level)}{extra}")
-
-
 def query_led(device: int, led: int) -> Command:
     return Command(f"?DEVICE,{device},{led},9", ("DEVICE", (device, led, 9)))
-
-
-def device_action(device: int, component: int, action: int) -> Command:
-    return Command(f"#DEVICE,{device},{component},{action}")
 
 
 def query_occupancy(area: int) -> Command:

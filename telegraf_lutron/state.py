@@ -64,7 +64,6 @@ class HouseState:
     leds: dict[tuple[int, int], int] = field(default_factory=dict)
     buttons: dict[tuple[int, int], ButtonCounts] = field(default_factory=dict)
     occupancy: dict[int, bool | None] = field(default_factory=dict)
-    changes: int = 0  # bumped on every state change (for emit-on-change)
 
     def __post_init__(self) -> None:
         self.set_design(self.design, self.now)
@@ -119,7 +118,6 @@ class HouseState:
             self.occupancy[event.group] = event.occupied
         else:
             return False
-        self.changes += 1
         return True
 
     def set_level(self, zone_id: int, level: float, now: float, wall: float | None = None) -> bool:
@@ -137,7 +135,6 @@ class HouseState:
             live.on_since_wall = wall
         elif level <= 0:
             live.on_since_wall = None
-        self.changes += 1
         return True
 
     # --- energy --------------------------------------------------------------------------

@@ -197,7 +197,6 @@ def test_commands_and_reply_matching_ignore_leading_zeros() -> None:
     assert p.query_led(40, 83).data == b"?DEVICE,40,83,9\r\n"
     assert p.query_occupancy(5).data == b"?GROUP,5,3\r\n"
     assert p.monitoring(5, True).data == b"#MONITORING,5,1\r\n"
-    assert p.set_output_level(3, 42.5).data == b"#OUTPUT,3,1,42.50\r\n"
     (ev,) = feed_all([b"~DEVICE,040,083,9,0\r\n"])
     assert p.query_led(40, 83).answered_by(ev)
     assert not p.query_led(40, 84).answered_by(ev)

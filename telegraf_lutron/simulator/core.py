@@ -24,10 +24,7 @@ import telnetlib3
 from telegraf_lutron.design import Area, Design, Keypad, Zone
 from telegraf_lutron.simulator.activity import HouseActivity
 from telegraf_lutron.simulator.house import (
-    HOLD,
-    HOLD_RELEASE,
     MON_ZONE,
-    MULTITAP,
     PRESS,
     RELEASE,
     SOURCE_LOCAL,
@@ -400,15 +397,6 @@ class Simulator:
         """Press then release, as a finger does."""
         self.press(keypad, button)
         self.release(keypad, button)
-
-    def hold(self, keypad: int | Keypad, button: int) -> None:
-        self.button(keypad, button, HOLD)
-
-    def hold_release(self, keypad: int | Keypad, button: int) -> None:
-        self.button(keypad, button, HOLD_RELEASE)
-
-    def multitap(self, keypad: int | Keypad, button: int) -> None:
-        self.button(keypad, button, MULTITAP)
 
     def set_led(self, keypad: int | Keypad, led: int, state: int) -> None:
         self.publish(self._house.set_led(_iid(keypad), led, state))
