@@ -60,6 +60,15 @@ def make_session(sim: Simulator, **overrides) -> Session:
     return Session(config, policy=ReconnectPolicy(FAST))
 
 
+async def refused_port() -> int:
+    """A port nothing listens on: reserved, then freed."""
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port: int = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+    return port
+
+
 async def wait_until(predicate, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -220,11 +229,7 @@ async def test_keepalive_queries_the_design_revision(sim: Simulator) -> None:
 
 
 async def test_unreachable_processor_backs_off_and_recovers() -> None:
-    # Reserve a port, then free it so nothing listens there.
-    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    server.close()
-    await server.wait_closed()
+    port = await refused_port()
     config = ProcessorSettings(host="127.0.0.1", telnet_port=port, password="default", connect_timeout=1.0)
     session = Session(config, policy=ReconnectPolicy(FAST))
     session.start()
@@ -296,10 +301,7 @@ async def test_state_follows_login_drop_backoff_and_close(sim: Simulator) -> Non
 
 
 async def test_connection_id_is_new_for_every_attempt_and_is_not_the_connect_count(design: Design) -> None:
-    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    server.close()
-    await server.wait_closed()
+    port = await refused_port()
     config = ProcessorSettings(host="127.0.0.1", telnet_port=port, password="default", connect_timeout=1.0)
     session = Session(config, policy=ReconnectPolicy(FAST))
     session.start()
@@ -359,10 +361,7 @@ async def test_first_outcome_of_a_bad_login_says_so_without_the_password(sim: Si
 
 
 async def test_first_outcome_of_an_unreachable_processor_names_the_cause() -> None:
-    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    server.close()
-    await server.wait_closed()
+    port = await refused_port()
     config = ProcessorSettings(host="127.0.0.1", telnet_port=port, connect_timeout=1.0)
     session = Session(config, policy=ReconnectPolicy(FAST))
     session.start()
