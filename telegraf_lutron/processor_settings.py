@@ -2,12 +2,15 @@
 
 `config` fills a `ProcessorSettings` from the `[processor]` table of the plugin's TOML (its keys
 are these field names, plus `password_file`); the session, `check` and the design source read it.
-No I/O and no imports from the layers that use it, so the session does not depend on TOML.
+No I/O, and nothing from the layers that use it (the session does not depend on TOML); the design
+URL follows the design cache's one rule for it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from telegraf_lutron.design_cache import url_for_host
 
 
 @dataclass
@@ -17,7 +20,7 @@ class ProcessorSettings:
     http_port: int = 80
     username: str = "default"
     password: str = field(default="", repr=False)
-    xml_url: str = ""  # default http://<host>:<http_port>/DbXmlInfo.xml
+    xml_url: str = ""  # default http://<host>[:<http_port>]/DbXmlInfo.xml
     connect_timeout: float = 10.0
     login_timeout: float = 10.0
     query_timeout: float = 5.0
@@ -28,7 +31,7 @@ class ProcessorSettings:
 
     @property
     def design_url(self) -> str:
-        return self.xml_url or f"http://{self.host}:{self.http_port}/DbXmlInfo.xml"
+        return self.xml_url or url_for_host(self.host, self.http_port)
 
     @property
     def where(self) -> str:

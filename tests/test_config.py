@@ -35,8 +35,17 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     assert config.processor.password == "hunter2"
     assert config.plugin.cache_dir == Path("/var/lib/telegraf-lutron")
     assert config.plugin.signal == "STDIN"
-    assert config.processor.design_url == "http://192.168.1.40:80/DbXmlInfo.xml"
+    assert config.processor.design_url == "http://192.168.1.40/DbXmlInfo.xml"
     assert "hunter2" not in repr(config)
+
+
+def test_the_design_url_follows_host_and_http_port_unless_xml_url_is_set() -> None:
+    def url(**processor: object) -> str:
+        return parse_config({"processor": {"host": "192.168.1.40", **processor}}, env={}).processor.design_url
+
+    assert url(http_port=8080) == "http://192.168.1.40:8080/DbXmlInfo.xml"
+    assert url(host="fe80::1") == "http://[fe80::1]/DbXmlInfo.xml"
+    assert url(xml_url="https://proc.lan/export.xml") == "https://proc.lan/export.xml"
 
 
 def test_password_file_and_environment(tmp_path: Path) -> None:
