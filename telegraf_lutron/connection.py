@@ -42,6 +42,7 @@ DEFAULT_MONITORING = (
     p.Monitoring.OCCUPANCY,
     p.Monitoring.SHADE_GROUP,
     p.Monitoring.SYSVAR,
+    p.Monitoring.TIMECLOCK,
 )
 
 

@@ -47,6 +47,13 @@ LED_OFFSET_80_TYPES = frozenset(
 LED_OFFSET_100_TYPES = frozenset({"MAIN_REPEATER"})
 # GRAFIK Eye QS: scene buttons and their LEDs, in the same order.
 GRAFIK_EYE_LEDS = {70: 201, 71: 210, 76: 219, 77: 228, 83: 237}
+# Devices whose own `~DEVICE,<id>,2,3|4` is occupied/vacant, not a button (docs/protocol.md §5.2).
+MOTION_DEVICE_TYPES = frozenset({"MOTION_SENSOR", "OCCUPANCY_SENSOR", "VACANCY_SENSOR"})
+MOTION_COMPONENT = 2
+# Battery-powered RadioRA 2 devices, asked `?DEVICE,<id>,1,22` (docs/protocol.md §5.2).
+BATTERY_DEVICE_TYPES = frozenset({"PICO_KEYPAD", *MOTION_DEVICE_TYPES})
+# Output types whose tilt `~OUTPUT,<id>,9|10` reports (docs/protocol.md §5.1).
+TILT_OUTPUT_TYPES = frozenset({"VENETIAN_BLIND"})
 
 
 def is_dimmable(output_type: str) -> bool:
@@ -164,10 +171,66 @@ class ShadeGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class TimeclockMode:
+    index: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimeclockEvent:
+    """One scheduled event: `~TIMECLOCK,<id>,5,<number>` reports it running."""
+
+    number: int  # EventNumber, 1-based
+    name: str
+    kind: str = ""  # Type: "Fixed" (a time of day) or "VariableOffset" (from sunrise/sunset)
+    time: str = ""  # Fixed: HH:MM[:SS]
+    offset: str = ""  # VariableOffset: minutes from the sun event
+    days: str = ""  # Days as exported (a weekday mask or list)
+
+
+@dataclass(frozen=True, slots=True)
 class Timeclock:
     id: int
     name: str
     type: int = 0
+    modes: tuple[TimeclockMode, ...] = ()
+    events: tuple[TimeclockEvent, ...] = ()
+
+    def mode_name(self, index: int) -> str:
+        return next((m.name for m in self.modes if m.index == index), "")
+
+
+@dataclass(frozen=True, slots=True)
+class GreenStep:
+    number: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class GreenMode:
+    """An area's green mode (`?MODE,<id>,1`). `id` is the IntegrationID the processor is asked
+    with: the area's own (GreenMode@IntegrationID names it), so `area_key` is that area when the
+    design has it, else 0."""
+
+    id: int
+    area_key: int
+    steps: tuple[GreenStep, ...] = ()
+
+    def step_name(self, number: int) -> str:
+        return next((s.name for s in self.steps if s.number == number), "")
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """A contact closure input (CCI component, `input` "contact") or a motion/occupancy sensor
+    (`input` "motion"): `~DEVICE,<device>,<component>,3|4` closes/opens it, not a button."""
+
+    device: int
+    component: int
+    kind: str  # "contact" or "motion"
+    device_name: str
+    area_key: int
+    area: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,14 +242,18 @@ class Design:
     occupancy_groups: tuple[OccupancyGroup, ...] = ()
     shade_groups: tuple[ShadeGroup, ...] = ()
     timeclocks: tuple[Timeclock, ...] = ()
+    green_modes: tuple[GreenMode, ...] = ()
     _zone_index: dict[int, Zone] = field(init=False, repr=False, compare=False)
     _keypad_index: dict[int, Keypad] = field(init=False, repr=False, compare=False)
     _area_index: dict[int, Area] = field(init=False, repr=False, compare=False)
+    _input_index: dict[tuple[int, int], Input] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_zone_index", {z.id: z for z in self.zones})
         object.__setattr__(self, "_keypad_index", {k.id: k for k in self.keypads})
         object.__setattr__(self, "_area_index", {a.key: a for a in self.areas})
+        inputs = {(i.device, i.component): i for i in _inputs(self.keypads)}
+        object.__setattr__(self, "_input_index", inputs)
 
     def zone(self, iid: int) -> Zone | None:
         return self._zone_index.get(iid)
@@ -197,6 +264,23 @@ class Design:
     def area(self, key: int) -> Area | None:
         return self._area_index.get(key)
 
+    def input(self, device: int, component: int) -> Input | None:
+        """The contact input or sensor at (device, component), None when that is a button."""
+        return self._input_index.get((device, component))
+
+    @property
+    def inputs(self) -> tuple[Input, ...]:
+        return tuple(self._input_index.values())
+
+    @property
+    def battery_devices(self) -> tuple[Keypad, ...]:
+        """Battery-powered wireless devices (Picos, motion sensors): asked for their battery."""
+        return tuple(k for k in self.keypads if k.device_type in BATTERY_DEVICE_TYPES)
+
+    @property
+    def tilt_zones(self) -> tuple[Zone, ...]:
+        return tuple(z for z in self.zones if z.output_type in TILT_OUTPUT_TYPES)
+
     @property
     def rooms(self) -> tuple[Area, ...]:
         """Areas that are real rooms (IID != 0): the ones with occupancy and commands."""
@@ -206,6 +290,18 @@ class Design:
     def occupancy_areas(self) -> tuple[Area, ...]:
         """Rooms whose occupancy the processor reports (queried by Area IID, §5.3)."""
         return tuple(a for a in self.rooms if a.occupancy_group)
+
+
+def _inputs(keypads: tuple[Keypad, ...]) -> list[Input]:
+    """Every CCI component is a contact input; a motion sensor's component 2 (CCI or not) is motion."""
+    out: list[Input] = []
+    for k in keypads:
+        if k.device_type in MOTION_DEVICE_TYPES:
+            for c in k.ccis or (MOTION_COMPONENT,):
+                out.append(Input(k.id, c, "motion", k.name, k.area_key, k.area))
+        else:
+            out.extend(Input(k.id, c, "contact", k.name, k.area_key, k.area) for c in k.ccis)
+    return out
 
 
 class DesignError(TelegrafLutronError):
@@ -243,6 +339,7 @@ def design_to_dict(design: Design) -> dict[str, Any]:
         "occupancy_groups": [asdict(g) for g in design.occupancy_groups],
         "shade_groups": [asdict(s) for s in design.shade_groups],
         "timeclocks": [asdict(t) for t in design.timeclocks],
+        "green_modes": [asdict(g) for g in design.green_modes],
     }
 
 
@@ -334,12 +431,36 @@ def design_from_dict(data: Any) -> Design:
             for s in data["shade_groups"]
         )
         clocks = tuple(
-            Timeclock(_typed(t["id"], int), _typed(t["name"], str), _typed(t["type"], int))
+            Timeclock(
+                _typed(t["id"], int),
+                _typed(t["name"], str),
+                _typed(t["type"], int),
+                # Caches written before time clock modes and events were read have neither.
+                tuple(
+                    TimeclockMode(_typed(m["index"], int), _typed(m["name"], str))
+                    for m in _seq(t.get("modes", []))
+                ),
+                tuple(
+                    TimeclockEvent(**{f: _typed(e[f], int if f == "number" else str) for f in _EVENT_FIELDS})
+                    for e in _seq(t.get("events", []))
+                ),
+            )
             for t in data["timeclocks"]
+        )
+        green = tuple(
+            GreenMode(
+                _typed(g["id"], int),
+                _typed(g["area_key"], int),
+                tuple(GreenStep(_typed(s["number"], int), _typed(s["name"], str)) for s in _seq(g["steps"])),
+            )
+            for g in _seq(data.get("green_modes", []))
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"malformed design model: {type(exc).__name__}: {exc}") from None
-    return Design(project, areas, zones, keypads, groups, shades, clocks)
+    return Design(project, areas, zones, keypads, groups, shades, clocks, green)
+
+
+_EVENT_FIELDS = tuple(TimeclockEvent.__dataclass_fields__)
 
 
 # --- differences between two revisions -------------------------------------------------------------

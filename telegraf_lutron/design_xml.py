@@ -13,6 +13,10 @@ Rules (lutron-protocol.md §6), decided here once:
 - Engravings are stripped; "" means none and the button is called `Button <component>`. A button's
   LED is `led_for_button` only when the device lists that LED component; other LEDs stay unpaired.
 - Occupancy groups map to the rooms (IID != 0) whose OccupancyGroupAssignedToID names them.
+- Time clocks keep their modes (TimeclockMode@Index, @Name) and events (TimeClockEvent@EventNumber,
+  @Name, @Type, @Time, @Offset, @Days); an event without an EventNumber is numbered by its position.
+- A GreenMode (under the Project or inside an Area) belongs to the area whose IntegrationID it
+  carries, else to the Area it sits in; its steps are GreenModeStep@StepNumber, @Name.
 - Unknown elements are ignored; a missing or malformed attribute takes a default (0, "", 0.0);
   outputs and devices without an IntegrationID are skipped (nothing can address them).
 """
@@ -32,11 +36,15 @@ from telegraf_lutron.design import (
     Button,
     Design,
     DesignError,
+    GreenMode,
+    GreenStep,
     Keypad,
     OccupancyGroup,
     Project,
     ShadeGroup,
     Timeclock,
+    TimeclockEvent,
+    TimeclockMode,
     Zone,
     is_dimmable,
     led_for_button,
@@ -164,6 +172,7 @@ class _Reader:
         self.zones: list[Zone] = []
         self.keypads: list[Keypad] = []
         self.shade_groups: list[ShadeGroup] = []
+        self.green_modes: list[tuple[ET.Element, int]] = []  # (GreenMode element, enclosing area key)
         self.next_container = -1
         self.skipped = 0
 
@@ -186,11 +195,9 @@ class _Reader:
                     if number:
                         groups.append(number)
             elif tag == "Timeclocks":
-                for t in child:
-                    if t.tag == "Timeclock":
-                        clocks.append(
-                            Timeclock(_int(t.get("IntegrationID")), t.get("Name", ""), _int(t.get("Type")))
-                        )
+                clocks.extend(_timeclock(t) for t in child if t.tag == "Timeclock")
+            elif tag == "GreenModes":
+                self.green_modes.extend((g, 0) for g in child if g.tag == "GreenMode")
         project = Project(
             name=project_name,
             guid=names.get("GUID", ""),
@@ -214,7 +221,25 @@ class _Reader:
             occupancy_groups=occupancy,
             shade_groups=tuple(self.shade_groups),
             timeclocks=tuple(clocks),
+            green_modes=self.read_green_modes(),
         )
+
+    def read_green_modes(self) -> tuple[GreenMode, ...]:
+        rooms = {a.iid: a.key for a in self.areas if not a.is_container}
+        out: list[GreenMode] = []
+        for el, enclosing in self.green_modes:
+            iid = _int(el.get("IntegrationID"))
+            if not iid:
+                continue
+            steps = tuple(
+                GreenStep(_int(s.get("StepNumber")), s.get("Name", ""))
+                for group in el
+                if group.tag == "GreenModeSteps"
+                for s in group
+                if s.tag == "GreenModeStep"
+            )
+            out.append(GreenMode(iid, rooms.get(iid, enclosing), steps))
+        return tuple(out)
 
     def walk_areas(self, areas_el: ET.Element) -> None:
         # An explicit stack: hostile nesting must not hit Python's recursion limit.
@@ -237,6 +262,8 @@ class _Reader:
                             self.shade_groups.append(
                                 ShadeGroup(_int(s.get("IntegrationID")), s.get("Name", ""), area.key)
                             )
+                elif tag == "GreenModes":
+                    self.green_modes.extend((g, area.key) for g in child if g.tag == "GreenMode")
                 elif tag == "Areas":
                     subareas.extend(a for a in child if a.tag == "Area")
             stack.extend((a, area) for a in reversed(subareas))
@@ -362,6 +389,35 @@ class _Reader:
                 ccis=tuple(ccis),
             )
         )
+
+
+def _timeclock(el: ET.Element) -> Timeclock:
+    modes: list[TimeclockMode] = []
+    events: list[TimeclockEvent] = []
+    for child in el:
+        if child.tag == "TimeclockModes":
+            modes.extend(
+                TimeclockMode(_int(m.get("Index")), m.get("Name", ""))
+                for m in child
+                if m.tag == "TimeclockMode"
+            )
+        elif child.tag == "TimeClockEvents":
+            for e in child:
+                if e.tag != "TimeClockEvent":
+                    continue
+                events.append(
+                    TimeclockEvent(
+                        number=_int(e.get("EventNumber"), len(events) + 1),
+                        name=e.get("Name", ""),
+                        kind=e.get("Type", ""),
+                        time=e.get("Time", ""),
+                        offset=e.get("Offset", ""),
+                        days=e.get("Days", ""),
+                    )
+                )
+    return Timeclock(
+        _int(el.get("IntegrationID")), el.get("Name", ""), _int(el.get("Type")), tuple(modes), tuple(events)
+    )
 
 
 def parse_design(data: bytes, *, source: str = "") -> Design:

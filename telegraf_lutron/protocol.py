@@ -40,6 +40,7 @@ class Monitoring(IntEnum):
     ZONE = 5
     OCCUPANCY = 6
     SCENE = 8
+    TIMECLOCK = 9
     SYSVAR = 10
     REPLY = 11
     PROMPT = 12
@@ -57,6 +58,18 @@ class ButtonAction(IntEnum):
 
 OCCUPIED = 3
 UNOCCUPIED = 4
+
+# `~DEVICE,<id>,<component>,22,<x>,<power>,<status>,<x>` battery status (docs/protocol.md §5.2).
+BATTERY_GOOD = 2
+BATTERY_LOW = 3
+BATTERY_MISSING = 4
+
+# `~TIMECLOCK` actions (docs/protocol.md §5.3).
+TIMECLOCK_MODE = 1
+TIMECLOCK_SUNRISE = 2
+TIMECLOCK_SUNSET = 3
+TIMECLOCK_RUN_EVENT = 5
+TIMECLOCK_EVENT_STATE = 6
 
 
 # --- events ----------------------------------------------------------------------------------
@@ -131,6 +144,17 @@ class OutputLevel(Report):
 
 
 @dataclass(frozen=True, slots=True)
+class OutputTilt(Report):
+    """`~OUTPUT,<zone>,9,<tilt>` or `~OUTPUT,<zone>,10,<lift>,<tilt>`: a venetian blind's tilt
+    (and, for action 10, its lift, which is its level)."""
+
+    command: ClassVar[str] = "OUTPUT"
+    zone: int
+    tilt: float
+    lift: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OutputReport(Report):
     """Any other `~OUTPUT` action (29 change source, 30, 32, flash, ...)."""
 
@@ -157,6 +181,16 @@ class LedState(Report):
     device: int
     led: int
     state: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatteryReport(Report):
+    """`~DEVICE,<device>,<component>,22,<x>,<power>,<status>,<x>` (RadioRA 2 wireless devices):
+    status 2 good, 3 low, 4 missing or not reporting."""
+
+    command: ClassVar[str] = "DEVICE"
+    device: int
+    status: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +225,35 @@ class SysvarState(Report):
     command: ClassVar[str] = "SYSVAR"
     sysvar: int
     state: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShadeGroupLevel(Report):
+    """`~SHADEGRP,<group>,1,<level>`: a shade group's level (HomeWorks QS)."""
+
+    command: ClassVar[str] = "SHADEGRP"
+    group: int
+    level: float
+
+
+@dataclass(frozen=True, slots=True)
+class TimeclockReport(Report):
+    """`~TIMECLOCK,<clock>,<action>,<values...>`: 1 mode, 2 sunrise, 3 sunset, 5 event run,
+    6 event enabled (1) or disabled (2)."""
+
+    command: ClassVar[str] = "TIMECLOCK"
+    clock: int
+    action: int
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GreenModeStep(Report):
+    """`~MODE,<id>,1,<step>`: the green mode step (its changes are not reported, only queried)."""
+
+    command: ClassVar[str] = "MODE"
+    area: int
+    step: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +364,10 @@ def parse_report(line: str) -> Event:
             zone, action = _int(fields[0]), _int(fields[1])
             if action == 1 and len(fields) >= 3:
                 return OutputLevel(fields, zone, _level(fields[2]))
+            if action == 9 and len(fields) >= 3:
+                return OutputTilt(fields, zone, _level(fields[2]))
+            if action == 10 and len(fields) >= 4:
+                return OutputTilt(fields, zone, _level(fields[3]), _level(fields[2]))
             return OutputReport(fields, zone, action)
         if name == "DEVICE":
             device, component, action = _int(fields[0]), _int(fields[1]), _int(fields[2])
@@ -308,6 +375,8 @@ def parse_report(line: str) -> Event:
                 return LedState(fields, device, component, _int(fields[3]))
             if action in (3, 4, 5, 6, 32):
                 return ButtonEvent(fields, device, component, action)
+            if action == 22 and len(fields) >= 6:
+                return BatteryReport(fields, device, _int(fields[5]))
             return DeviceReport(fields, device, component, action)
         if name == "GROUP":
             if _int(fields[1]) == 3 and len(fields) >= 3:
@@ -315,6 +384,14 @@ def parse_report(line: str) -> Event:
         elif name == "SYSVAR":
             if _int(fields[1]) == 1 and len(fields) >= 3:
                 return SysvarState(fields, _int(fields[0]), _int(fields[2]))
+        elif name == "SHADEGRP":
+            if _int(fields[1]) == 1 and len(fields) >= 3:
+                return ShadeGroupLevel(fields, _int(fields[0]), _level(fields[2]))
+        elif name == "TIMECLOCK":
+            return TimeclockReport(fields, _int(fields[0]), _int(fields[1]), fields[2:])
+        elif name == "MODE":
+            if _int(fields[1]) == 1 and len(fields) >= 3:
+                return GreenModeStep(fields, _int(fields[0]), _int(fields[2]))
         elif name == "MONITORING":
             return MonitoringState(fields, _int(fields[0]), _int(fields[1]))
         elif name == "ERROR":
@@ -443,6 +520,38 @@ def query_occupancy(area: int) -> Command:
 
 def query_sysvar(sysvar: int) -> Command:
     return Command(f"?SYSVAR,{sysvar},1", ("SYSVAR", (sysvar, 1)))
+
+
+def query_input(device: int, component: int) -> Command:
+    """A contact closure input's or sensor's state: answered `~DEVICE,<id>,<cci>,3|4` (closed or
+    occupied / open or vacant) where the processor supports it, else `~ERROR`."""
+    return Command(f"?DEVICE,{device},{component},3", ("DEVICE", (device, component)))
+
+
+def query_battery(device: int) -> Command:
+    """`?DEVICE,<id>,1,22`: a RadioRA 2 wireless device's battery (docs/protocol.md §5.2)."""
+    return Command(f"?DEVICE,{device},1,22", ("DEVICE", (device, 1, 22)))
+
+
+def query_tilt(zone: int) -> Command:
+    return Command(f"?OUTPUT,{zone},9", ("OUTPUT", (zone, 9)))
+
+
+def query_shade_group(group: int) -> Command:
+    return Command(f"?SHADEGRP,{group},1", ("SHADEGRP", (group, 1)))
+
+
+def query_timeclock_mode(clock: int) -> Command:
+    return Command(f"?TIMECLOCK,{clock},1", ("TIMECLOCK", (clock, 1)))
+
+
+def query_timeclock_event(clock: int, event: int) -> Command:
+    """Whether event `event` of a time clock is enabled: `~TIMECLOCK,<id>,6,<n>,1|2`."""
+    return Command(f"?TIMECLOCK,{clock},6,{event}", ("TIMECLOCK", (clock, 6, event)))
+
+
+def query_green_mode(area: int) -> Command:
+    return Command(f"?MODE,{area},1", ("MODE", (area, 1)))
 
 
 def query_system(action: int) -> Command:

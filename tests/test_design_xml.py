@@ -328,6 +328,71 @@ def test_shade_groups_and_timeclocks() -> None:
     assert [(t.id, t.name, t.type) for t in d.timeclocks] == [(91, "Vacation", 1)]
 
 
+def test_ccis_are_contact_inputs_and_a_motion_sensor_is_a_motion_input() -> None:
+    cci = '<Component ComponentNumber="{n}" ComponentType="CCI"><CCI /></Component>'
+    hybrid = device(41, "HYBRID_SEETOUCH_KEYPAD", button(1) + led(81) + cci.format(n=25) + cci.format(n=26))
+    sensor = device(34, "MOTION_SENSOR", cci.format(n=2))
+    bare_sensor = device(36, "MOTION_SENSOR", "")  # no CCI component listed: still component 2
+    pico = device(50, "PICO_KEYPAD", button(2))
+    inner = "<DeviceGroups>" + group("Entry", hybrid, sensor, bare_sensor, pico) + "</DeviceGroups>"
+    d = parse_design(house(inner))
+    assert [(i.device, i.component, i.kind) for i in d.inputs] == [
+        (41, 25, "contact"),
+        (41, 26, "contact"),
+        (34, 2, "motion"),
+        (36, 2, "motion"),
+    ]
+    assert d.input(41, 25).area == "Kitchen" and d.input(41, 1) is None  # button 1 stays a button
+    assert [k.id for k in d.battery_devices] == [34, 36, 50]
+
+
+def test_timeclock_modes_and_events_are_read() -> None:
+    extra = (
+        '<Timeclocks><Timeclock Name="Project Timeclock" IntegrationID="91" Type="0">'
+        '<TimeclockModes><TimeclockMode Name="Normal" Index="1" Type="0" />'
+        '<TimeclockMode Name="Away" Index="2" Type="0" /></TimeclockModes>'
+        "<TimeClockEvents>"
+        '<TimeClockEvent Name="Dusk" Type="VariableOffset" Offset="-10" EventNumber="1" Days="127">'
+        "<Actions /></TimeClockEvent>"
+        '<TimeClockEvent Name="Night" Type="Fixed" Time="23:00:00" EventNumber="4" />'
+        '<TimeClockEvent Name="No number" Type="Fixed" Time="06:00:00" />'
+        "</TimeClockEvents></Timeclock></Timeclocks>"
+    )
+    (clock,) = parse_design(project(area("Den", 3), extra)).timeclocks
+    assert [(m.index, m.name) for m in clock.modes] == [(1, "Normal"), (2, "Away")]
+    assert clock.mode_name(2) == "Away" and clock.mode_name(9) == ""
+    assert [(e.number, e.name, e.kind, e.time, e.offset) for e in clock.events] == [
+        (1, "Dusk", "VariableOffset", "", "-10"),
+        (4, "Night", "Fixed", "23:00:00", ""),
+        (3, "No number", "Fixed", "06:00:00", ""),
+    ]
+    assert clock.events[0].days == "127"
+
+
+def test_green_modes_belong_to_the_area_of_their_integration_id() -> None:
+    steps = '<GreenModeSteps><GreenModeStep Name="Normal" StepNumber="1" /><GreenModeStep Name="Eco" StepNumber="2" /></GreenModeSteps>'
+    extra = f'<HVACs /><GreenModes><GreenMode IntegrationID="3">{steps}</GreenMode><GreenMode IntegrationID="77" /></GreenModes>'
+    d = parse_design(project(area("Den", 3), extra))
+    den, orphan = d.green_modes
+    assert (den.id, den.area_key, den.step_name(2)) == (3, 3, "Eco")
+    assert (orphan.id, orphan.area_key, orphan.steps) == (77, 0, ())
+
+
+def test_the_generator_writes_the_rest_of_the_house_as_exports_do() -> None:
+    params = GeneratorParams(seed=5)
+    d = generate_design(params)
+    parsed = parse_design(design_to_xml(d, params))
+    assert parsed == d
+    assert any(i.kind == "contact" for i in d.inputs) and any(i.kind == "motion" for i in d.inputs)
+    vcrx = next(k for k in d.keypads if k.device_type == "VISOR_CONTROL_RECEIVER")
+    assert vcrx.ccis == (30, 31, 32, 33)
+    assert d.timeclocks and all(t.events and t.modes for t in d.timeclocks)
+    assert d.green_modes and all(d.area(g.area_key).iid == g.id for g in d.green_modes)
+    assert d.shade_groups
+    ra2 = generate_design(GeneratorParams.radiora2(seed=5))
+    assert ra2.battery_devices and not ra2.green_modes and not ra2.shade_groups
+
+
 # --- hostile and broken input ----------------------------------------------------------------------
 
 BILLION_LAUGHS = (

@@ -112,8 +112,8 @@ def test_monitoring_error_area_shadegrp_timeclock() -> None:
     assert mon == p.MonitoringState(("5", "1"), 5, 1)
     assert err == p.ErrorReply(("2",), 2)
     assert isinstance(area, p.GenericReport) and area.name == "AREA" and area.key == (2, 6, 2)
-    assert isinstance(shade, p.GenericReport) and shade.name == "SHADEGRP"
-    assert isinstance(clock, p.GenericReport) and clock.fields == ("2", "2", "05:32")
+    assert isinstance(shade, p.GenericReport) and shade.name == "SHADEGRP"  # a preset, not a level
+    assert clock == p.TimeclockReport(("2", "2", "05:32"), 2, 2, ("05:32",))
     assert isinstance(hvac, p.GenericReport) and hvac.key == (1, 1, 70)
 
 
@@ -244,3 +244,40 @@ def test_events_do_not_depend_on_how_bytes_are_split(lines: list[bytes], size: i
     whole = feed_all([data])
     chunks = [data[i : i + size] for i in range(0, len(data), size)]
     assert feed_all(chunks) == whole
+
+
+def test_the_rest_of_the_house_parses_into_typed_reports() -> None:
+    events = feed_all(
+        [
+            b"~SHADEGRP,61,1,45.50\r\n~TIMECLOCK,7,5,3\r\n~TIMECLOCK,7,6,2,2\r\n~TIMECLOCK,7,1,2\r\n",
+            b"~MODE,12,1,3\r\n~OUTPUT,33,9,60.00\r\n~OUTPUT,33,10,20.00,75.00\r\n",
+            b"~DEVICE,90,1,22,0,2,3,0\r\n~DEVICE,41,25,3\r\n",
+        ]
+    )
+    shade, run, disabled, mode, green, tilt, lift_tilt, battery, contact = events
+    assert shade == p.ShadeGroupLevel(("61", "1", "45.50"), 61, 45.5)
+    assert (run.clock, run.action, run.values) == (7, p.TIMECLOCK_RUN_EVENT, ("3",))
+    assert (disabled.action, disabled.values) == (p.TIMECLOCK_EVENT_STATE, ("2", "2"))
+    assert (mode.action, mode.values) == (p.TIMECLOCK_MODE, ("2",))
+    assert green == p.GreenModeStep(("12", "1", "3"), 12, 3)
+    assert tilt == p.OutputTilt(("33", "9", "60.00"), 33, 60.0)
+    assert lift_tilt == p.OutputTilt(("33", "10", "20.00", "75.00"), 33, 75.0, 20.0)
+    assert battery == p.BatteryReport(("90", "1", "22", "0", "2", "3", "0"), 90, p.BATTERY_LOW)
+    # A contact closure looks exactly like a button press: the design tells them apart.
+    assert contact == p.ButtonEvent(("41", "25", "3"), 41, 25, 3)
+
+
+def test_queries_of_the_rest_of_the_house_match_their_replies() -> None:
+    (battery,) = feed_all([b"~DEVICE,90,1,22,0,2,2,0\r\n"])
+    assert p.query_battery(90).answered_by(battery)
+    (closed,) = feed_all([b"~DEVICE,41,25,4\r\n"])
+    assert p.query_input(41, 25).answered_by(closed) and not p.query_input(41, 26).answered_by(closed)
+    (event,) = feed_all([b"~TIMECLOCK,7,6,2,1\r\n"])
+    assert p.query_timeclock_event(7, 2).answered_by(event)
+    assert not p.query_timeclock_event(7, 3).answered_by(event)
+    (green,) = feed_all([b"~MODE,12,1,2\r\n"])
+    assert p.query_green_mode(12).answered_by(green)
+    (shade,) = feed_all([b"~SHADEGRP,61,1,0.00\r\n"])
+    assert p.query_shade_group(61).answered_by(shade)
+    (tilt,) = feed_all([b"~OUTPUT,33,9,10.00\r\n"])
+    assert p.query_tilt(33).answered_by(tilt)

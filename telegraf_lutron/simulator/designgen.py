@@ -20,11 +20,15 @@ from telegraf_lutron.design import (
     Area,
     Button,
     Design,
+    GreenMode,
+    GreenStep,
     Keypad,
     OccupancyGroup,
     Project,
     ShadeGroup,
     Timeclock,
+    TimeclockEvent,
+    TimeclockMode,
     Zone,
     is_dimmable,
 )
@@ -159,6 +163,7 @@ class GeneratorParams:
     occupancy: float = 0.7  # fraction of HWQS rooms with an occupancy group (RA2: every room)
     shade_groups: bool = True  # HWQS only: a ShadeGroup in rooms that have shades
     timeclocks: int = 2
+    green_modes: bool = True  # HWQS only: a green mode in the first room of each floor
     actions: bool = True  # button Actions/Presets like real exports (bulk the parser must skip)
     export_date: str = "05/16/2025"
     export_time: str = "17:34:22"
@@ -234,6 +239,7 @@ class _Builder:
         self.used_names: dict[str, int] = {}
         self.occupancy_numbers: list[int] = []
         self.first_room: Area | None = None  # where the HWQS VISOR_CONTROL_RECEIVER goes
+        self.green_modes: list[GreenMode] = []
 
     def iid(self) -> int:
         value = self.next_iid
@@ -299,7 +305,13 @@ class _Builder:
         )
         timeclock_names = ("Project Timeclock", "Vacation", "Daily", "Holiday")
         timeclocks = tuple(
-            Timeclock(self.iid(), timeclock_names[i] if i < 4 else f"Timeclock {i + 1}", min(i, 3))
+            Timeclock(
+                self.iid(),
+                timeclock_names[i] if i < 4 else f"Timeclock {i + 1}",
+                min(i, 3),
+                _TIMECLOCK_MODES,
+                _TIMECLOCK_EVENTS if i == 0 else _TIMECLOCK_EVENTS[:2],
+            )
             for i in range(p.timeclocks)
         )
         return Design(
@@ -310,6 +322,7 @@ class _Builder:
             occupancy_groups=groups,
             shade_groups=tuple(self.shade_groups),
             timeclocks=timeclocks,
+            green_modes=tuple(self.green_modes),
         )
 
     def room(self, parent: Area, floor: str, *, sub_room: bool, first: bool = False) -> None:
@@ -322,6 +335,8 @@ class _Builder:
             self.occupancy_numbers.append(group)
         area = self.add_area(name, iid, parent, floor, group)
         hwqs = p.system == "HWQS"
+        if first and hwqs and p.green_modes:
+            self.green_modes.append(GreenMode(iid, area.key, _GREEN_STEPS))
         # Document order inside an Area: DeviceGroups (direct devices first), ShadeGroups, Outputs.
         if first and hwqs and p.device_directly_under_devicegroups and self.first_room is None:
             self.first_room = area
@@ -431,7 +446,7 @@ class _Builder:
         if device_type == "PID_SWITCH":
             return [6], set(), [65281], []
         if device_type == "VISOR_CONTROL_RECEIVER":
-            return [1, 2, 3, 4, 5, 6], set(), [81, 82, 83, 84, 85, 86], [30, 31]
+            return [1, 2, 3, 4, 5, 6], set(), [81, 82, 83, 84, 85, 86], [30, 31, 32, 33]
         if device_type == "MAIN_REPEATER":
             phantom = sorted(rng.sample(range(1, 101), self.p.main_repeater_buttons))
             return phantom, set(), [c + 100 for c in phantom], []
@@ -488,6 +503,14 @@ class _Builder:
             self.keypads.append(self.make_keypad(area, "Main Repeater", "Main Repeater", device_type))
 
 
+_TIMECLOCK_MODES = (TimeclockMode(1, "Normal"), TimeclockMode(2, "Away"))
+_TIMECLOCK_EVENTS = (
+    TimeclockEvent(1, "Sunset", "VariableOffset", "", "0", "127"),
+    TimeclockEvent(2, "All Off", "Fixed", "01:00:00", "", "127"),
+    TimeclockEvent(3, "Evening Lights", "Fixed", "18:30:00", "", "31"),
+    TimeclockEvent(4, "Sunrise Shades", "VariableOffset", "", "-15", "127"),
+)
+_GREEN_STEPS = (GreenStep(1, "Normal"), GreenStep(2, "Green 1"), GreenStep(3, "Green 2"))
 _SHADE_TYPES = frozenset({"SYSTEM_SHADE", "SIVOIA_QED", "MOTOR", "VENETIAN_BLIND", "SHEER_BLIND"})
 _HWQS_ONLY_OUTPUTS = frozenset({"SYSTEM_SHADE", "DALI", "ECO_SYSTEM_FLUORESCENT", "FLUORESCENT_DB", "MOTOR"})
 
@@ -586,12 +609,34 @@ class _XmlWriter:
                 _attrs(Name=t.name, UUID=self.uuid(), IntegrationID=t.id, SortOrder=0, Type=t.type),
             )
             modes = ET.SubElement(clock, "TimeclockModes")
-            ET.SubElement(modes, "TimeclockMode", Name="Normal", Index="1", Type="0")
+            for m in t.modes:
+                ET.SubElement(modes, "TimeclockMode", Name=m.name, Index=str(m.index), Type="0")
             events = ET.SubElement(clock, "TimeClockEvents")
-            ET.SubElement(
-                events, "TimeClockEvent", Name="Sunset", Type="VariableOffset", Offset="0", EventNumber="1"
-            )
+            for e in t.events:
+                event = ET.SubElement(
+                    events,
+                    "TimeClockEvent",
+                    _attrs(
+                        Name=e.name,
+                        UUID=self.uuid(),
+                        Type=e.kind,
+                        Time=e.time or None,
+                        Offset=e.offset or None,
+                        EventNumber=e.number,
+                        ScheduleType="0",
+                        Days=e.days,
+                        Mode="1",
+                    ),
+                )
+                ET.SubElement(event, "Actions")  # what it runs: not part of the model
         ET.SubElement(root, "HVACs")
+        if d.green_modes:
+            green = ET.SubElement(root, "GreenModes")
+            for g in d.green_modes:
+                el = ET.SubElement(green, "GreenMode", _attrs(IntegrationID=g.id, UUID=self.uuid()))
+                steps = ET.SubElement(el, "GreenModeSteps")
+                for st in g.steps:
+                    ET.SubElement(steps, "GreenModeStep", Name=st.name, StepNumber=str(st.number))
         ET.indent(root, space="")  # one element per line, as the processor writes it
         body = ET.tostring(root, encoding="unicode")
         if p.entities:
