@@ -36,11 +36,24 @@ class PluginConfig:
     log_level: str = "info"
 
 
+@dataclass(frozen=True, slots=True)
+class SysvarConfig:
+    """A `[[sysvar]]`: system variable ids are not in the design, so the owner names them."""
+
+    id: int
+    name: str
+    states: tuple[str, ...] = ()  # names of states 1, 2, 3, ... (optional)
+
+    def state_name(self, state: int) -> str:
+        return self.states[state - 1] if 1 <= state <= len(self.states) else ""
+
+
 @dataclass
 class Config:
     processor: ProcessorSettings
     plugin: PluginConfig
     path: Path | None = None
+    sysvars: tuple[SysvarConfig, ...] = ()
 
 
 def _duration(key: str, value: Any) -> float:
@@ -91,8 +104,8 @@ def parse_config(
     """Validate a parsed TOML document into a Config (raises ConfigError)."""
     env = dict(os.environ) if env is None else env
     for key in doc:
-        if key not in ("processor", "plugin"):
-            raise ConfigError(f"unknown section or key {key!r}; allowed: [processor], [plugin]")
+        if key not in ("processor", "plugin", "sysvar"):
+            raise ConfigError(f"unknown section or key {key!r}; allowed: [processor], [plugin], [[sysvar]]")
     proc = _check_keys("processor", doc.get("processor", {}), _PROCESSOR_KEYS)
     plug = _check_keys("plugin", doc.get("plugin", {}), _PLUGIN_KEYS)
 
@@ -162,7 +175,32 @@ def parse_config(
         if level not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"plugin.log_level: expected debug, info, warning or error, got {level!r}")
         gc.log_level = level
-    return Config(pc, gc)
+    return Config(pc, gc, sysvars=_sysvars(doc.get("sysvar", [])))
+
+
+_SYSVAR_KEYS = {"id", "name", "states"}
+
+
+def _sysvars(tables: Any) -> tuple[SysvarConfig, ...]:
+    if not isinstance(tables, list):
+        raise ConfigError('sysvar: write each system variable as [[sysvar]] with id = 5 and name = "Away"')
+    out: list[SysvarConfig] = []
+    for n, table in enumerate(tables, start=1):
+        where = f"sysvar #{n}"
+        _check_keys(where, table, _SYSVAR_KEYS)
+        sid = table.get("id")
+        if isinstance(sid, bool) or not isinstance(sid, int) or not 1 <= sid <= 65535:
+            raise ConfigError(f"{where}.id: expected the variable's integration id (1-65535), got {sid!r}")
+        if any(s.id == sid for s in out):
+            raise ConfigError(f"{where}.id: system variable {sid} is listed twice")
+        name = _text(f"{where}.name", table.get("name", f"sysvar {sid}"))
+        states = table.get("states", [])
+        if not isinstance(states, list) or not all(isinstance(x, str) for x in states):
+            raise ConfigError(
+                f'{where}.states: expected a list of names like ["Home", "Away"], got {states!r}'
+            )
+        out.append(SysvarConfig(sid, name, tuple(_text(f"{where}.states", x) for x in states)))
+    return tuple(out)
 
 
 def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Config:

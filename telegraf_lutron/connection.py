@@ -241,11 +241,13 @@ class ProcessorConnection:
         future: asyncio.Future[p.Report] = asyncio.get_running_loop().create_future()
         return await self._request(_Pending(command, future, time.monotonic()), timeout, count_timeout)
 
-    async def firmware(self, timeout: float | None = None) -> list[str]:
+    async def firmware(
+        self, timeout: float | None = None, *, command: p.Command = p.FIRMWAREREV, lines: int = 3
+    ) -> list[str]:
         """`FIRMWAREREV` (HomeWorks QS): its three `label = value` text lines (fewer if no more
-        came before the timeout)."""
+        came before the timeout); `?SYSTEM,8` with `lines=1` (RadioRA 2 too)."""
         future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
-        entry = _Pending(p.FIRMWAREREV, future, time.monotonic(), text_wanted=3)
+        entry = _Pending(command, future, time.monotonic(), text_wanted=lines)
         try:
             return await self._request(entry, timeout, True)
         except CommandTimeout:

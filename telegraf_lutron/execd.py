@@ -36,7 +36,9 @@ from telegraf_lutron.cli import EARLY_SIGNALS
 from telegraf_lutron.config import Config, ConfigError, load_config
 from telegraf_lutron.design import Design, Project, normalize_revision
 from telegraf_lutron.design_cache import DesignCache, DesignFollower, DesignSource
+from telegraf_lutron.live import live_document, write_live
 from telegraf_lutron.metrics import MetricSet, ProcessorHealth
+from telegraf_lutron.polls import HousePolls
 from telegraf_lutron.session import Session, SessionError
 from telegraf_lutron.state import CounterStore, HouseState, leds_to_query
 
@@ -44,6 +46,7 @@ log = logging.getLogger("telegraf_lutron.run")
 
 TICK_SIGNALS = {"SIGHUP": signal.SIGHUP, "SIGUSR1": signal.SIGUSR1, "SIGUSR2": signal.SIGUSR2}
 COUNTER_SAVE_INTERVAL = 60.0
+LIVE_WRITE_INTERVAL = 60.0  # live.json at least this often, and after any snapshot with a change
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -135,11 +138,17 @@ class Plugin:
         )
         self.counter_store = CounterStore(gc.cache_dir)
         self.state = HouseState(Design(Project("")), now=time.monotonic())
-        self.metrics = MetricSet(self.state.design, gc.site, pc.host)
+        self.state.rest.set_sysvars(v.id for v in config.sysvars)
+        self.metrics = MetricSet(self.state.design, gc.site, pc.host, config.sysvars)
         self.have_design = False
         self._synced_on: int | None = None  # the connection id the last full read completed on
         self.session = Session(config.processor, on_connected=self._on_connected)
         self.session.add_listener(self._on_event)
+        self.polls = HousePolls(
+            self.session, lambda: self.state.design, config.sysvars, ready=lambda: self.synced
+        )
+        self._live_mark: tuple[int, bool, float] = (-1, False, 0.0)  # changes, current, written at
+        self._live_task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._tick = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -177,6 +186,7 @@ class Plugin:
             self._tasks.append(loop.create_task(self._start_session(lock), name="session-start"))
             self._tasks.append(loop.create_task(self._resync_loop(), name="resync"))
             self._tasks.append(loop.create_task(self._save_loop(), name="save-counters"))
+            self._tasks.append(loop.create_task(self.polls.run(), name="polls"))
             await self._stop.wait()
         finally:
             await self._shutdown(lock)
@@ -187,7 +197,8 @@ class Plugin:
             task.cancel()
         if self._design_task is not None:
             self._design_task.cancel()
-        for task in [*self._tasks, *([self._design_task] if self._design_task else [])]:
+        others = [t for t in (self._design_task, self._live_task) if t is not None]
+        for task in [*self._tasks, *others]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.session.close()
@@ -258,12 +269,60 @@ class Plugin:
         if c.latency_count > count:
             self._last_latency = (c.latency_sum - total) / (c.latency_count - count)
             self._latency_mark = (c.latency_sum, c.latency_count)
-        return ProcessorHealth(self.session.connected, c.copy(), self._last_latency)
+        clock = self.polls.processor
+        return ProcessorHealth(
+            self.session.connected,
+            c.copy(),
+            self._last_latency,
+            clock_offset=clock.clock_offset,
+            sunrise=clock.sunrise,
+            sunset=clock.sunset,
+            firmware=clock.firmware,
+        )
 
     def emit_snapshot(self) -> None:
         self.state.advance(time.monotonic())
         house = self.have_design and self.synced
         self._write(self.metrics.snapshot(self.state, self.health(), time.time_ns(), house=house))
+        self._write_live(house)
+
+    def _write_live(self, current: bool) -> None:
+        """live.json for the web UI, after a snapshot that saw a change, else once a minute."""
+        if not self.have_design or (self._live_task is not None and not self._live_task.done()):
+            return
+        changes, was_current, written = self._live_mark
+        now = time.monotonic()
+        if (changes, was_current) == (
+            self.state.rest.changes,
+            current,
+        ) and now - written < LIVE_WRITE_INTERVAL:
+            return
+        self._live_mark = (self.state.rest.changes, current, now)
+        processor = {
+            "host": self.config.processor.host,
+            "up": self.session.connected,
+            "clock_offset_seconds": self.polls.processor.clock_offset,
+            "sunrise_seconds": self.polls.processor.sunrise,
+            "sunset_seconds": self.polls.processor.sunset,
+            "firmware": self.polls.processor.firmware,
+        }
+        doc = live_document(
+            self.state,
+            self.config.sysvars,
+            processor,
+            site=self.config.plugin.site,
+            written_at=time.time(),
+            current=current,
+        )
+        self._live_task = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(self._write_live_file, doc), name="live-state"
+        )
+
+    def _write_live_file(self, doc: dict[str, object]) -> None:
+        try:
+            write_live(self.config.plugin.cache_dir, doc)
+        except OSError as exc:
+            log.warning("cannot write the live state to %s: %s", self.config.plugin.cache_dir, exc.strerror)
 
     # --- events from the processor -------------------------------------------------------
 
@@ -290,13 +349,21 @@ class Plugin:
             text = ""
         elif isinstance(event, p.LedState):
             text = m.led_line((event.device, event.led), event.state, ts)
-        elif isinstance(event, p.ButtonEvent):
+        elif (
+            isinstance(event, p.ButtonEvent)
+            and self.state.design.input(event.device, event.component) is None
+        ):
             key = (event.device, event.component)
             text = m.button_line(key, self.state.buttons[key], ts)
         elif isinstance(event, p.OccupancyState):
             text = m.occupancy_line(event.group, event.occupied, ts)
+        elif isinstance(event, p.OutputTilt):
+            self._changed_zones.add(event.zone)
+            text = ""
         else:
-            return
+            text = m.change_lines(self.state, event, ts)  # inputs, time clocks, sysvars, shades, ...
+            if not text:
+                return
         if text:
             self._pending_change_lines.append(text)
         if not self._flush_scheduled:
@@ -327,7 +394,9 @@ class Plugin:
         self.state.set_design(design, time.monotonic())
         if not self.have_design:
             self.counter_store.load_into(self.state)
-        self.metrics = MetricSet(design, self.config.plugin.site, self.config.processor.host)
+        self.metrics = MetricSet(
+            design, self.config.plugin.site, self.config.processor.host, self.config.sysvars
+        )
         self.have_design = True
 
     def _schedule_design_check(self, revision: str) -> None:
@@ -373,6 +442,7 @@ class Plugin:
             log.error("no design available (see earlier errors): only lutron_processor is reported")
             return
         await self._sync()
+        await self.polls.after_login()
 
     async def _sync(self) -> None:
         design = self.state.design
@@ -385,6 +455,7 @@ class Plugin:
         failed = [r for r in results if isinstance(r, SessionError)]
         if failed and len(failed) == len(results):
             raise failed[0]
+        await self.polls.sync()
         self._synced_on = connection
         log.info(
             "state read: %d queries in %.2f s, %d failed%s",

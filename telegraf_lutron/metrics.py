@@ -11,10 +11,12 @@ built once per design revision; an interval only formats numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from telegraf_lutron import protocol as p
+from telegraf_lutron.config import SysvarConfig
 from telegraf_lutron.design import Area, Design
 from telegraf_lutron.lineprotocol import encode_fields, safe_tag_value, series_prefix
 from telegraf_lutron.state import ButtonCounts, HouseState
@@ -62,6 +64,7 @@ CATALOGUE: tuple[Measurement, ...] = (
             ("watts", "gauge"),
             ("rated_watts", "gauge"),
             ("energy_joules_total", "counter"),
+            ("tilt", "gauge"),
         ),
         postgres=True,
         optional_tags=("floor",),
@@ -97,6 +100,26 @@ CATALOGUE: tuple[Measurement, ...] = (
     ),
     Measurement("lutron_occupancy", ("site", "area_id", "area"), _fields(("occupied", "gauge"))),
     Measurement(
+        "lutron_input",
+        ("site", "device_id", "device", "area_id", "area", "component", "input"),
+        _fields(("active", "gauge"), ("changes_total", "counter")),
+    ),
+    Measurement(
+        "lutron_timeclock",
+        ("site", "timeclock_id", "timeclock"),
+        _fields(("mode", "gauge"), ("events_run_total", "counter")),
+    ),
+    Measurement("lutron_sysvar", ("site", "sysvar_id", "sysvar"), _fields(("state", "gauge"))),
+    Measurement(
+        "lutron_shade_group",
+        ("site", "shadegroup_id", "shadegroup", "area_id", "area"),
+        _fields(("level", "gauge")),
+    ),
+    Measurement("lutron_green_mode", ("site", "area_id", "area"), _fields(("step", "gauge"))),
+    Measurement(
+        "lutron_battery", ("site", "device_id", "device", "area_id", "area"), _fields(("status", "gauge"))
+    ),
+    Measurement(
         "lutron_processor",
         ("site", "host", "project"),
         _fields(
@@ -112,8 +135,13 @@ CATALOGUE: tuple[Measurement, ...] = (
             ("design_export_timestamp_seconds", "gauge"),
             ("zones", "gauge"),
             ("keypads", "gauge"),
+            ("clock_offset_seconds", "gauge"),
+            ("sunrise_seconds", "gauge"),
+            ("sunset_seconds", "gauge"),
         ),
     ),
+    # One series per firmware seen: `info` is always 1 (a Prometheus info metric).
+    Measurement("lutron_processor_info", ("site", "host", "firmware"), _fields(("info", "gauge"))),
 )
 BY_NAME: dict[str, Measurement] = {m.name: m for m in CATALOGUE}
 
@@ -139,14 +167,19 @@ class ProcessorHealth:
     up: bool
     counters: Counters
     command_latency: float
+    clock_offset: float | None = None  # processor time minus the plugin host's, seconds
+    sunrise: float | None = None  # seconds after local midnight
+    sunset: float | None = None
+    firmware: str = ""  # "" until FIRMWAREREV or ?SYSTEM,8 answered
 
 
 class MetricSet:
     """Line protocol for one design revision and site."""
 
-    def __init__(self, design: Design, site: str, host: str) -> None:
+    def __init__(self, design: Design, site: str, host: str, sysvars: Sequence[SysvarConfig] = ()) -> None:
         self.design = design
         site_tag = tag(site, "home")
+        self._site = site_tag
         areas = {a.key: a for a in design.areas}
 
         def area_tags(area: Area | None, key: int) -> dict[str, str]:
@@ -211,6 +244,73 @@ class MetricSet:
         )
         export = design.project.export
         self.export_timestamp = export.timestamp() if export is not None else None
+        self._host_tag = tag(host, "processor")
+        self._rest_prefixes(design, sysvars)
+
+    def _rest_prefixes(self, design: Design, sysvars: Sequence[SysvarConfig]) -> None:
+        site = self._site
+        areas = {a.key: a for a in design.areas}
+
+        def area_tags(key: int, fallback_id: int) -> dict[str, str]:
+            area = areas.get(key)
+            if area is None:
+                return {"area_id": str(fallback_id), "area": f"area {fallback_id}"}
+            area_id = area.iid or key  # containers keep their (negative) key, as lutron_area does
+            return {"area_id": str(area_id), "area": tag(area.name, f"area {area_id}")}
+
+        self.input_prefix: dict[tuple[int, int], str] = {}
+        for i in design.inputs:
+            tags = {
+                "site": site,
+                "device_id": str(i.device),
+                "device": tag(i.device_name, f"device {i.device}"),
+                **area_tags(i.area_key, i.area_key),
+                "component": str(i.component),
+                "input": i.kind,
+            }
+            self.input_prefix[(i.device, i.component)] = series_prefix("lutron_input", tags)
+        self.timeclock_prefix = {
+            t.id: series_prefix(
+                "lutron_timeclock",
+                {"site": site, "timeclock_id": str(t.id), "timeclock": tag(t.name, f"timeclock {t.id}")},
+            )
+            for t in design.timeclocks
+        }
+        self.sysvar_prefix = {
+            v.id: series_prefix(
+                "lutron_sysvar",
+                {"site": site, "sysvar_id": str(v.id), "sysvar": tag(v.name, f"sysvar {v.id}")},
+            )
+            for v in sysvars
+        }
+        self.shade_group_prefix = {
+            g.id: series_prefix(
+                "lutron_shade_group",
+                {
+                    "site": site,
+                    "shadegroup_id": str(g.id),
+                    "shadegroup": tag(g.name, f"shade group {g.id}"),
+                    **area_tags(g.area_key, g.area_key),
+                },
+            )
+            for g in design.shade_groups
+        }
+        self.green_mode_prefix = {
+            g.id: series_prefix("lutron_green_mode", {"site": site, **area_tags(g.area_key, g.id)})
+            for g in design.green_modes
+        }
+        self.battery_prefix = {
+            k.id: series_prefix(
+                "lutron_battery",
+                {
+                    "site": site,
+                    "device_id": str(k.id),
+                    "device": tag(k.name, f"device {k.id}"),
+                    **area_tags(k.area_key, k.area_key),
+                },
+            )
+            for k in design.keypads
+        }
 
     # --- lines ---------------------------------------------------------------------------
 
@@ -230,6 +330,9 @@ class MetricSet:
         fields["watts"] = state.watts(zone_id)
         fields["rated_watts"] = float(zone.rated_watts)
         fields["energy_joules_total"] = state.zone_energy.get(zone_id, 0.0)
+        tilt = state.rest.tilts.get(zone_id)
+        if tilt is not None:
+            fields["tilt"] = float(tilt)
         return self._line(self.zone_prefix[zone_id], fields, ts)
 
     def area_line(self, state: HouseState, key: int, watts: float, on: int, ts: str) -> str:
@@ -291,7 +394,88 @@ class MetricSet:
         }
         if self.export_timestamp is not None:
             fields["design_export_timestamp_seconds"] = self.export_timestamp
+        for name, value in (
+            ("clock_offset_seconds", health.clock_offset),
+            ("sunrise_seconds", health.sunrise),
+            ("sunset_seconds", health.sunset),
+        ):
+            if value is not None:
+                fields[name] = value
         return self._line(self.processor_prefix, fields, ts)
+
+    def processor_info_line(self, firmware: str, ts: str) -> str:
+        if not (value := safe_tag_value(firmware)):
+            return ""
+        tags = {"site": self._site, "host": self._host_tag, "firmware": value}
+        return self._line(series_prefix("lutron_processor_info", tags), {"info": 1.0}, ts)
+
+    def input_line(self, state: HouseState, key: tuple[int, int], ts: str) -> str:
+        prefix = self.input_prefix.get(key)
+        if prefix is None:
+            return ""
+        rest = state.rest
+        fields = {"changes_total": rest.input_changes.get(key, 0.0)}
+        active = rest.inputs.get(key)
+        if active is not None:
+            fields["active"] = 1.0 if active else 0.0
+        return self._line(prefix, fields, ts)
+
+    def timeclock_line(self, state: HouseState, clock: int, ts: str) -> str:
+        prefix = self.timeclock_prefix.get(clock)
+        if prefix is None:
+            return ""
+        rest = state.rest
+        fields = {"events_run_total": rest.events_run.get(clock, 0.0)}
+        if (mode := rest.clock_modes.get(clock)) is not None:
+            fields["mode"] = float(mode)
+        return self._line(prefix, fields, ts)
+
+    def sysvar_line(self, state: HouseState, sysvar: int, ts: str) -> str:
+        prefix, value = self.sysvar_prefix.get(sysvar), state.rest.sysvars.get(sysvar)
+        return "" if prefix is None or value is None else self._line(prefix, {"state": float(value)}, ts)
+
+    def shade_group_line(self, state: HouseState, group: int, ts: str) -> str:
+        prefix, value = self.shade_group_prefix.get(group), state.rest.shade_levels.get(group)
+        return "" if prefix is None or value is None else self._line(prefix, {"level": float(value)}, ts)
+
+    def green_mode_line(self, state: HouseState, mode: int, ts: str) -> str:
+        prefix, value = self.green_mode_prefix.get(mode), state.rest.green_steps.get(mode)
+        return "" if prefix is None or value is None else self._line(prefix, {"step": float(value)}, ts)
+
+    def battery_line(self, state: HouseState, device: int, ts: str) -> str:
+        prefix, value = self.battery_prefix.get(device), state.rest.batteries.get(device)
+        return "" if prefix is None or value is None else self._line(prefix, {"status": float(value)}, ts)
+
+    def rest_lines(self, state: HouseState, ts: str) -> Iterator[str]:
+        """Inputs, time clocks, system variables, shade groups, green modes and batteries."""
+        for key in self.input_prefix:
+            yield self.input_line(state, key, ts)
+        for clock in self.timeclock_prefix:
+            yield self.timeclock_line(state, clock, ts)
+        for sysvar in self.sysvar_prefix:
+            yield self.sysvar_line(state, sysvar, ts)
+        for group in self.shade_group_prefix:
+            yield self.shade_group_line(state, group, ts)
+        for mode in self.green_mode_prefix:
+            yield self.green_mode_line(state, mode, ts)
+        for device in state.rest.batteries:
+            yield self.battery_line(state, device, ts)
+
+    def change_lines(self, state: HouseState, event: p.Event, ts: str) -> str:
+        """The series an event of the rest of the house changed (emit-on-change), or ""."""
+        if isinstance(event, p.ButtonEvent):
+            return self.input_line(state, (event.device, event.component), ts)
+        if isinstance(event, p.TimeclockReport):
+            return self.timeclock_line(state, event.clock, ts)
+        if isinstance(event, p.SysvarState):
+            return self.sysvar_line(state, event.sysvar, ts)
+        if isinstance(event, p.ShadeGroupLevel):
+            return self.shade_group_line(state, event.group, ts)
+        if isinstance(event, p.GreenModeStep):
+            return self.green_mode_line(state, event.area, ts)
+        if isinstance(event, p.BatteryReport):
+            return self.battery_line(state, event.device, ts)
+        return ""
 
     def snapshot(self, state: HouseState, health: ProcessorHealth, ts_ns: int | None, *, house: bool) -> str:
         """Every series, as one string. `house` False: only the processor line (no state known)."""
@@ -302,6 +486,7 @@ class MetricSet:
         self, state: HouseState, health: ProcessorHealth, ts: str, house: bool
     ) -> Iterator[str]:
         yield self.processor_line(health, ts)
+        yield self.processor_info_line(health.firmware, ts)
         if not house:
             return
         yield self.power_line(state, ts)
@@ -311,13 +496,14 @@ class MetricSet:
             yield self.area_line(state, key, watts, on, ts)
         for zone_id in self.zone_prefix:
             yield self.zone_line(state, zone_id, ts)
-        for key, value in state.leds.items():
-            yield self.led_line(key, value, ts)
+        for led, value in state.leds.items():
+            yield self.led_line(led, value, ts)
         zero = ButtonCounts()
-        for key in self.button_prefix:
-            yield self.button_line(key, state.buttons.get(key, zero), ts)
+        for button in self.button_prefix:
+            yield self.button_line(button, state.buttons.get(button, zero), ts)
         for area_iid in self.occupancy_prefix:
             yield self.occupancy_line(area_iid, state.occupancy.get(area_iid), ts)
+        yield from self.rest_lines(state, ts)
 
     def zone_change_lines(self, state: HouseState, zone_ids: set[int], ts_ns: int | None) -> str:
         """What changes when zones change: those zones, their areas (once each) and the house."""

@@ -200,9 +200,12 @@ class Session:
 
         return list(await asyncio.gather(*(one(c) for c in commands)))
 
-    async def firmware(self, timeout: float | None = None) -> list[str]:
-        """`FIRMWAREREV` (HomeWorks QS): its three `label = value` text lines."""
-        return await self._current().firmware(timeout)
+    async def firmware(
+        self, timeout: float | None = None, *, command: p.Command = p.FIRMWAREREV, lines: int = 3
+    ) -> list[str]:
+        """`FIRMWAREREV` (HomeWorks QS): its three `label = value` text lines; `?SYSTEM,8` with
+        `lines=1` (any processor)."""
+        return await self._current().firmware(timeout, command=command, lines=lines)
 
     # --- internals ---------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from typing import Any
 from telegraf_lutron import protocol as p
 from telegraf_lutron.design import Design, Zone
 from telegraf_lutron.files import atomic_write
+from telegraf_lutron.rest import RestOfHouse
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,10 @@ class HouseState:
     leds: dict[tuple[int, int], int] = field(default_factory=dict)
     buttons: dict[tuple[int, int], ButtonCounts] = field(default_factory=dict)
     occupancy: dict[int, bool | None] = field(default_factory=dict)
+    rest: RestOfHouse = field(init=False)  # inputs, time clocks, sysvars, shades, batteries (rest.py)
 
     def __post_init__(self) -> None:
+        self.rest = RestOfHouse(self.design)
         self.set_design(self.design, self.now)
 
     # --- design --------------------------------------------------------------------------
@@ -74,6 +77,7 @@ class HouseState:
         """Switch to a new design revision; zones that still exist keep their state and energy."""
         self.advance(now)
         self.design = design
+        self.rest.set_design(design)
         self.zones = {z.id: self.zones.get(z.id, _ZoneLive(since=now)) for z in design.zones}
         for zid, live in self.zones.items():
             zone = design.zone(zid)
@@ -89,6 +93,11 @@ class HouseState:
 
     def apply(self, event: p.Event, now: float, wall: float | None = None) -> bool:
         """Update from one event; True when something observable changed."""
+        rest = self.rest.apply(event, wall)  # contact inputs and sensors are not buttons
+        if isinstance(event, p.OutputTilt) and event.lift is not None:
+            rest = self.set_level(event.zone, event.lift, now, wall) or bool(rest)
+        if rest is not None:
+            return rest
         if isinstance(event, p.OutputLevel):
             return self.set_level(event.zone, event.level, now, wall)
         if isinstance(event, p.LedState):
@@ -195,6 +204,7 @@ class HouseState:
                 f"{d}:{c}": [b.presses, b.releases, b.holds, b.multitaps]
                 for (d, c), b in self.buttons.items()
             },
+            "rest": self.rest.counters_document(),
         }
 
     def load_counters(self, doc: dict[str, Any]) -> None:
@@ -210,6 +220,7 @@ class HouseState:
             buttons[(device, component)] = ButtonCounts(*(float(v) for v in values))
         if any(v < 0 or v != v for v in (total, *zones.values(), *areas.values())):
             raise ValueError("negative or NaN counter")
+        self.rest.load_counters(dict(doc.get("rest", {})))
         self.total_energy = total
         self.zone_energy.update(zones)
         self.area_energy.update(areas)

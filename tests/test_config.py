@@ -118,3 +118,37 @@ def test_run_with_a_bad_config_exits_2_with_one_line_and_no_secret(tmp_path: Pat
     assert len(lines) == 1 and lines[0].startswith("E! ")
     assert "plugin.colour" in lines[0]
     assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_sysvars_are_named_in_the_config() -> None:
+    doc = {
+        "processor": {"host": "h"},
+        "sysvar": [
+            {"id": 5, "name": "Away", "states": ["Home", "Away", "Night"]},
+            {"id": 9, "name": "Guests"},
+        ],
+    }
+    config = parse_config(doc, env={})
+    away, guests = config.sysvars
+    assert (away.id, away.name, away.states) == (5, "Away", ("Home", "Away", "Night"))
+    assert away.state_name(2) == "Away" and away.state_name(4) == "" and guests.state_name(1) == ""
+    assert parse_config({"processor": {"host": "h"}}, env={}).sysvars == ()
+
+
+@pytest.mark.parametrize(
+    ("sysvar", "expected"),
+    [
+        ({"id": 5, "name": "A", "colour": "red"}, "unknown key sysvar #1.colour"),
+        ({"id": "5", "name": "A"}, "sysvar #1.id: expected the variable's integration id"),
+        ({"id": 5, "name": "A", "states": "Home"}, "sysvar #1.states: expected a list"),
+        ({"id": 5, "name": ""}, "sysvar #1.name"),
+    ],
+)
+def test_sysvar_mistakes_name_the_key(sysvar: dict[str, object], expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"processor": {"host": "h"}, "sysvar": [sysvar]}, env={})
+    assert expected in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="listed twice"):
+        parse_config({"processor": {"host": "h"}, "sysvar": [{"id": 1}, {"id": 1}]}, env={})
+    with pytest.raises(ConfigError, match=r"\[\[sysvar\]\]"):
+        parse_config({"processor": {"host": "h"}, "sysvar": {"id": 1}}, env={})

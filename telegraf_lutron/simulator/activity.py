@@ -1,8 +1,10 @@
 """House activity: people moving about, so dashboards fed by the simulator move too.
 
 At `rate` events per second on average (Poisson arrivals from a seeded generator) it sets a
-zone level, taps a keypad button (its LED and zones follow) or toggles a room's occupancy, each
-reported to monitoring sessions exactly as the control methods do.
+zone level, taps a keypad button (its LED and zones follow), toggles a room's occupancy (its motion
+sensors follow), opens or closes a door (a contact input), runs a time clock event or drains a
+battery a step (good, low, missing), each reported to monitoring sessions exactly as the control
+methods do.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 import random
 from typing import TYPE_CHECKING
 
-from telegraf_lutron.simulator.house import SOURCE_LOCAL
+from telegraf_lutron.simulator.house import BATTERY_GOOD, BATTERY_LOW, BATTERY_MISSING, PRESS, SOURCE_LOCAL
 
 if TYPE_CHECKING:
     from telegraf_lutron.simulator.core import Simulator
@@ -61,13 +63,29 @@ class HouseActivity:
         buttons = [
             (kp.id, b.component) for kp in design.keypads for b in kp.buttons if b.led_component is not None
         ]
-        rooms = list(self._sim.house.occupancy_areas())
-        if roll < 0.35 and buttons:
+        house = self._sim.house
+        rooms = list(house.occupancy_areas())
+        contacts = [(i.device, i.component) for i in design.inputs if i.kind == "contact"]
+        events = [(t.id, e.number) for t in design.timeclocks for e in t.events]
+        if roll < 0.30 and buttons:
             keypad, button = rng.choice(buttons)
             self._sim.tap(keypad, button)
-        elif roll < 0.5 and rooms:
+        elif roll < 0.42 and rooms:
             area = rng.choice(rooms)
             self._sim.set_occupancy(area, self._sim.occupancy(area) != 3)
+        elif roll < 0.52 and contacts:
+            device, component = rng.choice(contacts)
+            self._sim.set_input(device, component, house.inputs[(device, component)] != PRESS)
+        elif roll < 0.56 and events:
+            clock, number = rng.choice(events)
+            if house.events_enabled[(clock, number)]:
+                self._sim.run_timeclock_event(clock, number)
+        elif roll < 0.58 and house.batteries:
+            # One battery runs down: good, then low, then missing.
+            device = min(house.batteries)
+            status = house.batteries[device]
+            drained = {BATTERY_GOOD: BATTERY_LOW, BATTERY_LOW: BATTERY_MISSING}.get(status, status)
+            self._sim.set_battery(device, drained)
         elif design.zones:
             zone = rng.choice(design.zones)
             self._sim.set_level(zone.id, rng.choice(LEVELS), source=SOURCE_LOCAL)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -19,6 +19,8 @@ from telegraf_lutron.simulator.house import (
     BUTTON_ACTIONS,
     HOLD,
     HOLD_RELEASE,
+    PRESS,
+    RELEASE,
     SOURCE_INTEGRATION,
     Event,
     House,
@@ -181,6 +183,8 @@ def _query_output(args: tuple[str, ...], proc: Processor, mon: Monitoring) -> Ou
     zone_id, action = _int(args[0]), _int(args[1])
     if proc.house.zone(zone_id) is None:
         raise CommandError(ERR_OBJECT)
+    if action == 9 and zone_id in proc.house.tilts:
+        return Outcome(reply=[f"~OUTPUT,{zone_id},9,{format_level(proc.house.tilts[zone_id])}"])
     if action != 1:
         raise CommandError(ERR_ACTION)
     return Outcome(reply=[f"~OUTPUT,{zone_id},1,{format_level(proc.house.levels[zone_id])}"])
@@ -202,6 +206,11 @@ def _set_output(args: tuple[str, ...], proc: Processor, mon: Monitoring) -> Outc
         _need(args, 2)
         level = {2: 100.0, 3: 0.0, 4: house.levels[zone_id]}[action]
         delay = 0.0
+    elif action in (9, 10) and zone_id in house.tilts:  # tilt, or lift and tilt (venetian blinds)
+        _need(args, 3 if action == 9 else 4, 6)
+        if action == 9:
+            return Outcome(events=house.set_tilt(zone_id, parse_level(args[2])))
+        return Outcome(events=house.set_tilt(zone_id, parse_level(args[3]), parse_level(args[2])))
     else:
         raise CommandError(ERR_ACTION)
     if delay > 0:
@@ -215,6 +224,14 @@ def _query_device(args: tuple[str, ...], proc: Processor, mon: Monitoring) -> Ou
     house = proc.house
     if house.keypad(kp_id) is None:
         raise CommandError(ERR_OBJECT)
+    if action in (PRESS, RELEASE) and house.is_input(kp_id, component):
+        # A contact input's or sensor's state: 3 closed / occupied, 4 open / vacant.
+        return Outcome(reply=[f"~DEVICE,{kp_id},{component},{house.inputs[(kp_id, component)]}"])
+    if action == 22:
+        if component != 1 or kp_id not in house.batteries:
+            raise CommandError(ERR_ACTION)
+        # `~DEVICE,<id>,1,22,<x>,<power>,<status>,<x>` (docs/protocol.md §5.2)
+        return Outcome(reply=[f"~DEVICE,{kp_id},1,22,0,1,{house.batteries[kp_id]},0"])
     if action != 9:
         raise CommandError(ERR_ACTION)
     if not house.has_led(kp_id, component):
@@ -239,7 +256,7 @@ def _set_device(args: tuple[str, ...], proc: Processor, mon: Monitoring) -> Outc
     if action not in BUTTON_ACTIONS or (proc.system == "RA2" and action in (HOLD, HOLD_RELEASE)):
         raise CommandError(ERR_ACTION)
     _need(args, 3)
-    if not house.has_button(kp_id, component):
+    if not (house.has_button(kp_id, component) or house.is_input(kp_id, component)):
         raise CommandError(ERR_OBJECT)
     return Outcome(events=house.button(kp_id, component, action))
 
@@ -280,6 +297,98 @@ def _set_sysvar(args: tuple[str, ...], proc: Processor, mon: Monitoring) -> Outc
     return Outcome(events=proc.house.set_sysvar(sysvar_id, state))
 
 
+def _hwqs_object(args: tuple[str, ...], proc: Processor, known: Container[int], count: int) -> int:
+    """The id of a HomeWorks QS-only object (shade group, green mode) with action 1."""
+    if proc.system != "HWQS":
+        raise CommandError(ERR_UNSUPPORTED)
+    _need(args, 2, count)
+    object_id, action = _int(args[0]), _int(args[1])
+    if object_id not in known:
+        raise CommandError(ERR_OBJECT)
+    if action != 1:
+        raise CommandError(ERR_ACTION)
+    _need(args, count)
+    return object_id
+
+
+def _query_shadegrp(args: tuple[str, ...], proc: Processor, mon: Monitoring) -> Outcome:
+    group = _hwqs_object(args, proc, proc.house.shade_groups, 2)
+    return Outcome(reply=[f"~SHADEGRP,{group},1,{format_level(proc.house.shade_groups[group])}"])
+
+
+def _set_shadegrp(args: tuple[str, ...], proc: Processor, mon: Monitoring) -> Outcome:
+    if len(args) == 4:  # a delay is allowed: ignored, the group moves now
+        args = args[:3]
+    group = _hwqs_object(args, proc, proc.house.shade_groups, 3)
+    return Outcome(events=proc.house.set_shade_group(group, parse_level(args[2])))
+
+
+def _query_mode(args: tuple[str, ...], proc: Processor, mon: Monitoring) -> Outcome:
+    mode = _hwqs_object(args, proc, proc.house.green_steps, 2)
+    return Outcome(reply=[f"~MODE,{mode},1,{proc.house.green_steps[mode]}"])
+
+
+def _set_mode(args: tuple[str, ...], proc: Processor, mon: Monitoring) -> Outcome:
+    mode = _hwqs_object(args, proc, proc.house.green_steps, 3)
+    return Outcome(events=proc.house.set_green_mode(mode, _int(args[2])))
+
+
+def _timeclock_args(args: tuple[str, ...], proc: Processor) -> tuple[int, int]:
+    _need(args, 2, 4)
+    clock, action = _int(args[0]), _int(args[1])
+    if clock not in proc.house.clock_modes:
+        raise CommandError(ERR_OBJECT)
+    return clock, action
+
+
+def _event_number(proc: Processor, clock: int, text: str) -> int:
+    number = _int(text)
+    if (clock, number) not in proc.house.events_enabled:
+        raise CommandError(ERR_RANGE)
+    return number
+
+
+def _query_timeclock(args: tuple[str, ...], proc: Processor, mon: Monitoring) -> Outcome:
+    clock, action = _timeclock_args(args, proc)
+    house = proc.house
+    if action == 1:
+        _need(args, 2)
+        return Outcome(reply=[f"~TIMECLOCK,{clock},1,{house.clock_modes[clock]}"])
+    if action in (2, 3):  # sunrise, sunset
+        _need(args, 2)
+        hh_mm = (SUNRISE if action == 2 else SUNSET)[:5]  # `~TIMECLOCK,2,2,05:32` (docs/protocol.md §5.3)
+        return Outcome(reply=[f"~TIMECLOCK,{clock},{action},{hh_mm}"])
+    if action == 6:
+        _need(args, 3)
+        number = _event_number(proc, clock, args[2])
+        state = 1 if house.events_enabled[(clock, number)] else 2
+        return Outcome(reply=[f"~TIMECLOCK,{clock},6,{number},{state}"])
+    raise CommandError(ERR_ACTION)
+
+
+def _set_timeclock(args: tuple[str, ...], proc: Processor, mon: Monitoring) -> Outcome:
+    clock, action = _timeclock_args(args, proc)
+    house = proc.house
+    if action == 1:
+        _need(args, 3)
+        return Outcome(events=house.set_timeclock_mode(clock, _int(args[2])))
+    if action == 5:
+        _need(args, 3)
+        return Outcome(events=house.run_event(clock, _event_number(proc, clock, args[2])))
+    if action == 6:
+        _need(args, 4)
+        number = _event_number(proc, clock, args[2])
+        if args[3] not in ("1", "2"):
+            raise CommandError(ERR_RANGE)
+        return Outcome(events=house.enable_event(clock, number, args[3] == "1"))
+    raise CommandError(ERR_ACTION)
+
+
+# The simulated processor's sun: the same every day (a real one computes it from its location).
+SUNRISE = "06:32:00"
+SUNSET = "19:47:00"
+
+
 def _utc_offset(now: datetime) -> str:
     """`-8:00` style (HWQS does not zero-pad the hour); positive offsets without a sign."""
     offset = now.utcoffset()
@@ -299,6 +408,10 @@ def _query_system(args: tuple[str, ...], proc: Processor, mon: Monitoring) -> Ou
         return Outcome(reply=[f"~SYSTEM,2,{now:%m/%d/%Y}"])
     if action == 5:
         return Outcome(reply=[f"~SYSTEM,5,{_utc_offset(now)}"])
+    if action == 6:
+        return Outcome(reply=[f"~SYSTEM,6,{SUNSET}"])
+    if action == 7:
+        return Outcome(reply=[f"~SYSTEM,7,{SUNRISE}"])
     if action == 8:
         return Outcome(reply=[f"OS Firmware Revision = {FIRMWARE}"])
     if action == 10:
@@ -350,6 +463,12 @@ _HANDLERS: dict[tuple[str, str], _Handler] = {
     ("?", "SYSVAR"): _query_sysvar,
     ("#", "SYSVAR"): _set_sysvar,
     ("?", "SYSTEM"): _query_system,
+    ("?", "SHADEGRP"): _query_shadegrp,
+    ("#", "SHADEGRP"): _set_shadegrp,
+    ("?", "MODE"): _query_mode,
+    ("#", "MODE"): _set_mode,
+    ("?", "TIMECLOCK"): _query_timeclock,
+    ("#", "TIMECLOCK"): _set_timeclock,
     ("#", "MONITORING"): _set_monitoring,
     ("?", "MONITORING"): _query_monitoring,
 }

@@ -77,6 +77,7 @@ class Simulator:
         activity_rate: float = 0.0,
         seed: int = 0,
         clock: Callable[[], datetime] | None = None,
+        clock_skew: float = 0.0,
     ):
         if system not in PROMPTS:
             raise ValueError(f"system must be HWQS or RA2, not {system!r}")
@@ -91,6 +92,7 @@ class Simulator:
         self.seed = seed
         self.stats = SimulatorStats()
         self._clock = clock
+        self.clock_skew = clock_skew  # seconds the processor's clock is ahead of the real one
         self._design_version = 1
         self._house = House(self._stamped(design, None, xml), system=system, sysvars=sysvars)
         self._xml = xml
@@ -322,8 +324,9 @@ class Simulator:
         return self._house.design.project.revision
 
     def now(self) -> datetime:
-        """The processor's clock (local time, aware)."""
-        return self._clock() if self._clock is not None else datetime.now().astimezone()
+        """The processor's clock (local time, aware), `clock_skew` seconds off."""
+        now = self._clock() if self._clock is not None else datetime.now().astimezone()
+        return now + timedelta(seconds=self.clock_skew) if self.clock_skew else now
 
     def _stamped(self, design: Design, previous: Design | None, xml: bytes | None) -> Design:
         """The design, restamped newer than `previous` when it is not and the simulator writes its XML.
@@ -412,6 +415,34 @@ class Simulator:
 
     def set_sysvar(self, sysvar: int, state: int) -> None:
         self.publish(self._house.set_sysvar(sysvar, state))
+
+    def set_input(self, device: int | Keypad, component: int, closed: bool) -> None:
+        """A contact input closes (True) or opens, or a motion sensor sees someone (True) or not."""
+        self.publish(self._house.set_input(_iid(device), component, closed))
+
+    def input(self, device: int | Keypad, component: int) -> bool:
+        return self._house.inputs[(_iid(device), component)] == PRESS
+
+    def run_timeclock_event(self, clock: int, event: int) -> None:
+        self.publish(self._house.run_event(clock, event))
+
+    def set_timeclock_mode(self, clock: int, mode: int) -> None:
+        self.publish(self._house.set_timeclock_mode(clock, mode))
+
+    def enable_timeclock_event(self, clock: int, event: int, enabled: bool) -> None:
+        self.publish(self._house.enable_event(clock, event, enabled))
+
+    def set_shade_group(self, group: int, level: float) -> None:
+        self.publish(self._house.set_shade_group(group, level))
+
+    def set_tilt(self, zone: int | Zone, tilt: float, lift: float | None = None) -> None:
+        self.publish(self._house.set_tilt(_iid(zone), tilt, lift))
+
+    def set_green_mode(self, mode: int, step: int) -> None:
+        self.publish(self._house.set_green_mode(mode, step))
+
+    def set_battery(self, device: int | Keypad, status: int) -> None:
+        self.publish(self._house.set_battery(_iid(device), status))
 
     @property
     def activity_rate(self) -> float:

@@ -632,10 +632,10 @@ class _XmlWriter:
         ET.SubElement(root, "HVACs")
         if d.green_modes:
             green = ET.SubElement(root, "GreenModes")
-            for g in d.green_modes:
-                el = ET.SubElement(green, "GreenMode", _attrs(IntegrationID=g.id, UUID=self.uuid()))
+            for gm in d.green_modes:
+                el = ET.SubElement(green, "GreenMode", _attrs(IntegrationID=gm.id, UUID=self.uuid()))
                 steps = ET.SubElement(el, "GreenModeSteps")
-                for st in g.steps:
+                for st in gm.steps:
                     ET.SubElement(steps, "GreenModeStep", Name=st.name, StepNumber=str(st.number))
         ET.indent(root, space="")  # one element per line, as the processor writes it
         body = ET.tostring(root, encoding="unicode")

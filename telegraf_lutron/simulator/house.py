@@ -1,4 +1,5 @@
-"""The simulated house: zone levels, LED states, occupancy and system variables, with no I/O.
+"""The simulated house: zone levels, LED states, occupancy, system variables, contact inputs and
+motion sensors, time clocks, shade groups and blind tilt, green modes and batteries, with no I/O.
 
 Every change returns the report lines a real processor would send to monitoring sessions, as
 `Event`s tagged with their monitoring type; the server decides who receives them.
@@ -16,7 +17,9 @@ MON_BUTTON = 3
 MON_LED = 4
 MON_ZONE = 5
 MON_OCCUPANCY = 6
+MON_TIMECLOCK = 9
 MON_SYSVAR = 10
+MON_SHADE_GROUP = 23
 
 # `~OUTPUT,<id>,29,<source>` codes (lutron-protocol.md §5.1).
 SOURCE_UNKNOWN = 0
@@ -40,6 +43,12 @@ BUTTON_ACTIONS = frozenset({PRESS, RELEASE, HOLD, MULTITAP, HOLD_RELEASE})
 
 ON_LEVEL = 100.0  # what a keypad button turns its zones on to
 
+# Battery status as `~DEVICE,<id>,1,22,...` reports it (docs/protocol.md §5.2).
+BATTERY_GOOD = 2
+BATTERY_LOW = 3
+BATTERY_MISSING = 4
+SHADE_TYPES = frozenset({"SYSTEM_SHADE", "SIVOIA_QED", "MOTOR", "VENETIAN_BLIND", "SHEER_BLIND"})
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -62,6 +71,13 @@ class House:
         self.leds: dict[tuple[int, int], int] = {}
         self.occupancy: dict[int, int] = {}
         self.sysvars: dict[int, int] = dict(sysvars or {})
+        self.inputs: dict[tuple[int, int], int] = {}  # PRESS (closed / occupied) or RELEASE (open / vacant)
+        self.clock_modes: dict[int, int] = {}
+        self.events_enabled: dict[tuple[int, int], bool] = {}
+        self.shade_groups: dict[int, float] = {}
+        self.tilts: dict[int, float] = {}
+        self.green_steps: dict[int, int] = {}
+        self.batteries: dict[int, int] = {}
         self._design = design
         self._load(design, keep=False)
 
@@ -97,6 +113,29 @@ class House:
             a.iid: old_occ.get(a.iid, UNOCCUPIED if a.occupancy_group else OCCUPANCY_UNKNOWN)
             for a in design.rooms
         }
+        self.inputs = {
+            (i.device, i.component): self.inputs.get((i.device, i.component), RELEASE) for i in design.inputs
+        }
+        self._sensors: dict[int, list[tuple[int, int]]] = {}
+        for sensor in design.inputs:
+            if sensor.kind == "motion":
+                self._sensors.setdefault(sensor.area_key, []).append((sensor.device, sensor.component))
+        self.clock_modes = {t.id: self.clock_modes.get(t.id, 1) for t in design.timeclocks}
+        self.events_enabled = {
+            (t.id, e.number): self.events_enabled.get((t.id, e.number), True)
+            for t in design.timeclocks
+            for e in t.events
+        }
+        self.shade_groups = {g.id: self.shade_groups.get(g.id, 0.0) for g in design.shade_groups}
+        self._group_zones = {
+            g.id: tuple(
+                z.id for z in design.zones if z.area_key == g.area_key and z.output_type in SHADE_TYPES
+            )
+            for g in design.shade_groups
+        }
+        self.tilts = {z.id: self.tilts.get(z.id, 50.0) for z in design.tilt_zones}
+        self.green_steps = {g.id: self.green_steps.get(g.id, 1) for g in design.green_modes}
+        self.batteries = {k.id: self.batteries.get(k.id, BATTERY_GOOD) for k in design.battery_devices}
 
     @staticmethod
     def _led_components(kp: Keypad) -> list[int]:
@@ -119,6 +158,9 @@ class House:
 
     def has_button(self, keypad_id: int, component: int) -> bool:
         return component in self._buttons.get(keypad_id, ())
+
+    def is_input(self, keypad_id: int, component: int) -> bool:
+        return (keypad_id, component) in self.inputs
 
     def has_room(self, area_iid: int) -> bool:
         return area_iid in self._rooms
@@ -154,7 +196,10 @@ class House:
         return [Event(MON_LED, (f"~DEVICE,{keypad_id},{component},9,{state}",))]
 
     def button(self, keypad_id: int, component: int, action: int) -> list[Event]:
-        """A button action: the event, and on the acting edge the button's zones and LED toggle."""
+        """A button action: the event, and on the acting edge the button's zones and LED toggle.
+        On a contact input or sensor, 3 closes and 4 opens it."""
+        if self.is_input(keypad_id, component) and action in (PRESS, RELEASE):
+            return self.set_input(keypad_id, component, action == PRESS)
         if not self.has_button(keypad_id, component):
             raise KeyError(f"keypad {keypad_id} has no button {component}")
         events = [Event(MON_BUTTON, (f"~DEVICE,{keypad_id},{component},{action}",))]
@@ -175,7 +220,79 @@ class House:
             raise KeyError(f"no room with integration id {area_iid}")
         state = OCCUPIED if occupied else UNOCCUPIED
         self.occupancy[area_iid] = state
-        return [Event(MON_OCCUPANCY, (f"~GROUP,{area_iid},3,{state}",))]
+        events = [Event(MON_OCCUPANCY, (f"~GROUP,{area_iid},3,{state}",))]
+        for device, component in self._sensors.get(area_iid, ()):  # the room's sensors saw it
+            events += self.set_input(device, component, occupied)
+        return events
+
+    def set_input(self, device: int, component: int, closed: bool) -> list[Event]:
+        """A contact closing (or a sensor seeing someone) reports 3, opening (vacant) 4."""
+        if (device, component) not in self.inputs:
+            raise KeyError(f"device {device} has no input {component}")
+        action = PRESS if closed else RELEASE
+        self.inputs[(device, component)] = action
+        return [Event(MON_BUTTON, (f"~DEVICE,{device},{component},{action}",))]
+
+    def set_timeclock_mode(self, clock: int, mode: int) -> list[Event]:
+        if clock not in self.clock_modes:
+            raise KeyError(f"no time clock {clock}")
+        self.clock_modes[clock] = mode
+        return [Event(MON_TIMECLOCK, (f"~TIMECLOCK,{clock},1,{mode}",))]
+
+    def enable_event(self, clock: int, event: int, enabled: bool) -> list[Event]:
+        if (clock, event) not in self.events_enabled:
+            raise KeyError(f"time clock {clock} has no event {event}")
+        self.events_enabled[(clock, event)] = enabled
+        return [Event(MON_TIMECLOCK, (f"~TIMECLOCK,{clock},6,{event},{1 if enabled else 2}",))]
+
+    def run_event(self, clock: int, event: int) -> list[Event]:
+        """A time clock event runs: its report, then what it does (an "Off" event turns the first
+        zone off, others turn it on), with source 16 (time clock)."""
+        if (clock, event) not in self.events_enabled:
+            raise KeyError(f"time clock {clock} has no event {event}")
+        events = [Event(MON_TIMECLOCK, (f"~TIMECLOCK,{clock},5,{event}",))]
+        t = next(t for t in self._design.timeclocks if t.id == clock)
+        name = next(e.name for e in t.events if e.number == event)
+        if self._design.zones:
+            zone = self._design.zones[0]
+            events += self.set_level(zone.id, 0.0 if "off" in name.casefold() else ON_LEVEL, SOURCE_TIMECLOCK)
+        return events
+
+    def set_shade_group(self, group: int, level: float) -> list[Event]:
+        """A shade group moves: its level, then each of its shades (the room's shade zones)."""
+        if group not in self.shade_groups:
+            raise KeyError(f"no shade group {group}")
+        level = round(min(100.0, max(0.0, level)), 2)
+        self.shade_groups[group] = level
+        events = [Event(MON_SHADE_GROUP, (f"~SHADEGRP,{group},1,{format_level(level)}",))]
+        for zone_id in self._group_zones[group]:
+            events += self.set_level(zone_id, level, SOURCE_INTEGRATION)
+        return events
+
+    def set_tilt(self, zone_id: int, tilt: float, lift: float | None = None) -> list[Event]:
+        if zone_id not in self.tilts:
+            raise KeyError(f"zone {zone_id} is not a venetian blind")
+        tilt = round(min(100.0, max(0.0, tilt)), 2)
+        self.tilts[zone_id] = tilt
+        if lift is None:
+            return [Event(MON_ZONE, (f"~OUTPUT,{zone_id},9,{format_level(tilt)}",))]
+        self.levels[zone_id] = round(min(100.0, max(0.0, lift)), 2)
+        line = f"~OUTPUT,{zone_id},10,{format_level(self.levels[zone_id])},{format_level(tilt)}"
+        return [Event(MON_ZONE, (line,))]
+
+    def set_green_mode(self, mode: int, step: int) -> list[Event]:
+        """Green mode changes are not reported (docs/protocol.md §5.3): no event."""
+        if mode not in self.green_steps:
+            raise KeyError(f"no green mode {mode}")
+        self.green_steps[mode] = step
+        return []
+
+    def set_battery(self, device: int, status: int) -> list[Event]:
+        """Batteries are asked for, never reported: no event."""
+        if device not in self.batteries:
+            raise KeyError(f"device {device} has no battery")
+        self.batteries[device] = status
+        return []
 
     def set_sysvar(self, sysvar_id: int, state: int) -> list[Event]:
         if sysvar_id not in self.sysvars:

@@ -195,3 +195,36 @@ class SimulatorThread:
 
     def set_sysvar(self, sysvar: int, state: int) -> None:
         self.call(lambda s: s.set_sysvar(sysvar, state))
+
+    def set_input(self, device: int | Keypad, component: int, closed: bool) -> None:
+        self.call(lambda s: s.set_input(device, component, closed))
+
+    def input(self, device: int | Keypad, component: int) -> bool:
+        return self.call(lambda s: s.input(device, component))
+
+    def run_timeclock_event(self, clock: int, event: int) -> None:
+        self.call(lambda s: s.run_timeclock_event(clock, event))
+
+    def set_timeclock_mode(self, clock: int, mode: int) -> None:
+        self.call(lambda s: s.set_timeclock_mode(clock, mode))
+
+    def enable_timeclock_event(self, clock: int, event: int, enabled: bool) -> None:
+        self.call(lambda s: s.enable_timeclock_event(clock, event, enabled))
+
+    def set_shade_group(self, group: int, level: float) -> None:
+        self.call(lambda s: s.set_shade_group(group, level))
+
+    def set_tilt(self, zone: int | Zone, tilt: float, lift: float | None = None) -> None:
+        self.call(lambda s: s.set_tilt(zone, tilt, lift))
+
+    def set_green_mode(self, mode: int, step: int) -> None:
+        self.call(lambda s: s.set_green_mode(mode, step))
+
+    def set_battery(self, device: int | Keypad, status: int) -> None:
+        self.call(lambda s: s.set_battery(device, status))
+
+    def set_clock_skew(self, seconds: float) -> None:
+        def apply(s: Simulator) -> None:
+            s.clock_skew = seconds
+
+        self.call(apply)
