@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from telegraf_lutron.cli import COMMANDS, build_parser
-from telegraf_lutron.config import parse_config
+from telegraf_lutron.config import SysvarConfig, parse_config
 from telegraf_lutron.metrics import CATALOGUE, MetricSet, prometheus_names
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate_design
 
@@ -71,8 +71,15 @@ def measurement_tags() -> dict[str, set[str]]:
     tags: dict[str, set[str]] = {m.name: set() for m in CATALOGUE}
     for system in ("HWQS", "RA2"):
         design = generate_design(GeneratorParams(system=system, nested_depth=2 if system == "RA2" else 4))
-        ms = MetricSet(design, "home", "10.0.0.40")
+        ms = MetricSet(design, "home", "10.0.0.40", (SysvarConfig(5, "Away"),))
         prefixes = [
+            *ms.input_prefix.values(),
+            *ms.timeclock_prefix.values(),
+            *ms.sysvar_prefix.values(),
+            *ms.shade_group_prefix.values(),
+            *ms.green_mode_prefix.values(),
+            *ms.battery_prefix.values(),
+            ms.processor_info_line("15.2.0", "").split(" ")[0],
             *ms.zone_prefix.values(),
             *ms.area_prefix.values(),
             *ms.occupancy_prefix.values(),
@@ -103,6 +110,13 @@ def test_the_tags_are_those_of_the_catalogue_in_the_readme() -> None:
     assert tags["lutron_power"] == {"site"}
     assert tags["lutron_occupancy"] == {"site", "area_id", "area"}
     assert tags["lutron_processor"] == {"site", "host", "project"}
+    assert tags["lutron_input"] == {"site", "device_id", "device", "area_id", "area", "component", "input"}
+    assert tags["lutron_timeclock"] == {"site", "timeclock_id", "timeclock"}
+    assert tags["lutron_sysvar"] == {"site", "sysvar_id", "sysvar"}
+    assert tags["lutron_shade_group"] == {"site", "shadegroup_id", "shadegroup", "area_id", "area"}
+    assert tags["lutron_green_mode"] == {"site", "area_id", "area"}
+    assert tags["lutron_battery"] == {"site", "device_id", "device", "area_id", "area"}
+    assert tags["lutron_processor_info"] == {"site", "host", "firmware"}
 
 
 def test_the_catalogue_lists_exactly_the_tags_the_plugin_writes() -> None:
@@ -744,6 +758,9 @@ def test_every_alert_is_tested_firing_and_quiet() -> None:
         "LutronLightsOnInEmptyArea",
         "LutronPowerAboveUsual",
         "LutronZonesOnOvernight",
+        "LutronBatteryLow",
+        "LutronBatteryMissing",
+        "LutronProcessorClockOff",
     } <= alerts
     firing: set[str] = set()
     quiet: set[str] = set()
@@ -844,6 +861,11 @@ def test_the_dashboard_shows_what_it_promises() -> None:
         "lutron_processor_disconnects_total",
         "lutron_processor_bad_logins_total",
         "lutron_processor_command_latency_seconds",
+        "lutron_input_active",
+        "increase(lutron_timeclock_events_run_total",
+        "lutron_battery_status",
+        "lutron_processor_clock_offset_seconds",
+        "lutron_shade_group_level",
     ]:
         assert needle in exprs, needle
 
