@@ -34,6 +34,7 @@ from telegraf_lutron.db.queries import (
 )
 from telegraf_lutron.design import Design
 from telegraf_lutron.design_cache import CacheEntry, DesignCache
+from telegraf_lutron.live import LIVE_FILE, read_live
 
 TTL_STATE = 10  # seconds: is the database there, initialised, filled
 TTL_NOW = 15  # the newest rows
@@ -323,3 +324,22 @@ def clear_caches(*, pools: bool = False) -> None:
     st.cache_data.clear()
     if pools:
         st.cache_resource.clear()
+
+
+# --- the live state the plugin writes beside the design cache ----------------------------------------
+
+LIVE_STALE_AFTER = timedelta(minutes=5)  # the plugin writes it at least every minute
+
+
+def live_state(cache_dir: Path) -> dict[str, Any] | None:
+    """`cache_dir/live.json` (inputs, time clocks, sysvars, shades, batteries now), re-read when it changes."""
+    try:
+        stamp = (cache_dir / LIVE_FILE).stat().st_mtime_ns
+    except OSError:
+        return None
+    return _live_state(str(cache_dir), stamp)
+
+
+@st.cache_data(show_spinner=False, max_entries=4, ttl=TTL_NOW)
+def _live_state(cache_dir: str, mtime: int) -> dict[str, Any] | None:
+    return read_live(Path(cache_dir))

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from telegraf_lutron.design import Area, Design, Keypad, Zone
-from telegraf_lutron.webui import common, data
+from telegraf_lutron.webui import common, data, rest
 from telegraf_lutron.webui.common import md
 
 OPEN_FIRST_FLOOR = 60  # zones: a bigger house starts with every floor closed (lighter to draw)
@@ -31,6 +31,14 @@ if ctx.db.ok:
         st.caption("Levels now: no recent data in the history.")
 else:
     st.caption("Levels now: the history database is not available.")
+
+# The rest of the house now (inputs, shades, time clocks, ...) comes from the plugin's live state.
+live = data.live_state(ctx.settings.cache_dir) or {}
+live_inputs = {(r["device_id"], r["component"]): r for r in live.get("inputs", [])}
+live_shades = {g["id"]: g for g in live.get("shade_groups", [])}
+live_green = {g["id"]: g for g in live.get("green_modes", [])}
+live_batteries = {b["device_id"]: b["status"] for b in live.get("batteries", [])}
+live_tilts = {int(k): v for k, v in dict(live.get("tilts", {})).items()}
 
 p = design.project
 no_watts = sum(1 for z in design.zones if not z.rated_watts)
@@ -122,6 +130,8 @@ def zone_table(zones: list[Zone]) -> str:
     for z in zones:
         level = levels.get(str(z.id))
         level_text = "–" if level is None or pd.isna(level) else f"{level:.0f} %"
+        if z.id in live_tilts:
+            level_text += f", tilt {live_tilts[z.id]:.0f} %"
         watts = f"{z.rated_watts:g}" if z.rated_watts else "unknown"
         lines.append(f"| {md(z.name)} | {md(z.output_type)} | {watts} | {level_text} |")
     return "\n".join(lines)
@@ -142,6 +152,15 @@ def keypad_list(keypads: list[Keypad]) -> str:
         body = "  ".join(buttons) if buttons else "no buttons"
         if k.unpaired_leds:
             body += f"  LEDs without a button: {', '.join(str(c) for c in k.unpaired_leds)}"
+        inputs = [i for i in design.inputs if i.device == k.id]
+        if inputs:
+            states = [
+                f"`{i.component}` {i.kind}: **{rest.input_state(live_inputs.get((k.id, i.component), {'input': i.kind}))}**"
+                for i in inputs
+            ]
+            body += "  \nInputs now: " + " · ".join(states)
+        if k.id in live_batteries:
+            body += f"  \nBattery: **{rest.BATTERY.get(live_batteries[k.id], '?')}**"
         paragraphs.append(f"{head}  \n{body}")
     return "\n\n".join(paragraphs)
 
@@ -182,6 +201,65 @@ for floor, areas in floors.items():
                 zone_col.markdown(zone_table(zones_by_area[a.key]))
             if keypads_by_area[a.key]:
                 keypad_col.markdown(keypad_list(keypads_by_area[a.key]))
+            extras = [
+                f"Shade group **{md(g.name)}** (IID {g.id}): "
+                + (
+                    f"{live_shades[g.id]['level']:.0f} % open"
+                    if live_shades.get(g.id, {}).get("level") is not None
+                    else "level unknown"
+                )
+                for g in design.shade_groups
+                if g.area_key == a.key
+            ]
+            extras += [
+                f"Green mode (IID {g.id}): **{md(live_green[g.id].get('step_name') or live_green[g.id]['step'])}**"
+                if live_green.get(g.id, {}).get("step") is not None
+                else f"Green mode (IID {g.id}): step unknown"
+                for g in design.green_modes
+                if g.area_key == a.key
+            ]
+            if extras:
+                st.markdown("  \n".join(extras))
+
+# --- time clocks and system variables --------------------------------------------------------------
+
+if design.timeclocks:
+    st.subheader("Time clocks")
+    live_clocks = {c["id"]: c for c in live.get("timeclocks", [])}
+    for t in design.timeclocks:
+        clock = live_clocks.get(t.id) or {
+            "events": [
+                {"number": e.number, "name": e.name, "kind": e.kind, "time": e.time, "offset": e.offset}
+                for e in t.events
+            ]
+        }
+        mode = clock.get("mode_name") or (
+            f"mode {clock['mode']}" if clock.get("mode") is not None else "unknown"
+        )
+        runs = int(clock.get("events_run") or 0)
+        with st.expander(
+            f"{md(t.name)} (IID {t.id}) — mode {md(mode)}, {len(t.events)} events, {runs} runs seen"
+        ):
+            events = rest.timeclock_events(clock)
+            if len(events):
+                st.dataframe(events, hide_index=True, width="stretch", key=f"timeclock_{t.id}")
+            else:
+                st.caption("No events in the design.")
+if live.get("sysvars"):
+    st.subheader("System variables")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"Variable": v["name"], "IID": v["id"], "State": v.get("state_name") or v.get("state")}
+                for v in live["sysvars"]
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        key="design_sysvars",
+    )
+if not live:
+    st.caption("Live state of inputs, shades and time clocks: the plugin has not written live.json yet.")
 
 # --- revisions ------------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Now: the power the house draws, where, which lights are on, and whether data is arriving."""
+"""Now: the power the house draws, where, which lights are on, what is open or active (doors, sensors,
+shades, time clocks, batteries), and whether data is arriving."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from telegraf_lutron.webui import charts, common, data
+from telegraf_lutron.webui import charts, common, data, rest
 
 ctx = common.page("Now")
 snap = data.snapshot(ctx.dsn, ctx.tz)
@@ -109,3 +110,38 @@ else:
     )
     st.dataframe(table, hide_index=True, width="stretch")
     st.caption("“≤” marks zones that were already on when the records begin (or the raw rows were pruned).")
+
+# --- the rest of the house: what is open or active now ------------------------------------------------
+st.subheader("Open and active now")
+live = data.live_state(ctx.settings.cache_dir)
+if live is None:
+    st.caption(
+        "No live state yet: the plugin writes live.json (doors, sensors, time clocks, shades, batteries) "
+        "to its cache directory while it runs; set TL_CACHE_DIR to the plugin's `cache_dir` if it is elsewhere."
+    )
+else:
+    written = rest.written_at(live)
+    if written is not None and (not live.get("current") or snap.as_of - written > data.LIVE_STALE_AFTER):
+        st.warning(
+            f"**Live state is not current:** written {common.when(written, snap.as_of)} "
+            f"({common.ago(written, snap.as_of)}){'' if live.get('current') else ' while the processor was away'}.",
+            icon=":material/schedule:",
+        )
+    inputs = rest.inputs_frame(live, ctx.tz)
+    contacts = inputs[inputs["Kind"] == "contact"]
+    motion = inputs[inputs["Kind"] == "motion"]
+    batteries = [b for b in live.get("batteries", []) if b.get("status")]
+    i1, i2, i3, i4 = st.columns(4)
+    i1.metric("Contacts closed", f"{(contacts['State'] == 'closed').sum()} of {len(contacts)}", border=True)
+    i2.metric("Sensors occupied", f"{(motion['State'] == 'occupied').sum()} of {len(motion)}", border=True)
+    i3.metric("Batteries to see to", f"{len(batteries)}", border=True, help="Low, missing or not reporting")
+    i4.metric(
+        "Processor clock", rest.clock_offset(live), border=True, help="Processor time minus this host's"
+    )
+    others = rest.active_now(live)
+    if len(inputs):
+        st.dataframe(inputs, hide_index=True, width="stretch", key="now_inputs")
+    if len(others):
+        st.dataframe(others, hide_index=True, width="stretch", key="now_active")
+    if not len(inputs) and not len(others):
+        st.caption("The design has no contact inputs, sensors, shade groups or time clocks to show.")
