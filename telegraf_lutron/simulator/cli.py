@@ -70,6 +70,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds spent on each command (default %(default)s)",
     )
     proc.add_argument("--activity", type=float, default=0.0, metavar="RATE", help="house events per second")
+    proc.add_argument(
+        "--clock-skew",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="run the processor's clock this far ahead",
+    )
 
     q = parser.add_argument_group("quirks of real processors")
     q.add_argument("--split-packets", action="store_true", help="send output in small random chunks")
@@ -219,6 +226,7 @@ def main(args: argparse.Namespace) -> int:
         lockout=Lockout(max_failures=args.lockout) if args.lockout else None,
         sysvars=sysvars,
         activity_rate=args.activity,
+        clock_skew=args.clock_skew,
         seed=args.seed,
     )
     try:
