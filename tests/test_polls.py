@@ -12,8 +12,9 @@ from sim_fixtures import FIXED_NOW
 from telegraf_lutron import protocol as p
 from telegraf_lutron.config import SysvarConfig
 from telegraf_lutron.polls import HousePolls, processor_time, seconds_of_day, sync_commands, utc_offset
+from telegraf_lutron.processor_settings import ProcessorSettings
 from telegraf_lutron.reconnect import BackoffSettings, ReconnectPolicy
-from telegraf_lutron.session import Session, SessionConfig
+from telegraf_lutron.session import Session
 from telegraf_lutron.simulator import Simulator
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate_design
 from telegraf_lutron.state import HouseState
@@ -25,7 +26,7 @@ FAST = BackoffSettings(network_min=0.05, network_max=0.2, bad_login_min=60.0, st
 
 class Rig:
     def __init__(self, sim: Simulator, design, sysvars=()) -> None:  # type: ignore[no-untyped-def]
-        config = SessionConfig(host="127.0.0.1", port=sim.telnet_port, password="default")
+        config = ProcessorSettings(host="127.0.0.1", telnet_port=sim.telnet_port, password="default")
         self.sim = sim
         self.session = Session(config, policy=ReconnectPolicy(FAST))
         self.state = HouseState(design)

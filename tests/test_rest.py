@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from telegraf_lutron import protocol as p
 from telegraf_lutron.config import SysvarConfig
+from telegraf_lutron.connection import Counters
 from telegraf_lutron.lineproto_parse import Metric, parse_stream
 from telegraf_lutron.metrics import MetricSet, ProcessorHealth
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate_design
@@ -15,7 +16,7 @@ CONTACT = next(i for i in DESIGN.inputs if i.kind == "contact")
 MOTION = next(i for i in DESIGN.inputs if i.kind == "motion")
 CLOCK = DESIGN.timeclocks[0]
 SYSVARS = (SysvarConfig(5, "Away", ("Home", "Away", "Night")),)
-HEALTH = ProcessorHealth(True, 1, 0, 0, 10, 0, 0, 10, 0.01)
+HEALTH = ProcessorHealth(True, Counters(connects=1, commands=10, events=10), 0.01)
 
 
 def feed(state: HouseState, *lines: str) -> list[bool]:
@@ -133,7 +134,13 @@ def test_shade_groups_tilt_green_modes_and_batteries() -> None:
 
 def test_the_processor_line_and_info() -> None:
     health = ProcessorHealth(
-        True, 1, 0, 0, 1, 0, 0, 1, 0.0, clock_offset=-61.5, sunrise=23520.0, sunset=71220.0, firmware="15.2.0"
+        True,
+        Counters(connects=1),
+        0.0,
+        clock_offset=-61.5,
+        sunrise=23520.0,
+        sunset=71220.0,
+        firmware="15.2.0",
     )
     text = MetricSet(DESIGN, "home", "10.0.0.40").snapshot(house(), health, None, house=False)
     processor, info = parse_lines(text)
