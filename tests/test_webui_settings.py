@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import time
@@ -71,27 +70,6 @@ def test_the_dsn_is_shown_without_its_password() -> None:
 
 
 # --- formatting -------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        'Den "West"',
-        "Bar, Lounge",
-        "a=b Room",
-        "Back\\Slash",
-        "Party 🎉",
-        "<Attic> & 'Loft'",
-        ":red[x] :smile:",
-        "$x$",
-        "*a* _b_ |c|",
-    ],
-)
-def test_md_escapes_everything_markdown_and_streamlit_could_act_on(name: str) -> None:
-    escaped = common.md(name)
-    assert re.sub(r"\\(.)", r"\1", escaped) == name  # unescaping gives the text back
-    bare = re.sub(r"\\.", "", escaped)  # what is left outside escape pairs
-    assert not set(bare) & set("\\`*_{}[]()#+-.!|<>~:$&=\"'")
 
 
 def test_number_and_time_formats() -> None:

@@ -103,6 +103,90 @@ def house(seed: int = 3, **overrides: Any) -> tuple[Design, bytes]:
     return generate(params)
 
 
+# Names a naive page turns into links, images, icons, markup or spreadsheet formulas: every place
+# the UI shows a name must show these as text.
+HOSTILE_NAMES = (
+    '<a href="https://evil.example/a">Kitchen</a>',
+    "[Pantry](https://evil.example/md)",
+    "![Hall](https://evil.example/img.png)",
+    "https://evil.example/bare",
+    "WWW.evil.example",
+    "owner@evil.example",
+    "javascript:alert(1)",
+    '=HYPERLINK("https://evil.example/f","Den")',
+    "+Porch",
+    "-Garage",
+    "@Attic",
+    ":material/home: :red[Study]",
+    "<b>Bold</b> &amp; <img src=x onerror=alert(1)> $x$",
+    "Loft/Attic <br> Room",
+)
+HOSTILE_FLOOR = "[Ground](https://evil.example/floor)"
+HOSTILE_REVISION = "![rev](https://evil.example/pixel.png) http://evil.example/rev"
+
+
+def hostile_house(seed: int = 5) -> tuple[Design, bytes]:
+    """A small generated house (one floor, every zone with a wattage) whose project, floor, rooms,
+    zones, keypads and engravings carry HOSTILE_NAMES."""
+    from dataclasses import replace
+
+    design, xml = generate(
+        GeneratorParams(
+            seed=seed,
+            floors=1,
+            rooms_per_floor=3,
+            zones_per_room=5,
+            keypads_per_room=1,
+            missing_wattage=0.0,
+            zero_wattage=0.0,
+        )
+    )
+    names = iter(HOSTILE_NAMES * 4)
+    renamed = {a.name: next(names) for a in design.rooms}
+    renamed |= {a.name: HOSTILE_FLOOR for a in design.areas if a.is_container and a.floor == a.name}
+
+    def r(name: str) -> str:
+        return renamed.get(name, name)
+
+    areas = tuple(
+        replace(a, name=r(a.name), path=tuple(map(r, a.path)), floor=r(a.floor)) for a in design.areas
+    )
+    zones = tuple(
+        replace(z, name=HOSTILE_NAMES[i % len(HOSTILE_NAMES)], area=r(z.area), floor=r(z.floor))
+        for i, z in enumerate(design.zones)
+    )
+    keypads = tuple(
+        replace(
+            k,
+            name=HOSTILE_NAMES[-1 - i % len(HOSTILE_NAMES)],
+            area=r(k.area),
+            floor=r(k.floor),
+            buttons=tuple(
+                replace(
+                    b,
+                    engraving=HOSTILE_NAMES[j % len(HOSTILE_NAMES)],
+                    name=HOSTILE_NAMES[j % len(HOSTILE_NAMES)],
+                )
+                for j, b in enumerate(k.buttons)
+            ),
+        )
+        for i, k in enumerate(design.keypads)
+    )
+    project = replace(design.project, name=HOSTILE_NAMES[0], product_type=HOSTILE_NAMES[3])
+    return replace(design, project=project, areas=areas, zones=zones, keypads=keypads), xml
+
+
+def store_hostile_designs(cache_dir: Path, design: Design, xml: bytes) -> None:
+    """The plain house as the first revision, `design` (its hostile twin) as the newest, under
+    HOSTILE_REVISION: the revision history lists renames to hostile names."""
+    plain, plain_xml = generate(
+        GeneratorParams(seed=5, floors=1, rooms_per_floor=3, zones_per_room=5, keypads_per_room=1)
+    )
+    cache = DesignCache(cache_dir)
+    cache.store(plain.project.revision, plain_xml, plain)
+    cache.store(HOSTILE_REVISION, xml, design)
+
+
 @dataclass(frozen=True)
 class UiSetup:
     dsn: str

@@ -15,6 +15,12 @@ import streamlit as st
 # An emoji favicon is drawn in the browser; a :material/...: one would be fetched from Google.
 st.set_page_config(page_title="Lighting · telegraf-lutron", page_icon="💡", layout="wide")
 st.set_option("client.toolbarMode", "viewer")  # no Deploy button or developer menu for the household
+# A visitor sees that something failed, never the exception's message or traceback (the server's log
+# has them); `telegraf-lutron ui` passes the same on Streamlit's command line.
+st.set_option("client.showErrorDetails", "none")
+# A table's own CSV export writes names as they are, formulas included; the pages' CSV downloads
+# neutralise them (escape.csv_safe).
+st.set_option("client.disableDataExport", True)
 
 PAGES = [
     st.Page("views/now.py", title="Now", icon=":material/bolt:", default=True),

@@ -3,6 +3,9 @@ DataFrame gives a figure that says so, so they are tested without a browser.
 
 Times are drawn as wall-clock time of the zone they carry (the loaders convert them to the house's
 time zone): plotly would otherwise show UTC or the viewer's clock.
+
+Names are text: every name and title passes through `escape.plotly_text` (plotly draws a subset of
+HTML, links included, in labels, hover text, legends and titles).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+
+from telegraf_lutron.webui.escape import plotly_text
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 HEIGHT = 340
@@ -30,7 +35,7 @@ def _layout(
     **kwargs: object,
 ) -> go.Figure:
     fig.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
+        title={"text": plotly_text(title), "x": 0, "xanchor": "left", "font": {"size": 15}},
         height=height,
         margin=_MARGIN,
         legend=legend or _TOP_LEGEND,
@@ -43,7 +48,13 @@ def _layout(
 def empty_figure(title: str, message: str = "No data in this range") -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(
-        text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14}
+        text=plotly_text(message),
+        showarrow=False,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        font={"size": 14},
     )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
@@ -57,9 +68,9 @@ def wall_time(values: pd.Series) -> pd.Series:
 
 
 def _label(values: pd.Series, fallback: str) -> pd.Series:
-    return (
-        values.astype("object").where(values.notna() & (values.astype("object") != ""), fallback).astype(str)
-    )
+    """Names as plotly text; missing or empty ones are `fallback`."""
+    named = values.astype("object").where(values.notna() & (values.astype("object") != ""), fallback)
+    return named.astype(str).map(plotly_text)
 
 
 # --- power ------------------------------------------------------------------------------------------

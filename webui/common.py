@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +12,7 @@ import streamlit as st
 
 from telegraf_lutron.db.cli import telegraf_block
 from telegraf_lutron.webui import data
+from telegraf_lutron.webui.escape import csv_safe, md
 from telegraf_lutron.webui.settings import Settings, load_settings
 
 # --- settings -------------------------------------------------------------------------------------
@@ -159,14 +159,6 @@ def wattage_note(design_info: data.DesignInfo, zone_energy: pd.DataFrame | None 
 
 # --- formatting -----------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=\"'])")
-
-
-def md(text: object) -> str:
-    """`text` as literal Markdown: every punctuation character Markdown, Streamlit's directives
-    (`:red[...]`, `:emoji:`) or LaTeX (`$`) could act on is escaped; newlines become spaces."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text).replace("\r", " ").replace("\n", " "))
-
 
 def watts(w: float | None) -> str:
     if w is None or pd.isna(w):
@@ -221,13 +213,28 @@ def ago(t: datetime | None, now: datetime) -> str:
     return f"{duration(timedelta(seconds=seconds))} ago"
 
 
+def zone_labels(zones: pd.DataFrame, *, with_site: bool) -> dict[Any, str]:
+    """Row index -> "Zone — Area, Floor" (and " [site]" when the house has several sites), the
+    choices of a zone picker; missing names read "(unnamed)" and "?"."""
+
+    def part(value: Any, missing: str) -> str:
+        return missing if value is None or pd.isna(value) or value == "" else str(value)
+
+    return {
+        i: f"{part(r.zone, '(unnamed)')} — {part(r.area, '?')}, {part(r.floor, '?')}"
+        + (f" [{r.site}]" if with_site else "")
+        for i, r in zip(zones.index, zones.itertuples(), strict=True)
+    }
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
-    """CSV with times as ISO 8601 including their offset."""
-    out = df.copy()
+    """CSV with times as ISO 8601 including their offset, and text a spreadsheet would run as a
+    formula neutralised (`escape.csv_text`)."""
+    out = csv_safe(df)
     for c in out.columns:
         if isinstance(out[c].dtype, pd.DatetimeTZDtype):
             out[c] = out[c].map(lambda t: t.isoformat() if pd.notna(t) else "")
