@@ -1,9 +1,9 @@
 """Names as text: the escaping helpers for Markdown, plotly and CSV, and every chart drawn with
 hostile names. No database, no browser: the fast loop.
 
-The oracles below (what GitHub-flavoured Markdown links, what plotly treats as markup and how it
-decodes entities, what a spreadsheet runs as a formula) are written from those tools' own rules,
-independently of `webui/escape.py` on purpose: do not merge them with it.
+The oracles (ui_fixtures: what GitHub-flavoured Markdown links, what plotly treats as markup and
+how it decodes entities; here: what a spreadsheet runs as a formula) are written from those tools'
+own rules, independently of `webui/escape.py` on purpose: do not merge them with it.
 """
 
 from __future__ import annotations
@@ -11,85 +11,25 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
-from typing import Any
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-from ui_fixtures import HOSTILE_FLOOR, HOSTILE_NAMES, HOSTILE_REVISION
+from ui_fixtures import (
+    HOSTILE_FLOOR,
+    HOSTILE_NAMES,
+    HOSTILE_REVISION,
+    OUR_TAGS,
+    autolinks,
+    markdown_text,
+    plotly_shows,
+    plotly_tags,
+    strings,
+)
 
 from telegraf_lutron.webui import charts, common, escape
 
 NAMES = [*HOSTILE_NAMES, HOSTILE_FLOOR, HOSTILE_REVISION]
-
-# --- oracles ----------------------------------------------------------------------------------------
-
-# mdast-util-gfm-autolink-literal (remark-gfm, which Streamlit uses) finds these in text after
-# backslash escapes and character references are resolved; Streamlit's icon syntax likewise.
-_GFM_URL = re.compile(r"(https?://|www(?=\.))([-.\w]+)", re.IGNORECASE | re.ASCII)
-_GFM_EMAIL = re.compile(r"([-.\w+]+)@([-\w]+(?:\.[-\w]+)+)", re.ASCII)
-_ST_ICON = re.compile(r":material/[a-z_]+:")
-_MD_ESCAPABLE = r"""!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~"""
-
-
-def markdown_text(source: str) -> str:
-    """The text Markdown makes of `source` (inline, no markup left): backslash escapes resolved."""
-    return re.sub(rf"\\([{_MD_ESCAPABLE}])", r"\1", source)
-
-
-def autolinks(source: str) -> list[str]:
-    """What GitHub-flavoured Markdown (and Streamlit's icon syntax) would turn into a link or icon."""
-    text = markdown_text(source)
-    return [m.group(0) for p in (_GFM_URL, _GFM_EMAIL, _ST_ICON) for m in p.finditer(text)]
-
-
-# plotly.js svg_text_utils: a tag is `<` up to `>`; entities it decodes (convertEntities).
-_PLOTLY_TAG = re.compile(r"<\s*(/?)\s*([^\s>/]*)[^>]*>")
-_PLOTLY_ENTITIES = {
-    "mu": "μ",
-    "amp": "&",
-    "lt": "<",
-    "gt": ">",
-    "nbsp": "\xa0",
-    "times": "×",
-    "plusmn": "±",
-    "deg": "°",
-}
-OUR_TAGS = {"br", "extra"}  # what the chart functions' own templates use
-
-
-def plotly_tags(text: str) -> set[str]:
-    return {m.group(2).lower() for m in _PLOTLY_TAG.finditer(text)}
-
-
-def plotly_shows(text: str) -> str:
-    """The text plotly draws for `text`: tags dropped, entities decoded (once)."""
-
-    def entity(m: re.Match[str]) -> str:
-        code = m.group(1)
-        if code.startswith("#x"):
-            return chr(int(code[2:], 16))
-        if code.startswith("#"):
-            return chr(int(code[1:]))
-        return _PLOTLY_ENTITIES.get(code, m.group(0))
-
-    return re.sub(r"&(#\d+|#x[\da-fA-F]+|[a-z]+);", entity, _PLOTLY_TAG.sub(" ", text))
-
-
-def strings(value: Any) -> Iterator[str]:
-    """Every string in a figure's JSON (labels, names, ids, hover text, titles, annotations)."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from strings(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from strings(v)
-    elif isinstance(value, np.ndarray) and value.dtype.kind in "OUS":
-        yield from strings(value.tolist())
 
 
 def spreadsheet_runs(cell: str) -> bool:

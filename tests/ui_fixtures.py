@@ -16,6 +16,7 @@ rewriting (PYTEST_DONT_REWRITE) instead of warning; it makes no assertions of it
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 from pg_fixtures import create_database, drop_database, init_db
@@ -123,6 +125,76 @@ HOSTILE_NAMES = (
 )
 HOSTILE_FLOOR = "[Ground](https://evil.example/floor)"
 HOSTILE_REVISION = "![rev](https://evil.example/pixel.png) http://evil.example/rev"
+
+
+# --- oracles for names as text -----------------------------------------------------------------------
+# Written from Markdown's, remark-gfm's, Streamlit's and plotly.js's own rules, independently of
+# webui/escape.py on purpose: do not merge them with it.
+
+# mdast-util-gfm-autolink-literal (remark-gfm, which Streamlit uses) finds these in text after
+# backslash escapes and character references are resolved; Streamlit's icon syntax likewise.
+_GFM_URL = re.compile(r"(https?://|www(?=\.))([-.\w]+)", re.IGNORECASE | re.ASCII)
+_GFM_EMAIL = re.compile(r"([-.\w+]+)@([-\w]+(?:\.[-\w]+)+)", re.ASCII)
+_ST_ICON = re.compile(r":material/[a-z_]+:")
+_MD_ESCAPABLE = r"""!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~"""
+
+
+def markdown_text(source: str) -> str:
+    """The text Markdown makes of `source` (inline, no markup left): backslash escapes resolved."""
+    return re.sub(rf"\\([{_MD_ESCAPABLE}])", r"\1", source)
+
+
+def autolinks(source: str) -> list[str]:
+    """What GitHub-flavoured Markdown (and Streamlit's icon syntax) would turn into a link or icon."""
+    text = markdown_text(source)
+    return [m.group(0) for p in (_GFM_URL, _GFM_EMAIL, _ST_ICON) for m in p.finditer(text)]
+
+
+# plotly.js svg_text_utils: a tag is `<` up to `>`; entities it decodes (convertEntities).
+_PLOTLY_TAG = re.compile(r"<\s*(/?)\s*([^\s>/]*)[^>]*>")
+_PLOTLY_ENTITIES = {
+    "mu": "μ",
+    "amp": "&",
+    "lt": "<",
+    "gt": ">",
+    "nbsp": "\xa0",
+    "times": "×",
+    "plusmn": "±",
+    "deg": "°",
+}
+OUR_TAGS = {"br", "extra"}  # what the chart functions' own templates use
+
+
+def plotly_tags(text: str) -> set[str]:
+    return {m.group(2).lower() for m in _PLOTLY_TAG.finditer(text)}
+
+
+def plotly_shows(text: str) -> str:
+    """The text plotly draws for `text`: tags dropped, entities decoded (once)."""
+
+    def entity(m: re.Match[str]) -> str:
+        code = m.group(1)
+        if code.startswith("#x"):
+            return chr(int(code[2:], 16))
+        if code.startswith("#"):
+            return chr(int(code[1:]))
+        return _PLOTLY_ENTITIES.get(code, m.group(0))
+
+    return re.sub(r"&(#\d+|#x[\da-fA-F]+|[a-z]+);", entity, _PLOTLY_TAG.sub(" ", text))
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every string in a figure's JSON (labels, names, ids, hover text, titles, annotations)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from strings(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from strings(v)
+    elif isinstance(value, np.ndarray) and value.dtype.kind in "OUS":
+        yield from strings(value.tolist())
 
 
 def hostile_house(seed: int = 5) -> tuple[Design, bytes]:

@@ -135,6 +135,11 @@ class Snapshot:
     def stale(self) -> bool:
         return self.last_time is None or self.as_of - self.last_time > STALE_AFTER
 
+    @property
+    def at(self) -> datetime:
+        """The time the shown state describes: now, or the newest row's time when data is late."""
+        return self.last_time if self.stale and self.last_time is not None else self.as_of
+
 
 @st.cache_data(ttl=TTL_NOW, show_spinner=False)
 def snapshot(dsn: str, tz: str) -> Snapshot:
@@ -316,6 +321,100 @@ def design_zones(design: Design) -> pd.DataFrame:
         ],
         columns=["zone_id", "zone", "area", "floor", "output_type", "rated_watts", "dimmable"],
     )
+
+
+# --- the design's zones in the history -------------------------------------------------------------
+# The history may hold several sites (one plugin per processor, each its own `site` tag) whose zone
+# ids overlap; the design cache the UI reads describes one of them. Zones are matched on (site,
+# zone_id), never on the id alone.
+
+
+def design_site(zones: pd.DataFrame, design: pd.DataFrame) -> str | None:
+    """The site the design describes. `zones`: site, zone_id, zone (names) from the history;
+    `design`: `design_zones`. The only site there is, else the site whose zones carry the design's
+    names under the design's ids most often; None when there is no site or no single best one."""
+    sites = zones["site"].dropna().unique()
+    if len(sites) <= 1:
+        return str(sites[0]) if len(sites) else None
+    same = zones[["site", "zone_id", "zone"]].merge(design[["zone_id", "zone"]], on=["zone_id", "zone"])
+    counts = same["site"].value_counts()
+    if counts.empty or (counts == counts.iloc[0]).sum() > 1:
+        return None
+    return str(counts.index[0])
+
+
+def with_design(catalogue: pd.DataFrame, design: pd.DataFrame | None) -> pd.DataFrame:
+    """`catalogue` (site, zone_id, zone, area, floor) with the design's (`design_zones`) rated watts
+    and dimmability, matched on site and zone id, plus the design's zones that have no history yet,
+    in the site the design describes (`design_site`). Without a design, or when it is unclear which
+    site it describes, no zone gets the design's values."""
+    site = None if design is None else design_site(catalogue, design)
+    if design is None or site is None:
+        return catalogue.assign(rated_watts=float("nan"), dimmable=None)
+    ours = design.assign(site=site)
+    known = catalogue.loc[catalogue["site"] == site, "zone_id"]
+    missing = ours[~ours["zone_id"].isin(known)]
+    both = pd.concat([catalogue, missing[list(catalogue.columns)]], ignore_index=True)
+    return both.merge(
+        ours[["site", "zone_id", "rated_watts", "dimmable"]], on=["site", "zone_id"], how="left"
+    )
+
+
+def find_zones(catalogue: pd.DataFrame, query: str) -> pd.DataFrame:
+    """Zones whose name, area or floor contains `query` (any case; all zones for an empty query),
+    sorted by floor, area and name."""
+    needle = query.strip().casefold()
+    found = catalogue
+    if needle:
+        text = (
+            catalogue["zone"].fillna("").astype(str)
+            + "\n"
+            + catalogue["area"].fillna("").astype(str)
+            + "\n"
+            + catalogue["floor"].fillna("").astype(str)
+        ).str.casefold()
+        found = catalogue[text.str.contains(needle, regex=False)]
+    return found.sort_values(["floor", "area", "zone"], na_position="last")
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneNow:
+    """One zone as the newest rows show it."""
+
+    reporting: bool  # it has a row in the snapshot (within 48 h)
+    level_pct: float | None
+    watts: float | None
+    since: pd.Timestamp | None  # on since then; None when off (or not reporting)
+    since_exact: bool  # False: on at least since then (the records begin, or raw rows were pruned)
+
+
+def zone_now(snap: Snapshot, on: pd.DataFrame, site: str, zone_id: str) -> ZoneNow:
+    """Zone `zone_id` of `site` in `snap` and in `on` (`zones_on`)."""
+    current = snap.zones[(snap.zones["site"] == site) & (snap.zones["id"] == zone_id)]
+    on_row = on[(on["site"] == site) & (on["zone_id"] == zone_id)]
+
+    def number(df: pd.DataFrame, column: str) -> float | None:
+        return None if df.empty or pd.isna(df[column].iloc[0]) else float(df[column].iloc[0])
+
+    since = on_row["since"].iloc[0] if len(on_row) and pd.notna(on_row["since"].iloc[0]) else None
+    return ZoneNow(
+        reporting=not current.empty,
+        level_pct=number(current, "level_pct"),
+        watts=number(current, "watts"),
+        since=since,
+        since_exact=bool(on_row["since_exact"].iloc[0]) if len(on_row) else True,
+    )
+
+
+def levels_now(zones: pd.DataFrame, site: str | None) -> dict[str, float | None]:
+    """Zone id -> level now (%) of `site`'s zones, from `Snapshot.zones`; {} without a site."""
+    if site is None:
+        return {}
+    mine = zones[zones["site"] == site]
+    return {
+        str(i): None if pd.isna(lv) else float(lv)
+        for i, lv in zip(mine["id"], mine["level_pct"], strict=True)
+    }
 
 
 def clear_caches(*, pools: bool = False) -> None:

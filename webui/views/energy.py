@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from telegraf_lutron.webui import charts, common, data
+from telegraf_lutron.webui import charts, common, data, tables
 
 RANGES = ("24 h", "7 d", "30 d", "1 y", "Custom")
 
@@ -106,12 +106,8 @@ with right:
 st.plotly_chart(charts.weekday_hour_heatmap(heat), width="stretch")
 
 st.subheader("Zones")
-table = zones.assign(
-    cost=zones["energy_kwh"] * ctx.settings.tariff if ctx.settings.tariff is not None else None,
-    on_share=(zones["on_fraction"] * 100).round(1),
-)[["zone", "area", "floor", "output_type", "energy_kwh", "cost", "avg_watts", "max_watts", "on_share"]]
 st.dataframe(
-    table,
+    tables.energy_zone_table(zones, ctx.settings.tariff),
     hide_index=True,
     width="stretch",
     column_config={

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from telegraf_lutron.webui import charts, common, data, rest
+from telegraf_lutron.webui import charts, common, data, rest, tables
+from telegraf_lutron.webui.escape import md
 
 ctx = common.page("Now")
 snap = data.snapshot(ctx.dsn, ctx.tz)
@@ -72,11 +73,11 @@ with right:
             f"**Data:** {state}; newest row {common.when(snap.last_time, snap.as_of)} "
             f"({common.ago(snap.last_time, snap.as_of)})  \n"
             f"**Zones reporting:** {len(snap.zones)} · **areas:** {len(snap.areas)} · "
-            f"**sites:** {common.md(', '.join(sorted(snap.system['site'].astype(str).unique())) or '–')}"
+            f"**sites:** {md(', '.join(sorted(snap.system['site'].astype(str).unique())) or '–')}"
         )
     if design.ok and design.design is not None:
         p = design.design.project
-        lines = [f"**Design:** {common.md(p.name)}, revision {common.md(design.revision or p.revision)}"]
+        lines = [f"**Design:** {md(p.name)}, revision {md(design.revision or p.revision)}"]
         if p.export is not None:
             lines.append(f"**Exported:** {p.export:%a %d %b %Y %H:%M} (processor time)")
         if design.stored_at:
@@ -94,21 +95,7 @@ on = data.zones_on(ctx.dsn, ctx.tz, None if not snap.stale else snap.last_time)
 if on.empty:
     st.caption("All lights are off.")
 else:
-    table = pd.DataFrame(
-        {
-            "Zone": on["zone"],
-            "Area": on["area"],
-            "Floor": on["floor"],
-            "Level %": on["level_pct"].round(0),
-            "Watts": on["watts"].round(1),
-            "On since": [
-                ("" if exact else "≤ ") + common.when(t, snap.as_of)
-                for t, exact in zip(on["since"], on["since_exact"], strict=True)
-            ],
-            "For": [common.duration(snap.as_of - t) if pd.notna(t) else "–" for t in on["since"]],
-        }
-    )
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(tables.zones_on_table(on, snap.at), hide_index=True, width="stretch")
     st.caption("“≤” marks zones that were already on when the records begin (or the raw rows were pruned).")
 
 # --- the rest of the house: what is open or active now ------------------------------------------------

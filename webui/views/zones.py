@@ -7,7 +7,8 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from telegraf_lutron.webui import charts, common, data
+from telegraf_lutron.webui import charts, common, data, tables
+from telegraf_lutron.webui.escape import md
 
 RANGES = {"24 h": timedelta(hours=24), "7 d": timedelta(days=7), "30 d": timedelta(days=30)}
 LEVEL_SPAN = timedelta(hours=48)  # level history reads raw rows, which the store allows up to 48 h
@@ -17,16 +18,8 @@ design = data.design_info(ctx.settings.cache_dir)
 now = data.now_minute()
 snap = data.snapshot(ctx.dsn, ctx.tz)
 
-catalogue = data.zone_catalogue(ctx.dsn, ctx.tz)
-if design.ok and design.design is not None:
-    in_design = data.design_zones(design.design)
-    sites = catalogue["site"].unique()
-    if len(sites) == 1:  # the design's zones without recent data too (one processor, one site)
-        missing = in_design[~in_design["zone_id"].isin(catalogue["zone_id"])].assign(site=sites[0])
-        catalogue = pd.concat([catalogue, missing[catalogue.columns]], ignore_index=True)
-    catalogue = catalogue.merge(in_design[["zone_id", "rated_watts", "dimmable"]], on="zone_id", how="left")
-else:
-    catalogue = catalogue.assign(rated_watts=float("nan"), dimmable=pd.NA)
+in_design = data.design_zones(design.design) if design.ok and design.design is not None else None
+catalogue = data.with_design(data.zone_catalogue(ctx.dsn, ctx.tz), in_design)
 on_now = data.zones_on(ctx.dsn, ctx.tz, None if not snap.stale else snap.last_time)
 
 # --- the zones at a glance: numbers first, before the search widgets and the charts ----------------
@@ -44,32 +37,12 @@ s3.metric(
 # --- one zone -------------------------------------------------------------------------------------
 st.subheader("Find a zone")
 query = st.text_input("Name, area or floor", key="zone_query", placeholder="e.g. kitchen")
-found = catalogue
-if query.strip():
-    needle = query.strip().casefold()
-    text = (
-        catalogue["zone"].fillna("").astype(str)
-        + "\n"
-        + catalogue["area"].fillna("").astype(str)
-        + "\n"
-        + catalogue["floor"].fillna("").astype(str)
-    ).str.casefold()
-    found = catalogue[text.str.contains(needle, regex=False)]
-found = found.sort_values(["floor", "area", "zone"], na_position="last")
+found = data.find_zones(catalogue, query)
 
 if found.empty:
-    st.info(f"No zone matches “{query}”." if query.strip() else "No zone has any history yet.")
+    st.info(f"No zone matches “{md(query)}”." if query.strip() else "No zone has any history yet.")
 else:
-    several_sites = catalogue["site"].nunique() > 1
-
-    def part(value: object, missing: str) -> str:
-        return missing if value is None or pd.isna(value) or value == "" else str(value)
-
-    labels = {
-        i: f"{part(r.zone, '(unnamed)')} — {part(r.area, '?')}, {part(r.floor, '?')}"
-        + (f" [{r.site}]" if several_sites else "")
-        for i, r in zip(found.index, found.itertuples(), strict=True)
-    }
+    labels = common.zone_labels(found, with_site=catalogue["site"].nunique() > 1)
     picked = st.selectbox(
         f"Zone ({len(found)} found)", list(labels), format_func=labels.__getitem__, key="zone_pick"
     )
@@ -78,23 +51,21 @@ else:
     span_name = st.radio("Range", list(RANGES), horizontal=True, key="zone_range")
     span = RANGES[span_name]
 
-    current = snap.zones[(snap.zones["site"] == site) & (snap.zones["id"] == zone_id)]
-    on_row = on_now[(on_now["site"] == site) & (on_now["zone_id"] == zone_id)]
+    state = data.zone_now(snap, on_now, site, zone_id)
     c1, c2, c3, c4 = st.columns(4)
-    level = current["level_pct"].iloc[0] if len(current) else None
-    c1.metric("Level now", "–" if level is None or pd.isna(level) else f"{level:.0f} %", border=True)
-    c2.metric("Power now", common.watts(current["watts"].iloc[0]) if len(current) else "–", border=True)
-    if len(on_row):
-        since = on_row["since"].iloc[0]
-        exact = bool(on_row["since_exact"].iloc[0])
+    c1.metric("Level now", "–" if state.level_pct is None else f"{state.level_pct:.0f} %", border=True)
+    c2.metric("Power now", common.watts(state.watts) if state.reporting else "–", border=True)
+    if state.since is not None:
         c3.metric(
             "On since",
-            ("" if exact else "≤ ") + common.when(since, snap.as_of),
+            ("" if state.since_exact else "≤ ") + common.when(state.since, snap.as_of),
             border=True,
-            help=None if exact else "On since at least then: the records begin (or raw rows were pruned)",
+            help=None
+            if state.since_exact
+            else "On since at least then: the records begin (or raw rows were pruned)",
         )
     else:
-        c3.metric("On since", "off" if len(current) else "no recent data", border=True)
+        c3.metric("On since", "off" if state.reporting else "no recent data", border=True)
     rated = zone.get("rated_watts")
     c4.metric(
         "Rated",
@@ -136,32 +107,11 @@ night_end = c.selectbox(
     "Night until", [4, 5, 6, 7, 8], index=1, format_func=lambda h: f"{h:02d}:00", key="night_end"
 )
 
-ref = snap.last_time if snap.stale and snap.last_time is not None else snap.as_of
-long_on = (
-    on_now[(pd.Timestamp(ref) - on_now["since"]) > pd.Timedelta(hours=int(longer_than))]
-    if len(on_now)
-    else on_now
-)
+long_on = tables.left_on(on_now, snap.at, int(longer_than))
 st.markdown(f"**On now for more than {int(longer_than)} h:** {len(long_on)}")
 if len(long_on):
     st.dataframe(
-        pd.DataFrame(
-            {
-                "Zone": long_on["zone"],
-                "Area": long_on["area"],
-                "Floor": long_on["floor"],
-                "Level %": long_on["level_pct"].round(0),
-                "Watts": long_on["watts"].round(1),
-                "On since": [
-                    ("" if e else "≤ ") + common.when(t)
-                    for t, e in zip(long_on["since"], long_on["since_exact"], strict=True)
-                ],
-                "For": [common.duration(pd.Timestamp(ref) - t) for t in long_on["since"]],
-            }
-        ),
-        hide_index=True,
-        width="stretch",
-        key="long_on_table",
+        tables.zones_on_table(long_on, snap.at), hide_index=True, width="stretch", key="long_on_table"
     )
 
 today = pd.Timestamp(now).tz_convert(ctx.tz).date()
@@ -171,21 +121,6 @@ st.markdown(
     f"{common.plural(nights['zone_id'].nunique() if len(nights) else 0, 'zone')}"
 )
 if len(nights):
-    st.dataframe(
-        pd.DataFrame(
-            {
-                "Night to": pd.to_datetime(nights["night"]).dt.strftime("%a %d %b"),
-                "Zone": nights["zone"],
-                "Area": nights["area"],
-                "Floor": nights["floor"],
-                "Hours": nights["hours"],
-                "kWh": nights["energy_kwh"].round(3),
-                "Avg W": nights["avg_watts"].round(1),
-            }
-        ),
-        hide_index=True,
-        width="stretch",
-        key="overnight_table",
-    )
+    st.dataframe(tables.overnight_table(nights), hide_index=True, width="stretch", key="overnight_table")
 else:
     st.caption("No zone stayed on through a whole night.")
