@@ -4,9 +4,10 @@ The app is `webui/app.py` at the top of the checkout, installed inside this pack
 `telegraf_lutron.webui` (a wheel and an editable install both carry it), so it is found by itself;
 `--app PATH` or $TL_UI_APP run another copy.
 
-Settings go to the app through its environment (TL_DSN, TL_CACHE_DIR, TL_TIMEZONE, TL_TARIFF,
-TL_CURRENCY; see webui/settings.py), so a password in --dsn never appears in Streamlit's command
-line. Streamlit runs headless (no browser is opened, no e-mail prompt) and without usage statistics.
+Settings (named once, in webui/settings_map.py) go to the app through its environment (TL_DSN,
+TL_CACHE_DIR, ...), so a password in --dsn never appears in Streamlit's command line. Streamlit runs
+headless (no browser is opened, no e-mail prompt), without usage statistics, and shows visitors no
+exception details and no table export (`STREAMLIT_FLAGS`).
 """
 
 from __future__ import annotations
@@ -20,16 +21,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from telegraf_lutron.errors import TelegrafLutronError
+from telegraf_lutron.webui.settings_map import SETTINGS
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 APP_ENV = "TL_UI_APP"
-SETTINGS = {  # option -> environment variable the app reads
-    "dsn": "TL_DSN",
-    "cache_dir": "TL_CACHE_DIR",
-    "timezone": "TL_TIMEZONE",
-    "tariff": "TL_TARIFF",
-    "currency": "TL_CURRENCY",
+# What a visitor's browser is told: no exception details (the log has them), no export from a table
+# (the pages' own CSV downloads neutralise formulas), no developer menu, no usage statistics.
+STREAMLIT_FLAGS = {
+    "--server.headless": "true",
+    "--browser.gatherUsageStats": "false",
+    "--client.toolbarMode": "viewer",
+    "--client.showErrorDetails": "none",
+    "--client.disableDataExport": "true",
 }
 
 
@@ -42,15 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
     )
     parser.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
-    parser.add_argument(
-        "--dsn", help="PostgreSQL connection string (default: $TL_DSN, $TELEGRAF_LUTRON_DSN, PG*)"
-    )
-    parser.add_argument(
-        "--cache-dir", help="the plugin's cache_dir, for the design (default /var/lib/telegraf-lutron)"
-    )
-    parser.add_argument("--timezone", help="IANA time zone for times shown (default: the database's)")
-    parser.add_argument("--tariff", help="price of one kWh, to show costs")
-    parser.add_argument("--currency", help="currency of the tariff (default EUR)")
+    for setting in SETTINGS:
+        parser.add_argument(setting.option, dest=setting.key, help=f"{setting.help}; or ${setting.variable}")
     parser.add_argument("--app", help=f"path of webui/app.py (default: next to the package, or ${APP_ENV})")
 
 
@@ -86,21 +83,16 @@ def streamlit_command(app: Path, host: str, port: int) -> list[str]:
         host,
         "--server.port",
         str(port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--client.toolbarMode",
-        "viewer",
+        *(word for flag in STREAMLIT_FLAGS.items() for word in flag),
     ]
 
 
 def app_environment(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if environ is None else environ)
-    for option, variable in SETTINGS.items():
-        value = getattr(args, option, None)
+    for setting in SETTINGS:
+        value = getattr(args, setting.key, None)
         if value is not None:
-            env[variable] = str(value)
+            env[setting.variable] = str(value)
     return env
 
 

@@ -17,7 +17,8 @@ from ui_fixtures import APP, free_port
 
 from telegraf_lutron import cli, ui_cli
 from telegraf_lutron.webui import common
-from telegraf_lutron.webui.settings import DEFAULT_CACHE_DIR, load_settings
+from telegraf_lutron.webui.settings import DEFAULT_CACHE_DIR, Settings, load_settings
+from telegraf_lutron.webui.settings_map import SETTINGS
 
 # --- settings ---------------------------------------------------------------------------------------
 
@@ -129,7 +130,34 @@ def test_options_become_the_apps_environment_and_streamlit_flags() -> None:
     assert flags["--server.headless"] == "true"
     assert flags["--browser.gatherUsageStats"] == "false"
     assert flags["--client.toolbarMode"] == "viewer"  # no Deploy button
+    assert flags["--client.showErrorDetails"] == "none"  # visitors see no exception details
+    assert flags["--client.disableDataExport"] == "true"  # tables export no raw names
     assert "password" not in " ".join(command)  # the DSN travels in the environment
+
+
+def test_every_ui_option_reaches_the_setting_it_names() -> None:
+    """One map (settings_map.SETTINGS) names each setting for the CLI and for the app."""
+    parser = argparse.ArgumentParser()
+    ui_cli.add_arguments(parser)
+    given = {
+        "dsn": "host=db",
+        "cache_dir": "/srv/c",
+        "timezone": "Europe/Zurich",
+        "tariff": "0.5",
+        "currency": "CHF",
+    }
+    assert set(given) == {s.key for s in SETTINGS} == set(Settings.__dataclass_fields__) - {"warnings"}
+    args = parser.parse_args([word for s in SETTINGS for word in (s.option, given[s.key])])
+    loaded = load_settings(ui_cli.app_environment(args, {}), {})
+    assert (loaded.dsn, str(loaded.cache_dir), loaded.timezone, loaded.tariff, loaded.currency) == (
+        "host=db",
+        "/srv/c",
+        "Europe/Zurich",
+        0.5,
+        "CHF",
+    )
+    secrets = load_settings({}, {s.key: given[s.key] for s in SETTINGS})  # the same keys in secrets
+    assert (secrets.dsn, secrets.currency) == ("host=db", "CHF")
 
 
 def test_ui_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,7 +1,7 @@
 """The UI's settings: where the history and the design are, which clock to show, what energy costs.
 
-Each setting comes from an environment variable, else from Streamlit secrets
-(`.streamlit/secrets.toml`, the lower-case key without `TL_`), else its default:
+Each setting (named once, in `settings_map`) comes from an environment variable, else from
+Streamlit secrets (`.streamlit/secrets.toml`, the lower-case key without `TL_`), else its default:
 
 | variable       | secrets key | default                                   | meaning                                  |
 |----------------|-------------|-------------------------------------------|------------------------------------------|
@@ -26,16 +26,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegraf_lutron.db import DSN_ENV, mask_dsn
+from telegraf_lutron.webui.settings_map import DEFAULT_CACHE_DIR, DEFAULT_CURRENCY, ENV
 
-DEFAULT_CACHE_DIR = Path("/var/lib/telegraf-lutron")
-DEFAULT_CURRENCY = "EUR"
-ENV = {
-    "dsn": "TL_DSN",
-    "cache_dir": "TL_CACHE_DIR",
-    "timezone": "TL_TIMEZONE",
-    "tariff": "TL_TARIFF",
-    "currency": "TL_CURRENCY",
-}
+__all__ = ["DEFAULT_CACHE_DIR", "DEFAULT_CURRENCY", "ENV", "Settings", "load_settings"]
 
 
 @dataclass(frozen=True, slots=True)
