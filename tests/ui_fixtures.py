@@ -300,6 +300,24 @@ def ui_setup(pg_server_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> It
         drop_database(pg_server_dsn, dsn)
 
 
+@pytest.fixture(scope="module")
+def hostile_setup(pg_server_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiSetup]:
+    """A fresh database with 6 hours of history of `hostile_house` (its first zone on throughout),
+    and a design cache whose newest revision, HOSTILE_REVISION, is that house."""
+    dsn = create_database(pg_server_dsn, prefix="tl_ui_hostile")
+    try:
+        init_db(dsn, TZ)
+        design, xml = hostile_house()
+        cache_dir = tmp_path_factory.mktemp("hostile-cache")
+        store_hostile_designs(cache_dir, design, xml)
+        always_on = frozenset({str(design.zones[0].id)})
+        last = seed_history(dsn, design, duration=timedelta(hours=6), always_on=always_on)
+        yield UiSetup(dsn, cache_dir, design, last, ui_env(dsn, cache_dir), always_on)
+    finally:
+        close_ui_state()
+        drop_database(pg_server_dsn, dsn)
+
+
 def _renamed(design: Design) -> Design:
     """`design` with its first zone under another name (so the history shows a rename)."""
     from dataclasses import replace
