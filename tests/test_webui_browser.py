@@ -1,6 +1,8 @@
-"""The web UI in a real browser: `streamlit run webui/app.py` on a free port, Debian's Chromium driven
-by Playwright. Every page must draw its charts, finish its script run, show no Streamlit exception,
-and fetch nothing from outside the server. Screenshots go to test-artifacts/."""
+"""The web UI in a real browser: `streamlit run webui/app.py` (or `telegraf-lutron ui`) on a free port,
+Debian's Chromium driven by Playwright. Every page must draw its charts, finish its script run, show
+no Streamlit exception, and fetch nothing from outside the server; each page's URL opened first on
+a fresh server shows only the app's own navigation; a hostile house's names never become a link,
+an image or markup. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from ui_fixtures import (
     ARTIFACTS,
     BROWSER_PAGES,
     CHROMIUM,
+    HOSTILE_NAMES,
     UiSetup,
     chromium,
     free_port,
@@ -20,13 +23,21 @@ from ui_fixtures import (
     screenshot,
     streamlit_server,
     ui_env,
+    ui_server,
 )
 
 pytest_plugins = ["ui_fixtures"]  # the UI fixtures; the database ones come from conftest (pg_fixtures)
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian's Chromium (/usr/bin/chromium) is not installed: apt-get install -y chromium",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.db,
+    pytest.mark.subprocess,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian's Chromium (/usr/bin/chromium) is not installed: apt-get install -y chromium",
+    ),
+]
+NAVIGATION = [("Now", "/"), ("Energy", "/energy"), ("Zones", "/zones"), ("Design", "/design")]
+WORD_JOINER = "\u2060"
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +99,76 @@ def test_an_unreachable_database_is_a_page_not_a_traceback(tmp_path: Path, page:
     assert rendered.exceptions == []
     assert "cannot be reached" in text
     assert "hidden" not in text
+
+
+# --- every page URL on a fresh server -----------------------------------------------------------------
+
+
+def navigation(page: Any, base: str) -> list[tuple[str, str]]:
+    """(text, path) of every link in the sidebar's navigation (its icon's name left out)."""
+    links = page.query_selector_all("[data-testid='stSidebarNav'] a")
+    return [
+        (a.inner_text().strip().splitlines()[-1], (a.get_attribute("href") or "").removeprefix(base))
+        for a in links
+    ]
+
+
+@pytest.mark.parametrize("name", list(BROWSER_PAGES))
+def test_each_page_url_opened_first_on_a_fresh_server_has_only_the_apps_navigation(
+    name: str, ui_setup: UiSetup, page: Any, tmp_path: Path
+) -> None:
+    path, charts = BROWSER_PAGES[name]
+    with ui_server(ui_setup.env, ARTIFACTS / f"webui-fresh-{name}.log", cwd=tmp_path) as url:
+        rendered = render_page(page, f"{url}/{path}", charts)  # the first request this server sees
+        nav = navigation(page, url)
+        text = page.locator("body").inner_text()
+        title = page.locator("h1").first.inner_text().strip()
+    assert rendered.exceptions == []
+    assert "ModuleNotFoundError" not in text and "Traceback" not in text
+    assert nav == NAVIGATION  # no "app" page, no lowercase automatic navigation from a pages/ folder
+    assert title == name.capitalize()
+
+
+# --- a hostile house ------------------------------------------------------------------------------------
+
+HOSTILE_CHARTS = {"now": 2, "energy": 4, "zones": 3, "design": 0}
+
+
+@pytest.fixture(scope="module")
+def hostile_server(hostile_setup: UiSetup) -> Iterator[str]:
+    with streamlit_server(hostile_setup.env, ARTIFACTS / "webui-streamlit-hostile.log") as url:
+        yield url
+
+
+@pytest.mark.parametrize("name", list(BROWSER_PAGES))
+def test_no_link_image_or_markup_comes_from_a_name(
+    name: str, hostile_server: str, hostile_setup: UiSetup, page: Any
+) -> None:
+    path, _ = BROWSER_PAGES[name]
+    outside = outside_requests(page, hostile_server)
+    rendered = render_page(page, f"{hostile_server}/{path}", HOSTILE_CHARTS[name])
+    links = page.eval_on_selector_all(
+        "a",
+        "els => els.map(e => [e.getAttribute('href') || e.getAttribute('xlink:href') || '', e.textContent])",
+    )
+    evil = page.eval_on_selector_all(
+        "[href*='evil']:not([href^='#']), [src*='evil'], [*|href*='evil']:not([href^='#']), "
+        "[href^='javascript'], [href^='mailto'], "
+        ".js-plotly-plot a, .js-plotly-plot b, [data-testid='stMain'] img",
+        "els => els.map(e => e.outerHTML.slice(0, 200))",
+    )
+    text = page.locator("[data-testid='stMain']").inner_text().replace(WORD_JOINER, "")
+    drawn = page.eval_on_selector_all(
+        ".js-plotly-plot text", "els => els.map(e => e.textContent).join('\\n')"
+    )
+    screenshot(page, ARTIFACTS / f"webui-hostile-{name}.png")
+    assert rendered.exceptions == []
+    assert evil == []
+    # Only the navigation, the skip link and heading anchors (in-page, "#...") are links.
+    assert [(h, t) for h, t in links if not h.startswith((hostile_server, "#"))] == []
+    assert outside == []  # no image or anything else fetched from a name's URL
+    if name == "design":
+        for zone in hostile_setup.design.zones:
+            assert zone.name.replace("\n", " ") in text, zone.name  # shown as the text it is
+    elif name in ("now", "energy"):
+        assert any(n in drawn for n in HOSTILE_NAMES)  # chart labels drawn as the text they are

@@ -17,6 +17,7 @@ from ui_fixtures import TZ, UiSetup, app_test
 from telegraf_lutron.webui import common, data
 
 pytest_plugins = ["ui_fixtures"]  # the UI fixtures; the database ones come from conftest (pg_fixtures)
+pytestmark = pytest.mark.db
 
 J_PER_KWH = 3_600_000.0
 BERLIN = ZoneInfo(TZ)

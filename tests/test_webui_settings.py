@@ -177,6 +177,7 @@ def test_ui_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
         assert option in out
 
 
+@pytest.mark.subprocess
 def test_telegraf_lutron_ui_serves_the_app(tmp_path: Path) -> None:
     port = free_port()
     script = Path(sys.executable).parent / "telegraf-lutron"

@@ -63,6 +63,7 @@ def test_unreachable_database_gets_a_page_on_every_page_and_hides_the_password(
     assert any(m.label == "Zones" and m.value == str(len(design.zones)) for m in at.metric)
 
 
+@pytest.mark.db
 def test_database_not_initialised_says_how_to_set_it_up(
     pg_dsn: str,
     ui_environ: pytest.MonkeyPatch,
@@ -76,6 +77,7 @@ def test_database_not_initialised_says_how_to_set_it_up(
     assert telegraf_block(pg_dsn, "public") in code
 
 
+@pytest.mark.db
 def test_empty_database_shows_how_to_wire_telegraf_without_the_password(
     pg_lutron_dsn: str,
     ui_environ: pytest.MonkeyPatch,
@@ -92,6 +94,7 @@ def test_empty_database_shows_how_to_wire_telegraf_without_the_password(
     assert not at.metric
 
 
+@pytest.mark.db
 def test_no_design_cache_yet(
     pg_lutron_dsn: str,
     ui_environ: pytest.MonkeyPatch,
@@ -111,6 +114,7 @@ def test_no_design_cache_yet(
     assert any("No design yet" in i.value for i in at.info)
 
 
+@pytest.mark.db
 def test_design_without_wattages_says_energy_is_unknown(
     pg_lutron_dsn: str,
     ui_environ: pytest.MonkeyPatch,
@@ -132,6 +136,7 @@ def test_design_without_wattages_says_energy_is_unknown(
     assert any("Energy unknown" in w.value for w in at.warning)
 
 
+@pytest.mark.db
 def test_zero_power_without_a_design_says_energy_is_unknown(
     pg_lutron_dsn: str,
     ui_environ: pytest.MonkeyPatch,
@@ -144,6 +149,7 @@ def test_zero_power_without_a_design_says_energy_is_unknown(
     assert any("no zone has reported any power" in w.value for w in at.warning)
 
 
+@pytest.mark.db
 def test_late_data_is_flagged_and_shown_as_of_its_time(
     pg_lutron_dsn: str,
     ui_environ: pytest.MonkeyPatch,
@@ -160,6 +166,7 @@ def test_late_data_is_flagged_and_shown_as_of_its_time(
     assert "**Data:** late" in all_text(at)
 
 
+@pytest.mark.db
 def test_nonsense_settings_are_reported_and_ignored(
     pg_lutron_dsn: str,
     ui_environ: pytest.MonkeyPatch,
@@ -177,6 +184,7 @@ def test_nonsense_settings_are_reported_and_ignored(
     assert "Time zone: " + common.md("Europe/Berlin") in all_text(at)  # the database's
 
 
+@pytest.mark.db
 def test_settings_come_from_streamlit_secrets_when_the_environment_has_none(
     pg_lutron_dsn: str,
     ui_environ: pytest.MonkeyPatch,
@@ -197,6 +205,7 @@ def test_settings_come_from_streamlit_secrets_when_the_environment_has_none(
     assert any(m.label == "Zones" and m.value == str(len(design.zones)) for m in at.metric)
 
 
+@pytest.mark.db
 def test_names_that_break_naive_markdown_render_literally(
     pg_lutron_dsn: str,
     ui_environ: pytest.MonkeyPatch,
@@ -216,6 +225,7 @@ def test_names_that_break_naive_markdown_render_literally(
     assert hostile[0] in set(at.dataframe[0].value["Name"])
 
 
+@pytest.mark.db
 def test_a_house_with_many_areas_stacks_energy_by_floor_first(
     pg_lutron_dsn: str,
     ui_environ: pytest.MonkeyPatch,

@@ -411,17 +411,39 @@ def streamlit_server(
         "--client.toolbarMode",
         "viewer",
     ]
+    with serve(command, port, env, log_path, timeout, cwd=ROOT) as url:
+        yield url
+
+
+@contextmanager
+def ui_server(
+    env: dict[str, str], log_path: Path, cwd: Path, timeout: float = 30.0, script: Path | None = None
+) -> Iterator[str]:
+    """`telegraf-lutron ui` (this venv's, or `script`) on a free port, started in `cwd` (not the
+    checkout: the app must come from the installed package); yields its URL, stops it."""
+    port = free_port()
+    script = script or Path(sys.executable).parent / "telegraf-lutron"
+    with serve([str(script), "ui", "--port", str(port)], port, env, log_path, timeout, cwd=cwd) as url:
+        yield url
+
+
+@contextmanager
+def serve(
+    command: list[str], port: int, env: dict[str, str], log_path: Path, timeout: float, cwd: Path
+) -> Iterator[str]:
+    """Run a Streamlit server `command` listening on `port`, wait until /_stcore/health answers;
+    yields its URL, stops it."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+            command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=cwd
         )
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + timeout
             while True:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log_path}")
+                    raise RuntimeError(f"{command[0]} exited with {proc.returncode}; see {log_path}")
                 try:
                     with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
                         if r.status == 200:
@@ -429,9 +451,7 @@ def streamlit_server(
                 except OSError:
                     pass
                 if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"streamlit did not become healthy within {timeout:g} s; see {log_path}"
-                    )
+                    raise RuntimeError(f"the UI did not become healthy within {timeout:g} s; see {log_path}")
                 time.sleep(0.1)
             yield url
         finally:
