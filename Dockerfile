@@ -49,15 +49,20 @@ ENTRYPOINT ["/usr/local/bin/telegraf-lutron-entrypoint", "/entrypoint.sh"]
 CMD ["telegraf", "--config", "/etc/telegraf/telegraf.conf"]
 
 # --- webui -------------------------------------------------------------------------------------
+# The image installs the wheel, exactly as `pip install telegraf-lutron[db,ui]` would: the web UI
+# ships inside the package (telegraf_lutron.webui), so no checkout is copied and `telegraf-lutron
+# ui` finds the app next to the installed package.
 FROM python-base AS webui-build
 RUN python -m venv /opt/telegraf-lutron/venv
-WORKDIR /opt/telegraf-lutron/app
+WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY telegraf_lutron ./telegraf_lutron
 COPY webui ./webui
-# Editable, as `telegraf-lutron ui` expects: webui/ (not in the wheel) stays next to the package.
-# The app directory is copied to the same path below.
-RUN /opt/telegraf-lutron/venv/bin/pip install --no-cache-dir --disable-pip-version-check -e ".[db,ui]"
+RUN /opt/telegraf-lutron/venv/bin/pip wheel --no-cache-dir --disable-pip-version-check --no-deps \
+        --wheel-dir /tmp/dist . \
+ && wheel="$(find /tmp/dist -name 'telegraf_lutron-*.whl')" \
+ && /opt/telegraf-lutron/venv/bin/pip install --no-cache-dir --disable-pip-version-check "${wheel}[db,ui]" \
+ && rm -rf /tmp/dist
 
 FROM python-base AS webui
 # The plugin's uid/gid: the UI reads the plugin's cache volume (design cache, counters), whose
@@ -65,15 +70,14 @@ FROM python-base AS webui
 RUN groupadd --gid 10001 lutron \
  && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin lutron \
  && install -d -o 10001 -g 10001 -m 0750 /var/lib/telegraf-lutron
-COPY --from=webui-build /opt/telegraf-lutron /opt/telegraf-lutron
+COPY --from=webui-build /opt/telegraf-lutron/venv /opt/telegraf-lutron/venv
 COPY --chmod=0755 deploy/docker-entrypoint.sh /usr/local/bin/telegraf-lutron-entrypoint
-WORKDIR /opt/telegraf-lutron/app
+WORKDIR /home/lutron
 ENV PATH=/opt/telegraf-lutron/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     STREAMLIT_SERVER_HEADLESS=true \
     STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
-    STREAMLIT_SERVER_FILE_WATCHER_TYPE=none \
-    TL_UI_APP=/opt/telegraf-lutron/app/webui/app.py
+    STREAMLIT_SERVER_FILE_WATCHER_TYPE=none
 USER 10001:10001
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

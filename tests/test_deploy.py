@@ -451,10 +451,25 @@ def test_the_webui_listens_on_every_interface_on_8501() -> None:
     assert last(stages, "webui", "EXPOSE") == "8501"
     health = last(stages, "webui", "HEALTHCHECK")
     assert health is not None and "127.0.0.1:8501/_stcore/health" in health
-    env = last(stages, "webui", "ENV") or ""
-    app = re.search(r"TL_UI_APP=(\S+)", env)
-    workdir = last(stages, "webui", "WORKDIR")
-    assert app and workdir and app.group(1) == f"{workdir}/webui/app.py"
+
+
+def test_the_webui_image_installs_the_wheel_not_a_checkout() -> None:
+    stages = dockerfile_stages()
+    chain = stage_chain(stages, "webui")
+    image = [
+        (source_stage, sources, dest)
+        for stage, source_stage, sources, dest in copies(stages)
+        if stage in chain
+    ]
+    # The image holds the venv the wheel went into, and no source tree: the app is the package's.
+    (build,) = [source_stage for source_stage, sources, dest in image if sources == [VENV] and dest == VENV]
+    assert build is not None
+    assert not [c for c in image if c[0] is None and any(s in ("webui", "telegraf_lutron") for s in c[1])]
+    assert "TL_UI_APP" not in (last(stages, "webui", "ENV") or "")  # found inside the installed package
+    runs = " ".join(args for k, args in stages[build]["instructions"] if k == "RUN")
+    assert f"{VENV}/bin/pip wheel" in runs and "--no-deps" in runs
+    assert re.search(rf"{re.escape(VENV)}/bin/pip install [^&]*\$\{{wheel\}}\[db,ui\]", runs), runs
+    assert not re.search(r"pip install[^&]*(\s-e\s|--editable)", runs)
 
 
 def test_the_webui_command_parses() -> None:
