@@ -31,7 +31,7 @@ from ui_fixtures import (
     ui_env,
 )
 
-from telegraf_lutron.webui import common, data
+from telegraf_lutron.webui import data
 from telegraf_lutron.webui.escape import md
 
 pytest_plugins = ["ui_fixtures"]  # the UI fixtures; the database ones come from conftest (pg_fixtures)
@@ -157,21 +157,12 @@ def test_zones_search_for_a_hostile_name_shows_it_as_text(
 
 @pytest.mark.db
 def test_energy_csv_downloads_neutralise_formulas(
-    hostile_setup: UiSetup, ui_environ: pytest.MonkeyPatch
+    hostile_setup: UiSetup, ui_environ: pytest.MonkeyPatch, csv_downloads: list[bytes]
 ) -> None:
-    captured: list[bytes] = []
-    real = common.csv_bytes
-
-    def spy(df: Any) -> bytes:
-        out = real(df)
-        captured.append(out)
-        return out
-
-    ui_environ.setattr(common, "csv_bytes", spy)
     at = app_test(hostile_setup.env, ui_environ, "energy")
     no_exceptions(at)
-    assert len(captured) == 3
-    cells = [cell for c in captured for row in csv.reader(io.StringIO(c.decode())) for cell in row]
+    assert len(csv_downloads) == 3
+    cells = [cell for c in csv_downloads for row in csv.reader(io.StringIO(c.decode())) for cell in row]
     formulas = [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r") or (c[:1] == "-" and not _number(c))]
     assert formulas == []
     assert "'" + HOSTILE_NAMES[7] in cells  # =HYPERLINK(...) as text

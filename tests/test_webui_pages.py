@@ -330,20 +330,12 @@ def test_energy_csv_downloads_hold_what_is_shown(
     ui_setup: UiSetup,
     ui_environ: pytest.MonkeyPatch,
     frozen_now: datetime,
+    csv_downloads: list[bytes],
 ) -> None:
-    captured: list[bytes] = []
-    real = common.csv_bytes
-
-    def spy(df: Any) -> bytes:
-        out = real(df)
-        captured.append(out)
-        return out
-
-    ui_environ.setattr(common, "csv_bytes", spy)
     at = app_test(ui_setup.env, ui_environ, "energy")
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Energy per day and area (CSV)", "Energy per zone (CSV)", "Weekday × hour power (CSV)"]
-    by_area, by_zone, _ = (c.decode() for c in captured)
+    by_area, by_zone, _ = (c.decode() for c in csv_downloads)
     assert by_area.splitlines()[0].startswith("start,end,resolution,site,area_id,area,floor,energy_kwh")
     assert "+01:00" in by_area or "+02:00" in by_area  # local times with their offset
     shown = at.dataframe[0].value

@@ -345,6 +345,23 @@ def ui_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     close_ui_state()
 
 
+@pytest.fixture
+def csv_downloads(ui_environ: pytest.MonkeyPatch) -> list[bytes]:
+    """The CSV of every download a page builds, in order (common.csv_bytes, observed)."""
+    from telegraf_lutron.webui import common
+
+    captured: list[bytes] = []
+    real = common.csv_bytes
+
+    def observed(df: Any) -> bytes:
+        out = real(df)
+        captured.append(out)
+        return out
+
+    ui_environ.setattr(common, "csv_bytes", observed)
+    return captured
+
+
 def app_test(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, page: str = "now", timeout: float = 120
 ) -> Any:
