@@ -78,6 +78,10 @@ def test_the_design_page_shows_hostile_names_and_revisions_as_text(
         assert f"| {md(z.name)} |" in text
     for k in design.keypads:
         assert f"**{md(k.name)}**" in text
+    for t in design.timeclocks:  # the rest of the house: time clocks and shade groups
+        assert any(e.label.startswith(f"{md(t.name)} (IID {t.id})") for e in at.expander)
+    for g in design.shade_groups:
+        assert f"Shade group **{md(g.name)}**" in text
     # Tables hold the names as they are (st.dataframe draws text as text).
     history = next(df.value for df in at.dataframe if "Revision" in df.value.columns)
     assert history["Revision"].iloc[0] == HOSTILE_REVISION

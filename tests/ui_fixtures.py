@@ -244,8 +244,32 @@ def hostile_house(seed: int = 5) -> tuple[Design, bytes]:
         )
         for i, k in enumerate(design.keypads)
     )
+    shade_groups = tuple(
+        replace(g, name=HOSTILE_NAMES[i % len(HOSTILE_NAMES)]) for i, g in enumerate(design.shade_groups)
+    )
+    timeclocks = tuple(
+        replace(
+            t,
+            name=HOSTILE_NAMES[(i + 2) % len(HOSTILE_NAMES)],
+            events=tuple(
+                replace(e, name=HOSTILE_NAMES[j % len(HOSTILE_NAMES)]) for j, e in enumerate(t.events)
+            ),
+        )
+        for i, t in enumerate(design.timeclocks)
+    )
     project = replace(design.project, name=HOSTILE_NAMES[0], product_type=HOSTILE_NAMES[3])
-    return replace(design, project=project, areas=areas, zones=zones, keypads=keypads), xml
+    return (
+        replace(
+            design,
+            project=project,
+            areas=areas,
+            zones=zones,
+            keypads=keypads,
+            shade_groups=shade_groups,
+            timeclocks=timeclocks,
+        ),
+        xml,
+    )
 
 
 def store_hostile_designs(cache_dir: Path, design: Design, xml: bytes) -> None:

@@ -162,7 +162,7 @@ def energy_stacked(
         d["group"] = d["group"].where(~d["group"].isin(rest), other)
         totals = d.groupby("group")["energy_kwh"].sum()
         totals = pd.concat([totals.drop(other).sort_values(ascending=False), totals[[other]]])
-    d = d.groupby(["x", "group"], as_index=False)["energy_kwh"].sum().sort_values("x")
+    d = d.groupby(["x", "group"], as_index=False).agg(energy_kwh=("energy_kwh", "sum")).sort_values("x")
     hourly = resolution == "hour"
     if not hourly:
         # Days and months as named categories: one label under each bar, never a half-day tick.
