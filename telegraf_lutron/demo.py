@@ -67,14 +67,10 @@ def say(out: TextIO, text: str) -> None:
 
 
 def masked(dsn: str) -> str:
-    from psycopg import conninfo
+    """`dsn` safe to print: secrets masked, an unparseable string not shown at all."""
+    from telegraf_lutron.db import mask_dsn
 
-    try:
-        params = conninfo.conninfo_to_dict(dsn)
-    except Exception:
-        return "(unparsable DSN)"
-    params.pop("password", None)
-    return " ".join(f"{k}={v}" for k, v in params.items())
+    return mask_dsn(dsn)
 
 
 def choose_database(args: argparse.Namespace, out: TextIO) -> str | None:
@@ -89,10 +85,12 @@ def choose_database(args: argparse.Namespace, out: TextIO) -> str | None:
 
     explicit = args.dsn or os.environ.get("TL_DSN")
     if explicit:
+        from telegraf_lutron.db import DbError, connect
+
         try:
-            psycopg.connect(explicit, connect_timeout=5).close()
-        except psycopg.Error as exc:
-            say(out, f"database: cannot connect to {masked(explicit)} ({str(exc).strip().splitlines()[0]})")
+            connect(explicit, connect_timeout=5).close()
+        except DbError as exc:  # one line, never a secret (an unparseable string is not shown)
+            say(out, f"database: {exc} (running without PostgreSQL)")
             return None
         return explicit
     try:

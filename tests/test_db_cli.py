@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg import conninfo
 
 from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, make_house
@@ -91,6 +92,18 @@ def test_unreachable_database_is_one_line_without_the_password(pg_server_dsn: st
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: cannot connect to PostgreSQL at 127.0.0.1:1/")
         assert SECRET not in result.stderr
+
+
+@pytest.mark.subprocess
+def test_a_malformed_connection_string_is_one_line_that_shows_none_of_it() -> None:
+    # libpq's parse error quotes the bad token, here the password: `db` must not pass it on.
+    dsn = "postgresql://lutron:My%Secret pw@db.example/lutron"
+    for action in ("init", "status", "prune", "stats", "rebuild"):
+        for result in (run(action, "--dsn", dsn), run(action, env={"TELEGRAF_LUTRON_DSN": dsn})):
+            assert result.returncode == 1 and result.stdout == ""
+            lines = result.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("error: invalid connection string (not shown)")
+            assert "Secret" not in result.stderr
 
 
 def test_prune_and_stats(pg_lutron_dsn: str) -> None:

@@ -283,4 +283,4 @@ def test_dsn_helpers_never_show_the_password() -> None:
         "sslmode": "require",
         "password": "${PGPASSWORD}",
     }
-    assert mask_dsn("host=x password='unterminated") == "(unparseable connection string)"
+    assert mask_dsn("host=x password='unterminated") == "invalid connection string (not shown)"

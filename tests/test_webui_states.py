@@ -63,6 +63,23 @@ def test_unreachable_database_gets_a_page_on_every_page_and_hides_the_password(
     assert any(m.label == "Zones" and m.value == str(len(design.zones)) for m in at.metric)
 
 
+def test_a_malformed_connection_string_is_not_shown_anywhere(
+    ui_environ: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # libpq's parse error quotes the bad token: here the password (a bare % and a space in a URI).
+    secret = "My%Secret pw"
+    env = ui_env(f"postgresql://lutron:{secret}@db.example/lutron", tmp_path)
+    for page in PAGES:
+        at = app_test(env, ui_environ, page)
+        no_exceptions(at)
+        text = all_text(at)
+        assert "invalid connection string (not shown)" in text, page
+        assert "Secret" not in text, page
+    assert "Secret" not in caplog.text  # nor in a log line (psycopg_pool logs every failed attempt)
+
+
 @pytest.mark.db
 def test_database_not_initialised_says_how_to_set_it_up(
     pg_dsn: str,

@@ -79,8 +79,8 @@ class DbState:
 @st.cache_data(ttl=TTL_STATE, show_spinner=False)
 def db_state(dsn: str) -> DbState:
     """Whether the history can be shown: reachable, initialised and holding at least one series."""
-    s = store(dsn)
     try:
+        s = store(dsn)  # refuses a connection string it cannot parse, without repeating it
         settings = s.settings()
         if not s.series("system") and not s.series("zone") and not s.series("area"):
             return DbState("empty", "", settings.tz, settings.raw_schema)

@@ -45,6 +45,7 @@ from telegraf_lutron.db import (
     DatabaseUnavailable,
     DbError,
     SchemaMissing,
+    check_dsn,
     resolve_dsn,
     translate,
     unavailable,
@@ -225,6 +226,9 @@ class HistoryStore:
         statement_timeout_ms: int = 30_000,
     ) -> None:
         self._dsn = resolve_dsn(dsn)
+        # Before the pool exists: its workers would log libpq's parse error, which quotes the
+        # bad token (often the password), at every retry.
+        check_dsn(self._dsn)
         self._timeout = timeout
         self._statement_timeout_ms = int(statement_timeout_ms)
         self._settings: _Settings | None = None
