@@ -24,6 +24,8 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
+from telegraf_lutron.db.levels import BY_NAME
+from telegraf_lutron.db.rollups import STAT_NAMES
 from telegraf_lutron.lineproto_parse import Metric, parse_stream
 
 DEFAULT_SERVER_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -102,26 +104,25 @@ def metrics_of(lines: str) -> list[Metric]:
 
 # --- the reference: rollups computed in Python from the raw rows ---------------------------------
 
-LEVEL_TABLES = {
-    "zone": ("lutron_zone", "zone_id", "level", ("zone", "area", "floor", "output_type")),
-    "area": ("lutron_area", "area_id", "zones_on", ("area", "floor")),
-    "system": ("lutron_power", None, "zones_on", ()),
-}
-STAT_NAMES = (
-    "samples",
-    "energy_joules",
-    "watts_sum",
-    "watts_samples",
-    "watts_max",
-    "on_samples",
-    "off_samples",
-    "first_time",
-    "last_time",
-)
+
+def level_columns(level: str) -> tuple[str, str | None, str, tuple[str, ...]]:
+    """(raw table, key tag, on field, labels) of a level, from `levels` (which takes them from the
+    metric catalogue): which column is which is schema knowledge, not something to re-derive."""
+    lv = BY_NAME[level]
+    return lv.measurement, lv.key, lv.on_field, lv.labels
+
+
+def stat_names() -> tuple[str, ...]:
+    """The rollup statistic columns (`rollups.STATS`); `Agg` below computes each one independently."""
+    return STAT_NAMES
 
 
 @dataclass
 class Agg:
+    """One bucket of the reference, computed in Python: independent of the SQL on purpose (do not
+    merge the two). Its fields are the rollup statistic columns, in `stat_names()` order (a test
+    checks it), plus the newest row's labels."""
+
     samples: int = 0
     energy_joules: float = 0.0
     watts_sum: float = 0.0
@@ -164,7 +165,7 @@ class Agg:
             setattr(self, name, theirs if mine is None else mine if theirs is None else pick(mine, theirs))
 
     def stats(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, n) for n in STAT_NAMES)
+        return tuple(getattr(self, n) for n in stat_names())
 
 
 def _max(a: float | None, b: float | None) -> float | None:
@@ -183,7 +184,7 @@ def reference_rollups(
     rules: one sample per (series, time) with the largest values; delta = counter - previous
     counter, or the counter itself after a reset; first row of a series has none; buckets are
     local clock hours and local days."""
-    table, key, on_field, labels = LEVEL_TABLES[level]
+    table, key, on_field, labels = level_columns(level)
     zone = ZoneInfo(tz)
     cols = ["time", "site", *([key] if key else []), "energy_joules_total", "watts", on_field, *labels]
     query = sql.SQL("SELECT {} FROM {}").format(
@@ -232,7 +233,6 @@ def flush_rollups(conn: psycopg.Connection[Any], levels: Sequence[str] = ("zone"
     """Drain what the triggers staged, as a reader (HistoryStore) does before reading rollups,
     on `conn` (in a savepoint of its transaction if one is open: it may hold staged rows, and the
     drain lock, itself)."""
-    from telegraf_lutron.db.levels import BY_NAME
     from telegraf_lutron.db.rollups import flush
 
     for level in levels:
@@ -252,10 +252,11 @@ def stored_rollups(
     """The rollup tables of `level` in the same shape as `reference_rollups`, after draining the
     stage (see `flush_rollups`)."""
     flush_rollups(conn, (level,))
-    _, key, _, labels = LEVEL_TABLES[level]
+    _, key, _, labels = level_columns(level)
     out: list[dict[Any, Agg]] = []
     for bucket, table in (("hour", f"{level}_hourly"), ("day", f"{level}_daily")):
-        cols = ["site", *([key] if key else []), bucket, *STAT_NAMES, *labels]
+        stats = stat_names()
+        cols = ["site", *([key] if key else []), bucket, *stats, *labels]
         query = sql.SQL("SELECT {} FROM {}").format(
             sql.SQL(", ").join(sql.Identifier(c) for c in cols), sql.Identifier("lutron", table)
         )
@@ -265,9 +266,9 @@ def stored_rollups(
             series = row[1] if key else ""
             rest = list(row[2 if key else 1 :])
             b = rest.pop(0)
-            stats = rest[: len(STAT_NAMES)]
-            labs = rest[len(STAT_NAMES) :]
-            agg = Agg(*stats)
+            values = rest[: len(stats)]
+            labs = rest[len(stats) :]
+            agg = Agg(**dict(zip(stats, values, strict=True)))
             agg.labels = dict(zip(labels, labs, strict=True))
             result[(site, series, b)] = agg
         out.append(result)
@@ -294,7 +295,7 @@ def assert_same_rollups(
         assert not missing and not extra, f"{level} {what}: missing {missing}, extra {extra}"
         for k, want in ref.items():
             have = got[k]
-            for name, a, b in zip(STAT_NAMES, have.stats(), want.stats(), strict=True):
+            for name, a, b in zip(stat_names(), have.stats(), want.stats(), strict=True):
                 if isinstance(b, float):
                     assert a is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6), (
                         f"{level} {what} {k} {name}: stored {a}, reference {b}"

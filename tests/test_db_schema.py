@@ -13,19 +13,23 @@ import pytest
 from pg_fixtures import assert_rollups_match, flush_rollups, init_db, metrics_of, set_rollup_batch_rows
 from psycopg import conninfo, sql
 
-from telegraf_lutron.db import IncompatibleSchema, PermissionDenied
+from telegraf_lutron.db import IncompatibleSchema, PermissionDenied, golden
 from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, make_house
+from telegraf_lutron.db.levels import LEVELS
 from telegraf_lutron.db.schema import LATEST, rebuild, status
 from telegraf_lutron.lineproto_parse import Metric
+from telegraf_lutron.metrics import CATALOGUE, Measurement
 
-EXPECTED = {
-    "lutron_zone": (
-        ["area", "floor", "output_type", "site", "zone", "zone_id"],
-        ["energy_joules_total", "level", "rated_watts", "watts"],
-    ),
-    "lutron_area": (["area", "area_id", "floor", "site"], ["energy_joules_total", "watts", "zones_on"]),
-    "lutron_power": (["site"], ["energy_joules_total", "watts", "zones_on", "zones_total"]),
-}
+
+def telegraf_order(m: Measurement) -> tuple[list[str], list[str]]:
+    """(tags, fields) of a measurement in the order Telegraf's outputs.postgresql gives them columns
+    (docs/telegraf.md §3: time, then tags, then fields, each group alphabetical). Derived here from
+    the catalogue by Telegraf's rule on purpose, not taken from `levels`: it is what db init's
+    tables are checked against."""
+    return sorted(m.tags), sorted(m.field_names())
+
+
+EXPECTED = {m.name: telegraf_order(m) for m in CATALOGUE if m.postgres}
 
 
 def columns(conn: psycopg.Connection[Any], table: str, schema: str = "public") -> list[tuple[Any, ...]]:
@@ -98,10 +102,9 @@ def test_telegraf_copy_by_column_name_lands_and_is_rolled_up(pg_lutron_dsn: str)
     with psycopg.connect(pg_lutron_dsn) as conn:
         writer = TelegrafWriter(conn)
         writer.write_lines(gen.lines(gen.ticks(30)))
-        assert writer.copies[0] == (
-            'COPY "public"."lutron_zone" ("time", "area", "floor", "output_type", "site", "zone", "zone_id",'
-            ' "energy_joules_total", "level", "rated_watts", "watts") FROM STDIN'
-        )
+        tags, fields = EXPECTED["lutron_zone"]
+        columns = ", ".join(f'"{c}"' for c in ["time", *tags, *fields])
+        assert writer.copies[0] == f'COPY "public"."lutron_zone" ({columns}) FROM STDIN'
         # Below the drain threshold the rows wait in the stage, all of them, none rolled up yet...
         staged = conn.execute("SELECT count(*) FROM lutron.stage_zone").fetchone()[0]
         assert staged == conn.execute("SELECT count(*) FROM public.lutron_zone").fetchone()[0] > 0
@@ -109,6 +112,21 @@ def test_telegraf_copy_by_column_name_lands_and_is_rolled_up(pg_lutron_dsn: str)
         conn.commit()
         assert_rollups_match(conn, "Europe/Berlin")  # ...until a reader drains them
         assert conn.execute("SELECT count(*) FROM lutron.stage_zone").fetchone()[0] == 0
+
+
+@pytest.mark.db
+def test_installed_functions_are_the_checked_in_sql(pg_lutron_dsn: str) -> None:
+    # What runs is what a reviewer read in telegraf_lutron/db/sql/ (see telegraf_lutron.db.golden).
+    files = golden.rendered()
+    with psycopg.connect(pg_lutron_dsn) as conn:
+        rows = conn.execute(
+            "SELECT p.proname, p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " WHERE n.nspname = 'lutron' AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'plpgsql')"
+        ).fetchall()
+    assert len(rows) == len(LEVELS) * 2 + 1
+    for name, source in rows:
+        text = files[f"function_{name}.sql"]
+        assert text.split("$function$")[1] == source, name
 
 
 def test_init_twice_changes_nothing(pg_dsn: str, role: str) -> None:

@@ -27,8 +27,9 @@ import psycopg
 from psycopg import sql
 
 from telegraf_lutron.db import INTERNAL_SCHEMA
+from telegraf_lutron.db.fragments import raw_matches
 from telegraf_lutron.db.levels import LEVELS, Level
-from telegraf_lutron.db.rollups import Fragments, flush
+from telegraf_lutron.db.rollups import flush
 from telegraf_lutron.db.schema import read_settings, require_initialised, write_setting
 
 DEFAULT_RAW = timedelta(days=90)
@@ -102,17 +103,17 @@ def _prune_raw(
     dry_run: bool,
     progress: Callable[[str], None] | None,
 ) -> int:
-    f = Fragments(level, raw_schema)
-    where = sql.SQL('{match} AND r."time" < %(cutoff)s').format(match=f.match("r", "b"))
+    raw = level.raw_table(raw_schema)
+    where = sql.SQL('{match} AND r."time" < %(cutoff)s').format(match=raw_matches(level, "r", "b"))
     # `b` is a one-row VALUES list so the same series predicate (and index) as the trigger applies.
     count_q = sql.SQL(
         "SELECT count(*) FROM {raw} r, (VALUES (%(site)s::text, %(series)s::text)) AS b(site, series) WHERE {where}"
-    ).format(raw=f.raw, where=where)
+    ).format(raw=raw, where=where)
     delete_q = sql.SQL(
         "DELETE FROM {raw} WHERE ctid = ANY(ARRAY("
         "SELECT r.ctid FROM {raw} r, (VALUES (%(site)s::text, %(series)s::text)) AS b(site, series)"
         ' WHERE {where} ORDER BY r."time" LIMIT %(batch)s))'
-    ).format(raw=f.raw, where=where)
+    ).format(raw=raw, where=where)
     total = 0
     with conn.cursor() as cur:
         series = _series(cur, level)

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row, tuple_row
+from psycopg.rows import dict_row, namedtuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from telegraf_lutron.db import (
@@ -50,6 +50,7 @@ from telegraf_lutron.db import (
     translate,
     unavailable,
 )
+from telegraf_lutron.db import fragments as frag
 from telegraf_lutron.db.levels import BY_NAME, LEVELS, ZONE, Level
 from telegraf_lutron.db.rollups import flush
 
@@ -65,6 +66,31 @@ ENERGY_HOUR_LIMIT = timedelta(days=2)  # energy(resolution="auto")
 ENERGY_DAY_LIMIT = timedelta(days=92)
 
 J_PER_KWH = 3_600_000.0
+
+# The named parameters of every range query, and the range filters built on them (fragments).
+_START, _END, _TZ = sql.Placeholder("start"), sql.Placeholder("end"), sql.Placeholder("tz")
+
+
+def _hours(alias: str) -> sql.Composed:
+    """Hourly buckets of `alias` that overlap [%(start)s, %(end)s)."""
+    return frag.hours_overlapping(alias, _START, _END)
+
+
+def _days(alias: str, *, whole_months: bool = False) -> sql.Composed:
+    """Daily buckets of `alias` (local dates in %(tz)s) that overlap [%(start)s, %(end)s)."""
+    return frag.days_overlapping(alias, _START, _END, _TZ, whole_months=whole_months)
+
+
+def _day_start(day: sql.Composable) -> sql.Composed:
+    """The instant a local date begins in %(tz)s."""
+    return frag.day_start(day, _TZ)
+
+
+def _newest(alias: str, label: str) -> sql.Composed:
+    """`label` of the newest hourly bucket among those aggregated (the name a series has now)."""
+    return sql.SQL("{} AS {}").format(
+        frag.newest(frag.column(alias, label), frag.column(alias, "hour")), sql.Identifier(label)
+    )
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -207,6 +233,11 @@ def _range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     if end <= start:
         raise ValueError("end must be after start")
     return start, end
+
+
+def _join_newest(alias: str) -> sql.Composed:
+    """The zone's names (zone, area, floor) of its newest hourly bucket among those aggregated."""
+    return sql.SQL(", ").join(_newest(alias, label) for label in ("zone", "area", "floor"))
 
 
 def _kwh(joules: float | None) -> float:
@@ -362,14 +393,15 @@ class HistoryStore:
             return dt
         return dt.astimezone(zone) if zone else dt.astimezone(UTC)
 
-    def _fetch(self, query: sql.Composable, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def _fetch(self, query: sql.Composed, params: dict[str, Any]) -> list[dict[str, Any]]:
         with self._cursor() as cur:
             cur.execute(query, params)
             return cur.fetchall()
 
-    def _fetch_tuples(self, query: sql.Composable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        """Rows as tuples: for results that can run to thousands of rows."""
-        with self._cursor(row_factory=tuple_row) as cur:
+    def _fetch_rows(self, query: sql.Composed, params: dict[str, Any]) -> list[Any]:
+        """Rows as named tuples (columns by name, `r.start`): for results that can run to thousands
+        of rows, where a dict per row costs noticeably more."""
+        with self._cursor(row_factory=namedtuple_row) as cur:
             cur.execute(query, params)
             return cur.fetchall()
 
@@ -413,9 +445,6 @@ class HistoryStore:
             params["f_area"] = area
         return sql.SQL("").join(sql.SQL(" AND ") + c for c in conds), params
 
-    def _series_id(self, level: Level, alias: str) -> sql.Composable:
-        return sql.Identifier(alias, level.key) if level.key else sql.SQL("''::text")
-
     # --- current state (raw, newest rows only) ----------------------------------------------------
 
     def current_power(
@@ -448,7 +477,7 @@ class HistoryStore:
                            r.energy_joules_total
                     FROM {raw} r
                     WHERE {match} AND r."time" <= %(now)s AND r."time" > %(now)s - %(max_age)s
-                    ORDER BY {order} DESC
+                    ORDER BY {order}
                     LIMIT 1
                 ) x
                 WHERE st.level = %(level)s {site_filter}
@@ -457,8 +486,8 @@ class HistoryStore:
             ).format(
                 state=sql.Identifier(INTERNAL_SCHEMA, "series"),
                 raw=level.raw_table(s.raw_schema),
-                match=self._match(level, "r", "st"),
-                order=self._order(level, "r"),
+                match=frag.raw_matches(level, "r", "st"),
+                order=frag.raw_newest_first(level, "r"),
                 lvl=col("level"),
                 zones_on=col("zones_on"),
                 zones_total=col("zones_total"),
@@ -487,44 +516,6 @@ class HistoryStore:
             ]
         return CurrentPower(self._local(now), out["system"], out["area"], out["zone"])
 
-    @staticmethod
-    def _match(level: Level, raw_alias: str, key_alias: str) -> sql.Composable:
-        # Same expressions as the series index: coalesce(site, ''), coalesce(<key>, '').
-        parts = [
-            sql.SQL("coalesce({}, '') = {}").format(
-                sql.Identifier(raw_alias, "site"), sql.Identifier(key_alias, "site")
-            )
-        ]
-        if level.key:
-            parts.append(
-                sql.SQL("coalesce({}, '') = {}").format(
-                    sql.Identifier(raw_alias, level.key), sql.Identifier(key_alias, "series")
-                )
-            )
-        return sql.SQL(" AND ").join(parts)
-
-    @staticmethod
-    def _rollup_match(level: Level, rollup_alias: str, key_alias: str) -> sql.Composable:
-        parts = [
-            sql.SQL("{} = {}").format(sql.Identifier(rollup_alias, "site"), sql.Identifier(key_alias, "site"))
-        ]
-        if level.key:
-            parts.append(
-                sql.SQL("{} = {}").format(
-                    sql.Identifier(rollup_alias, level.key), sql.Identifier(key_alias, "series")
-                )
-            )
-        return sql.SQL(" AND ").join(parts)
-
-    @staticmethod
-    def _order(level: Level, alias: str) -> sql.Composable:
-        # ORDER BY the full index key so the planner walks the series index backwards.
-        parts: list[sql.Composable] = [sql.SQL("coalesce({}, '') DESC").format(sql.Identifier(alias, "site"))]
-        if level.key:
-            parts.append(sql.SQL("coalesce({}, '') DESC").format(sql.Identifier(alias, level.key)))
-        parts.append(sql.Identifier(alias, "time"))
-        return sql.SQL(", ").join(parts)
-
     def zones_on(
         self,
         *,
@@ -548,7 +539,7 @@ class HistoryStore:
                     SELECT r."time", r.level, r.watts, r.zone, r.area, r.floor
                     FROM {raw} r
                     WHERE {match_st} AND r."time" <= %(now)s AND r."time" > %(now)s - %(max_age)s
-                    ORDER BY {order} DESC
+                    ORDER BY {order}
                     LIMIT 1
                 ) x
                 WHERE st.level = 'zone' {site_filter}
@@ -591,10 +582,10 @@ class HistoryStore:
             state=sql.Identifier(INTERNAL_SCHEMA, "series"),
             raw=ZONE.raw_table(s.raw_schema),
             hourly=ZONE.hourly_table(),
-            match_st=self._match(ZONE, "r", "st"),
-            match_x=self._match(ZONE, "r", "x"),
-            match_lo=self._match(ZONE, "r", "lo"),
-            order=self._order(ZONE, "r"),
+            match_st=frag.raw_matches(ZONE, "r", "st"),
+            match_x=frag.raw_matches(ZONE, "r", "x"),
+            match_lo=frag.raw_matches(ZONE, "r", "lo"),
+            order=frag.raw_newest_first(ZONE, "r"),
             site_filter=sql.SQL("AND st.site = %(site)s") if site is not None else sql.SQL(""),
             area_filter=sql.SQL("AND cur.area = %(area)s") if area is not None else sql.SQL(""),
         )
@@ -641,7 +632,7 @@ class HistoryStore:
         where, params = self._filters(lv, "t", site=site, id=id, area=area)
         params |= {"start": start, "end": end, "tz": s.tz}
         lab = self._labels(lv, "t")
-        sid = self._series_id(lv, "t")
+        sid = frag.rollup_series(lv, "t")
         if resolution == "hour":
             query = sql.SQL(
                 """
@@ -649,31 +640,36 @@ class HistoryStore:
                        {name} AS name, {area} AS area, {floor} AS floor,
                        t.energy_joules, t.watts_avg, t.watts_max, t.samples
                 FROM {table} t
-                WHERE t.hour > %(start)s - interval '1 hour' AND t.hour < %(end)s {where}
+                WHERE {hours} {where}
                 ORDER BY t.hour, t.site, 4
                 """
-            ).format(table=lv.hourly_table(), sid=sid, where=where, **lab)
+            ).format(table=lv.hourly_table(), sid=sid, hours=_hours("t"), where=where, **lab)
         elif resolution == "day":
             query = sql.SQL(
                 """
-                SELECT t.day::timestamp AT TIME ZONE %(tz)s AS start,
-                       (t.day + 1)::timestamp AT TIME ZONE %(tz)s AS "end",
+                SELECT {day_start} AS start, {next_day_start} AS "end",
                        t.site, {sid} AS id, {name} AS name, {area} AS area, {floor} AS floor,
                        t.energy_joules, t.watts_avg, t.watts_max, t.samples
                 FROM {table} t
-                WHERE t.day >= (%(start)s AT TIME ZONE %(tz)s)::date
-                  AND t.day <= ((%(end)s - interval '1 microsecond') AT TIME ZONE %(tz)s)::date {where}
+                WHERE {days} {where}
                 ORDER BY t.day, t.site, 4
                 """
-            ).format(table=lv.daily_table(), sid=sid, where=where, **lab)
+            ).format(
+                table=lv.daily_table(),
+                sid=sid,
+                day_start=_day_start(sql.SQL("t.day")),
+                next_day_start=_day_start(sql.SQL("(t.day + 1)")),
+                days=_days("t"),
+                where=where,
+                **lab,
+            )
         elif resolution == "month":
             key_match = sql.SQL(" AND ").join(
                 sql.SQL("l.{c} = b.{c}").format(c=sql.Identifier(c)) for c in lv.key_columns
             )
             query = sql.SQL(
                 """
-                SELECT b.month::timestamp AT TIME ZONE %(tz)s AS start,
-                       (b.month + interval '1 month')::timestamp AT TIME ZONE %(tz)s AS "end",
+                SELECT {month_start} AS start, {next_month_start} AS "end",
                        b.site, b.id, {l_name} AS name, {l_area} AS area, {l_floor} AS floor, b.energy_joules,
                        b.watts_sum / nullif(b.watts_samples, 0) AS watts_avg, b.watts_max, b.samples
                 FROM (
@@ -682,8 +678,7 @@ class HistoryStore:
                            sum(t.watts_samples) AS watts_samples, max(t.watts_max) AS watts_max,
                            sum(t.samples)::bigint AS samples, max(t.day) AS last_day
                     FROM {table} t
-                    WHERE t.day >= date_trunc('month', (%(start)s AT TIME ZONE %(tz)s))::date
-                      AND t.day <= ((%(end)s - interval '1 microsecond') AT TIME ZONE %(tz)s)::date {where}
+                    WHERE {months} {where}
                     GROUP BY 1, {key_cols}, 3
                 ) b
                 -- the names of the month's newest day
@@ -693,6 +688,9 @@ class HistoryStore:
             ).format(
                 table=lv.daily_table(),
                 sid=sid,
+                month_start=_day_start(sql.SQL("b.month")),
+                next_month_start=_day_start(sql.SQL("(b.month + interval '1 month')")),
+                months=_days("t", whole_months=True),
                 where=where,
                 key_cols=sql.SQL(", ").join(
                     sql.SQL("t.{}").format(sql.Identifier(c)) for c in lv.key_columns
@@ -704,25 +702,24 @@ class HistoryStore:
             )
         else:
             raise ValueError("resolution must be auto, hour, day or month")
-        # Columns: start, end, site, id, name, area, floor, energy_joules, watts_avg, watts_max, samples
         local, name = self._local, lv.name
         return [
             EnergyBucket(
-                local(r[0]),
-                local(r[1]),
-                resolution,
-                name,
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-                r[6],
-                _kwh(r[7]),
-                r[8],
-                r[9],
-                int(r[10]),
+                start=local(r.start),
+                end=local(r.end),
+                resolution=resolution,
+                level=name,
+                site=r.site,
+                id=r.id,
+                name=r.name,
+                area=r.area,
+                floor=r.floor,
+                energy_kwh=_kwh(r.energy_joules),
+                avg_watts=r.watts_avg,
+                max_watts=r.watts_max,
+                samples=int(r.samples),
             )
-            for r in self._fetch_tuples(query, params)
+            for r in self._fetch_rows(query, params)
         ]
 
     def power_history(
@@ -749,34 +746,38 @@ class HistoryStore:
         where, params = self._filters(lv, "t", site=site, id=id, area=area)
         params |= {"start": start, "end": end, "tz": s.tz}
         lab = self._labels(lv, "t")
-        sid = self._series_id(lv, "t")
+        sid = frag.rollup_series(lv, "t")
         if span <= HOURLY_LIMIT:
             source = "hour"
             query = sql.SQL(
                 """
                 SELECT t.hour AS time, t.site, {sid} AS id, {name} AS name, t.watts_avg, t.watts_max
                 FROM {table} t
-                WHERE t.hour > %(start)s - interval '1 hour' AND t.hour < %(end)s {where}
+                WHERE {hours} {where}
                 ORDER BY t.hour, t.site, 3
                 """
-            ).format(table=lv.hourly_table(), sid=sid, where=where, name=lab["name"])
+            ).format(table=lv.hourly_table(), sid=sid, hours=_hours("t"), where=where, name=lab["name"])
         else:
             source = "day"
             query = sql.SQL(
                 """
-                SELECT t.day::timestamp AT TIME ZONE %(tz)s AS time, t.site, {sid} AS id, {name} AS name,
-                       t.watts_avg, t.watts_max
+                SELECT {day_start} AS time, t.site, {sid} AS id, {name} AS name, t.watts_avg, t.watts_max
                 FROM {table} t
-                WHERE t.day >= (%(start)s AT TIME ZONE %(tz)s)::date
-                  AND t.day <= ((%(end)s - interval '1 microsecond') AT TIME ZONE %(tz)s)::date {where}
+                WHERE {days} {where}
                 ORDER BY t.day, t.site, 3
                 """
-            ).format(table=lv.daily_table(), sid=sid, where=where, name=lab["name"])
-        # Columns: time, site, id, name, watts_avg, watts_max
+            ).format(
+                table=lv.daily_table(),
+                sid=sid,
+                day_start=_day_start(sql.SQL("t.day")),
+                days=_days("t"),
+                where=where,
+                name=lab["name"],
+            )
         local = self._local
         return [
-            PowerPoint(local(r[0]), source, r[1], r[2], r[3], r[4], r[5])
-            for r in self._fetch_tuples(query, params)
+            PowerPoint(local(r.time), source, r.site, r.id, r.name, r.watts_avg, r.watts_max)
+            for r in self._fetch_rows(query, params)
         ]
 
     def _power_raw(
@@ -811,9 +812,10 @@ class HistoryStore:
             # Pick the area's series from the hourly rollups first, so only their raw rows are read.
             conds.append(
                 sql.SQL(
-                    "EXISTS (SELECT 1 FROM {hourly} h WHERE {match_h} AND h.hour > %(start)s - interval '1 hour'"
-                    " AND h.hour < %(end)s AND h.area = %(area)s)"
-                ).format(hourly=lv.hourly_table(), match_h=self._rollup_match(lv, "h", "st"))
+                    "EXISTS (SELECT 1 FROM {hourly} h WHERE {match_h} AND {hours} AND h.area = %(area)s)"
+                ).format(
+                    hourly=lv.hourly_table(), match_h=frag.rollup_matches(lv, "h", "st"), hours=_hours("h")
+                )
             )
         name = self._labels(lv, "r")["name"]
         query = sql.SQL(
@@ -837,16 +839,15 @@ class HistoryStore:
         ).format(
             state=sql.Identifier(INTERNAL_SCHEMA, "series"),
             raw=lv.raw_table(s.raw_schema),
-            match=self._match(lv, "r", "st"),
+            match=frag.raw_matches(lv, "r", "st"),
             name=name,
             area_cond=area_cond,
             conds=sql.SQL("").join(sql.SQL(" AND ") + c for c in conds),
         )
-        # Columns: site, id, time, name, avg_w, max_w
         local = self._local
         return [
-            PowerPoint(local(r[2]), "raw", r[0], r[1], r[3], r[4], r[5])
-            for r in self._fetch_tuples(query, params)
+            PowerPoint(local(r.time), "raw", r.site, r.id, r.name, r.avg_w, r.max_w)
+            for r in self._fetch_rows(query, params)
         ]
 
     def weekday_hour_power(
@@ -905,13 +906,10 @@ class HistoryStore:
         params |= {"start": start, "end": end, "tz": s.tz, "limit": limit}
         if end - start <= TOP_HOURLY_LIMIT:
             table, order = ZONE.hourly_table(), sql.SQL("t.hour")
-            rng = sql.SQL("t.hour > %(start)s - interval '1 hour' AND t.hour < %(end)s")
+            rng = _hours("t")
         else:
             table, order = ZONE.daily_table(), sql.SQL("t.day")
-            rng = sql.SQL(
-                "t.day >= (%(start)s AT TIME ZONE %(tz)s)::date"
-                " AND t.day <= ((%(end)s - interval '1 microsecond') AT TIME ZONE %(tz)s)::date"
-            )
+            rng = _days("t")
         query = sql.SQL(
             """
             SELECT top.*, l.zone, l.area, l.floor, l.output_type
@@ -1000,9 +998,7 @@ class HistoryStore:
             SELECT c.night, c.site, c.zone_id, x.zone, x.area, x.floor, x.hours, x.energy_joules, x.avg_watts
             FROM candidates c
             CROSS JOIN LATERAL (
-                SELECT (array_agg(h.zone ORDER BY h.hour DESC))[1] AS zone,
-                       (array_agg(h.area ORDER BY h.hour DESC))[1] AS area,
-                       (array_agg(h.floor ORDER BY h.hour DESC))[1] AS floor,
+                SELECT {names},
                        count(*) AS hours, sum(h.energy_joules) AS energy_joules,
                        sum(h.watts_sum) / nullif(sum(h.watts_samples), 0) AS avg_watts,
                        bool_and(h.on_samples > 0 AND h.off_samples = 0) AS all_on
@@ -1013,7 +1009,7 @@ class HistoryStore:
             WHERE x.all_on AND x.hours >= round(extract(epoch FROM c.we - c.ws) / 3600)
             ORDER BY c.night, x.energy_joules DESC, c.site, c.zone_id
             """
-        ).format(hourly=ZONE.hourly_table(), where=where)
+        ).format(hourly=ZONE.hourly_table(), where=where, names=_join_newest("h"))
         return [
             OvernightZone(
                 night=r["night"],
@@ -1064,14 +1060,16 @@ class HistoryStore:
             FROM (
                 SELECT r."time", max(r.level) AS level, max(r.watts) AS w   -- duplicates are one sample
                 FROM {raw} r
-                WHERE coalesce(r.site, '') = %(site)s AND coalesce(r.zone_id, '') = %(id)s
-                  AND r."time" >= %(start)s AND r."time" < %(end)s
+                WHERE {series} AND r."time" >= %(start)s AND r."time" < %(end)s
                 GROUP BY r."time"
             ) p
             GROUP BY 1
             ORDER BY 1
             """
-        ).format(raw=ZONE.raw_table(s.raw_schema))
+        ).format(
+            raw=ZONE.raw_table(s.raw_schema),
+            series=frag.raw_series_is(ZONE, "r", sql.Placeholder("site"), sql.Placeholder("id")),
+        )
         rows = self._fetch(query, {"width": width, "start": start, "end": end, "site": site, "id": id})
         return [
             LevelPoint(
@@ -1104,17 +1102,15 @@ class HistoryStore:
         query = sql.SQL(
             """
             SELECT t.day, t.site, t.zone_id,
-                   (array_agg(t.zone ORDER BY t.hour DESC))[1] AS zone,
-                   (array_agg(t.area ORDER BY t.hour DESC))[1] AS area,
-                   (array_agg(t.floor ORDER BY t.hour DESC))[1] AS floor,
+                   {names},
                    coalesce(sum(t.on_samples::float8 / nullif(t.on_samples + t.off_samples, 0)), 0) AS on_hours,
                    count(*) FILTER (WHERE t.on_samples + t.off_samples > 0) AS hours
             FROM {hourly} t
-            WHERE t.hour > %(start)s - interval '1 hour' AND t.hour < %(end)s {where}
+            WHERE {hours} {where}
             GROUP BY t.day, t.site, t.zone_id
             ORDER BY t.day, t.site, t.zone_id
             """
-        ).format(hourly=ZONE.hourly_table(), where=where)
+        ).format(hourly=ZONE.hourly_table(), where=where, names=_join_newest("t"), hours=_hours("t"))
         return [
             OnHours(
                 day=r["day"],

@@ -84,6 +84,7 @@ Raw rows are treated as append-only: after editing or deleting raw rows by hand,
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -91,38 +92,19 @@ import psycopg
 from psycopg import sql
 
 from telegraf_lutron.db import INTERNAL_SCHEMA
+from telegraf_lutron.db import fragments as frag
 from telegraf_lutron.db.levels import COUNTER, LEVELS, WATTS, Level
 
 TRIGGER_NAME = "lutron_rollup"
 LOCK_CLASS = 0x4C54  # first key of our advisory locks ("LT"); the second is hashtext(level, chr(1), site)
+FLUSH_FUNCTION = "rollup_flush"
+HOUR_START_FUNCTION = "hour_start"
+# Defaults for the drain thresholds (lutron.settings, changeable with SQL): a drain runs inside
+# the COPY that brings the stage to this many rows, or to rows staged this long ago.
+DEFAULT_BATCH_ROWS = 20_000
+DEFAULT_DELAY_SECONDS = 60
 
-STATS = (
-    "samples",
-    "energy_joules",
-    "watts_sum",
-    "watts_samples",
-    "watts_max",
-    "on_samples",
-    "off_samples",
-    "first_time",
-    "last_time",
-)
-# How two partial aggregates of the same bucket combine (fast path: existing + new rows).
-_ADD = {
-    "samples": "t.samples + excluded.samples",
-    "energy_joules": "t.energy_joules + excluded.energy_joules",
-    "watts_sum": "t.watts_sum + excluded.watts_sum",
-    "watts_samples": "t.watts_samples + excluded.watts_samples",
-    "watts_max": "greatest(t.watts_max, excluded.watts_max)",
-    "on_samples": "t.on_samples + excluded.on_samples",
-    "off_samples": "t.off_samples + excluded.off_samples",
-    "first_time": "least(t.first_time, excluded.first_time)",
-    "last_time": "greatest(t.last_time, excluded.last_time)",
-    "last_counter": "coalesce(excluded.last_counter, t.last_counter)",
-}
-HOURLY_ONLY = ("last_counter",)  # the counter of the bucket's last row that has one
-
-I = sql.Identifier  # noqa: E741 - short on purpose, it appears in every fragment
+Identifier = sql.Identifier
 
 
 def _q(name: str) -> sql.Identifier:
@@ -133,589 +115,142 @@ def _join(parts: Iterable[sql.Composable], sep: str = ", ") -> sql.Composed:
     return sql.SQL(sep).join(list(parts))
 
 
-class Fragments:
-    """SQL pieces for one level, shared by the trigger, the drain and the bulk rebuild.
+# --- the statistics of a bucket ------------------------------------------------------------------
 
-    Every path builds `dl`: one row per series and time with the hour and day it belongs to, c (the
-    counter), w (watts), onv (the on field) and pc (the previous counter). `hour_stats` aggregates
-    it per hour (`agg0`); the slow path and the rebuild add labels and the last counter with
-    `agg_finish` (from `pts`, which carries the labels), the fast path with one index probe into
-    the raw table per bucket.
-    """
 
-    def __init__(self, level: Level, raw_schema: str) -> None:
-        self.level = level
-        self.raw = level.raw_table(raw_schema)
-        self.hourly = level.hourly_table()
-        self.daily = level.daily_table()
+@dataclass(frozen=True, slots=True)
+class Stat:
+    """One statistic column of the rollup tables, hourly and daily alike: its type and how it is
+    computed. The rollup tables' DDL (`schema`), every aggregation here and the tests' reference
+    (tests/pg_fixtures.py) take the list from `STATS`.
 
-    # --- series identity --------------------------------------------------------------------
-    def site(self, alias: str) -> sql.Composed:
-        return sql.SQL("coalesce({}, '')").format(I(alias, "site"))
+    `of_samples` aggregates one hour's samples (relation `{s}`: "time", counter, prev_counter,
+    watts, on_value, one row per series and time); `of_hours` aggregates hourly rows (`{h}`) into a
+    day; `combined` merges a stored row `t` with a new partial aggregate `excluded` of the same
+    bucket (the fast path: rows newer than everything stored only add to it)."""
 
-    def series(self, alias: str) -> sql.Composable:
-        # Telegraf leaves a missing tag NULL; '' keeps the series key usable in primary keys.
-        if self.level.key is None:
-            return sql.SQL("''::text")
-        return sql.SQL("coalesce({}, '')").format(I(alias, self.level.key))
+    name: str
+    type: str
+    of_samples: str
+    of_hours: str
+    combined: str
+    nullable: bool = False
 
-    def match(self, raw_alias: str = "r", key_alias: str = "b") -> sql.Composed:
-        """Raw rows of the series in `key_alias` (columns site, series): uses the series index."""
-        parts = [sql.SQL("{} = {}").format(self.site(raw_alias), I(key_alias, "site"))]
-        if self.level.key is not None:
-            parts.append(sql.SQL("{} = {}").format(self.series(raw_alias), I(key_alias, "series")))
-        return _join(parts, " AND ")
 
-    def rollup_series(self, alias: str) -> sql.Composable:
-        """The series column of a rollup table row, as text."""
-        return sql.SQL("''::text") if self.level.key is None else I(alias, self.level.key)
+STATS: tuple[Stat, ...] = (
+    Stat(
+        "samples",
+        "integer",
+        "count(*)::integer",
+        "sum({h}.samples)::integer",
+        "t.samples + excluded.samples",
+    ),
+    Stat(
+        # the counter's deltas: a counter that went down was reset, so its value is the delta
+        "energy_joules",
+        "double precision",
+        "coalesce(sum(CASE WHEN {s}.counter IS NULL OR {s}.prev_counter IS NULL THEN 0"
+        " WHEN {s}.counter >= {s}.prev_counter THEN {s}.counter - {s}.prev_counter ELSE {s}.counter END), 0)",
+        "sum({h}.energy_joules)",
+        "t.energy_joules + excluded.energy_joules",
+    ),
+    Stat(
+        "watts_sum",
+        "double precision",
+        "coalesce(sum({s}.watts), 0)",
+        "sum({h}.watts_sum)",
+        "t.watts_sum + excluded.watts_sum",
+    ),
+    Stat(
+        "watts_samples",
+        "integer",
+        "count({s}.watts)::integer",
+        "sum({h}.watts_samples)::integer",
+        "t.watts_samples + excluded.watts_samples",
+    ),
+    Stat(
+        "watts_max",
+        "double precision",
+        "max({s}.watts)",
+        "max({h}.watts_max)",
+        "greatest(t.watts_max, excluded.watts_max)",
+        nullable=True,
+    ),
+    Stat(
+        "on_samples",
+        "integer",
+        "(count(*) FILTER (WHERE {s}.on_value > 0))::integer",
+        "sum({h}.on_samples)::integer",
+        "t.on_samples + excluded.on_samples",
+    ),
+    Stat(
+        "off_samples",
+        "integer",
+        "(count(*) FILTER (WHERE {s}.on_value = 0))::integer",
+        "sum({h}.off_samples)::integer",
+        "t.off_samples + excluded.off_samples",
+    ),
+    Stat(
+        "first_time",
+        "timestamptz",
+        'min({s}."time")',
+        "min({h}.first_time)",
+        "least(t.first_time, excluded.first_time)",
+    ),
+    Stat(
+        "last_time",
+        "timestamptz",
+        'max({s}."time")',
+        "max({h}.last_time)",
+        "greatest(t.last_time, excluded.last_time)",
+    ),
+)
+STAT_NAMES: tuple[str, ...] = tuple(s.name for s in STATS)
+# Hourly tables only: the counter of the bucket's last row that has one (where the next bucket's
+# first delta starts). Not an aggregate of the samples: looked up at the end (see `hour_rows`).
+LAST_COUNTER = "last_counter"
+LAST_COUNTER_COMBINED = "coalesce(excluded.last_counter, t.last_counter)"
+# Derived from the statistics by PostgreSQL (a generated column, never written).
+WATTS_AVG = "watts_avg double precision GENERATED ALWAYS AS (watts_sum / nullif(watts_samples, 0)) STORED"
 
-    def rollup_match(self, rollup_alias: str, key_alias: str) -> sql.Composed:
-        parts = [sql.SQL("{} = {}").format(I(rollup_alias, "site"), I(key_alias, "site"))]
-        if self.level.key is not None:
-            parts.append(sql.SQL("{} = {}").format(I(rollup_alias, self.level.key), I(key_alias, "series")))
-        return _join(parts, " AND ")
 
-    # --- points and aggregates --------------------------------------------------------------
-    def point_cols(self, alias: str) -> sql.Composed:
-        """One sample per (series, time): duplicates collapse to their largest values (labels
-        compared bytewise, which is cheap and does not depend on the database's collation)."""
-        cols = [
-            sql.SQL("max({}) AS c").format(I(alias, COUNTER)),
-            sql.SQL("max({}) AS w").format(I(alias, WATTS)),
-            sql.SQL("max({}) AS onv").format(I(alias, self.level.on_field)),
-        ]
-        cols += [
-            sql.SQL('max({} COLLATE "C") AS {}').format(I(alias, lab), I(lab)) for lab in self.level.labels
-        ]
-        return _join(cols)
-
-    def num_cols(self, alias: str) -> sql.Composed:
-        """`point_cols` without the labels."""
-        return _join(
-            [
-                sql.SQL("max({}) AS c").format(I(alias, COUNTER)),
-                sql.SQL("max({}) AS w").format(I(alias, WATTS)),
-                sql.SQL("max({}) AS onv").format(I(alias, self.level.on_field)),
-            ]
+def stats_ddl(*, hourly: bool) -> sql.Composed:
+    """The statistic columns of a rollup table."""
+    cols: list[sql.Composable] = [
+        sql.SQL("{} {}{}").format(
+            Identifier(s.name), sql.SQL(s.type), sql.SQL("" if s.nullable else " NOT NULL")
         )
-
-    def hour_stats(self, alias: str) -> sql.Composed:
-        """Hourly aggregates over a `dl` relation (see the class docstring), without the labels
-        and the last counter, which `agg_finish` adds."""
-        a = sql.Identifier(alias)
-        return _join(
-            [
-                sql.SQL("count(*)::integer AS samples"),
-                sql.SQL(
-                    "coalesce(sum(CASE WHEN {a}.c IS NULL OR {a}.pc IS NULL THEN 0"
-                    " WHEN {a}.c >= {a}.pc THEN {a}.c - {a}.pc ELSE {a}.c END), 0) AS energy_joules"
-                ).format(a=a),
-                sql.SQL("coalesce(sum({a}.w), 0) AS watts_sum").format(a=a),
-                sql.SQL("count({a}.w)::integer AS watts_samples").format(a=a),
-                sql.SQL("max({a}.w) AS watts_max").format(a=a),
-                sql.SQL("(count(*) FILTER (WHERE {a}.onv > 0))::integer AS on_samples").format(a=a),
-                sql.SQL("(count(*) FILTER (WHERE {a}.onv = 0))::integer AS off_samples").format(a=a),
-                sql.SQL('min({a}."time") AS first_time').format(a=a),
-                sql.SQL('max({a}."time") AS last_time').format(a=a),
-                sql.SQL('max({a}."time") FILTER (WHERE {a}.c IS NOT NULL) AS tc_last').format(a=a),
-            ]
-        )
-
-    def agg_finish(self) -> sql.Composed:
-        """`agg`: `agg0` plus the newest row's labels and the last counter, looked up in `pts`
-        (one row per series and time) by hash joins. Carrying the labels through the sorts and
-        windows instead costs more than everything else together."""
-        labels = [sql.SQL("lab.{}").format(I(lab)) for lab in self.level.labels]
-        return sql.SQL(
-            """agg AS (
-                SELECT agg0.*, lc.c AS last_counter{labels}
-                FROM agg0
-                JOIN pts lab ON lab.site = agg0.site AND lab.series = agg0.series AND lab."time" = agg0.last_time
-                LEFT JOIN pts lc ON lc.site = agg0.site AND lc.series = agg0.series AND lc."time" = agg0.tc_last
-            )"""
-        ).format(labels=sql.SQL("").join(sql.SQL(", ") + x for x in labels))
-
-    def day_aggs(self, alias: str, *, newest: str = "sort") -> sql.Composed:
-        """Daily aggregates over hourly-shaped rows. Labels of the newest hour: by sorting
-        (`newest="sort"`), or, over rows carrying `hmax`, by filtering (`newest="hmax"`)."""
-        a = sql.Identifier(alias)
-        cols = [
-            sql.SQL("sum({a}.samples)::integer AS samples").format(a=a),
-            sql.SQL("sum({a}.energy_joules) AS energy_joules").format(a=a),
-            sql.SQL("sum({a}.watts_sum) AS watts_sum").format(a=a),
-            sql.SQL("sum({a}.watts_samples)::integer AS watts_samples").format(a=a),
-            sql.SQL("max({a}.watts_max) AS watts_max").format(a=a),
-            sql.SQL("sum({a}.on_samples)::integer AS on_samples").format(a=a),
-            sql.SQL("sum({a}.off_samples)::integer AS off_samples").format(a=a),
-            sql.SQL("min({a}.first_time) AS first_time").format(a=a),
-            sql.SQL("max({a}.last_time) AS last_time").format(a=a),
-        ]
-        for lab in self.level.labels:
-            if newest == "hmax":
-                cols.append(
-                    sql.SQL('max({} COLLATE "C") FILTER (WHERE {a}.hour = {a}.hmax) AS {}').format(
-                        I(alias, lab), I(lab), a=a
-                    )
-                )
-            else:
-                cols.append(
-                    sql.SQL("(array_agg({} ORDER BY {} DESC))[1] AS {}").format(
-                        I(alias, lab), I(alias, "hour"), I(lab)
-                    )
-                )
-        return _join(cols)
-
-    # --- rollup table columns ----------------------------------------------------------------
-    def _hourly_names(self) -> list[str]:
-        return [*self.level.key_columns, "hour", "day", *self.level.labels, *STATS, *HOURLY_ONLY]
-
-    def _daily_names(self) -> list[str]:
-        return [*self.level.key_columns, "day", *self.level.labels, *STATS]
-
-    def hourly_cols(self) -> sql.Composed:
-        return _join(I(c) for c in self._hourly_names())
-
-    def daily_cols(self) -> sql.Composed:
-        return _join(I(c) for c in self._daily_names())
-
-    def _vals(self, alias: str, names: list[str]) -> sql.Composed:
-        # Aggregates name the series column `series`; the tables name it after the key tag.
-        return _join(I(alias, "series" if c == self.level.key else c) for c in names)
-
-    def hourly_vals(self, alias: str) -> sql.Composed:
-        return self._vals(alias, self._hourly_names())
-
-    def daily_vals(self, alias: str) -> sql.Composed:
-        return self._vals(alias, self._daily_names())
-
-    def hourly_key(self) -> sql.Composed:
-        return _join(I(c) for c in (*self.level.key_columns, "hour"))
-
-    def daily_key(self) -> sql.Composed:
-        return _join(I(c) for c in (*self.level.key_columns, "day"))
-
-    def replace_set(self, extra: tuple[str, ...] = ()) -> sql.Composed:
-        return _join(
-            sql.SQL("{} = excluded.{}").format(I(c), I(c)) for c in (*self.level.labels, *STATS, *extra)
-        )
-
-    def add_set(self, extra: tuple[str, ...] = ()) -> sql.Composed:
-        # Labels follow the newest rows, which on the fast path are always the new ones.
-        parts = [sql.SQL("{} = excluded.{}").format(I(c), I(c)) for c in self.level.labels]
-        parts += [sql.SQL("{} = {}").format(I(c), sql.SQL(_ADD[c])) for c in (*STATS, *extra)]
-        return _join(parts)
-
-    # --- the stage: rows waiting for the next drain ----------------------------------------------
-    def stage_columns(self) -> tuple[str, ...]:
-        """What the drain needs of each new row (and all the stage table holds)."""
-        lv = self.level
-        fields = tuple(dict.fromkeys((COUNTER, WATTS, lv.on_field)))
-        # No labels: the drain reads them from the raw table for the newest row of each bucket.
-        return (*lv.key_columns, "time", *fields)
-
-    def stage_ddl(self) -> sql.Composed:
-        types = {"time": "timestamptz"} | dict.fromkeys(
-            (COUNTER, WATTS, self.level.on_field), "double precision"
-        )
-        cols = [sql.SQL("{} {}").format(I(c), sql.SQL(types.get(c, "text"))) for c in self.stage_columns()]
-        # The row's local hour and day, computed when staged (once per distinct time of a COPY).
-        cols += [sql.SQL("hour timestamptz NOT NULL"), sql.SQL("day date NOT NULL")]
-        # Emptied by TRUNCATE, so there is nothing to vacuum, and no statistics are needed (the
-        # drain's plans do not depend on them): autovacuum would only compete for the lock.
-        # UNLOGGED: its rows are WAL-logged in the raw table already; after a crash empties it,
-        # the next drain stages them again from there (see the drain).
-        return sql.SQL("CREATE UNLOGGED TABLE {} ({}) WITH (autovacuum_enabled = false)").format(
-            stage_table(self.level), _join(cols)
-        )
-
-    def reset_stage(self) -> sql.Composed:
-        """Empty the stage and its count (after a drain, or a rebuild that read every raw row).
-
-        TRUNCATE, not DELETE: deleted rows would stay in the table until a vacuum (at most once a
-        minute), and every drain would scan all of them. No other transaction can hold staged rows
-        (they take the level's lock first) or read the stage, so the exclusive lock is free."""
-        return sql.SQL(
-            "TRUNCATE {stage}; UPDATE {state} SET staged_rows = 0, oldest = NULL, since = NULL WHERE level = {lvl}"
-        ).format(stage=stage_table(self.level), state=_q("rollup_state"), lvl=sql.Literal(self.level.name))
-
-    def format(self, template: str, **extra: sql.Composable) -> sql.Composed:
-        return sql.SQL(template).format(
-            lvl=sql.Literal(self.level.name),
-            stage=stage_table(self.level),
-            state=_q("rollup_state"),
-            drain=drain_function_name(self.level),
-            stage_cols=_join(I(c) for c in self.stage_columns()),
-            stage_vals=_join(I("n", c) for c in self.stage_columns()),
-            reset_stage=self.reset_stage(),
-            raw=self.raw,
-            hourly=self.hourly,
-            daily=self.daily,
-            settings=_q("settings"),
-            series_tbl=_q("series"),
-            pending=_q("pending_buckets"),
-            hour_start=_q("hour_start"),
-            counter=I(COUNTER),
-            lock_class=sql.Literal(LOCK_CLASS),
-            n_site=self.site("n"),
-            n_series=self.series("n"),
-            match=self.match(),
-            point_cols_r=self.point_cols("r"),
-            num_cols_n=self.num_cols("n"),
-            match_agg1=self.match("r", "agg1"),
-            r_label_max=sql.SQL("").join(
-                sql.SQL(', max({} COLLATE "C") AS {}').format(I("r", lab), I(lab))
-                for lab in self.level.labels
-            ),
-            agg1_all=_join(
-                sql.SQL("agg1.{}").format(I(c)) for c in ("site", "series", "sid", "hour", "day", *STATS)
-            ),
-            hour_stats=self.hour_stats("dl"),
-            agg_finish=self.agg_finish(),
-            day_aggs_h=self.day_aggs("h"),
-            day_aggs_hmax=self.day_aggs("h", newest="hmax"),
-            h_cols=self.hourly_cols(),
-            h_vals=self.hourly_vals("agg"),
-            h_key=self.hourly_key(),
-            h_replace=self.replace_set(HOURLY_ONLY),
-            h_add=self.add_set(HOURLY_ONLY),
-            t_series=self.rollup_series("t"),
-            d_cols=self.daily_cols(),
-            d_vals=self.daily_vals("a"),
-            d_key=self.daily_key(),
-            d_replace=self.replace_set(),
-            d_add=self.add_set(),
-            h_match_k=self.rollup_match("h", "k"),
-            h_match_b=self.rollup_match("h", "b"),
-            **extra,
-        )
+        for s in STATS
+    ]
+    cols.append(sql.SQL(WATTS_AVG))
+    if hourly:
+        cols.append(sql.SQL("{} double precision").format(Identifier(LAST_COUNTER)))
+    return _join(cols)
 
 
-_DRAIN_BODY = """
-DECLARE
-    v_tz text;
-    v_raw_frozen timestamptz;
-    v_day_frozen timestamptz;
-    v_slow_site text[];
-    v_slow_series text[];
-    v_fast_site text[];
-    v_fast_series text[];
-    v_fast_counter double precision[];
-    v_day_site text[];
-    v_day_series text[];
-    v_day_day date[];
-    v_staged bigint;
-    v_since timestamptz;
-BEGIN
-    -- `db prune` takes SHARE ROW EXCLUSIVE after moving its cut-off: a drain outside a COPY
-    -- (rollup_flush) must hold this too so that prune waits for it, as it waits for a COPY.
-    LOCK TABLE {raw} IN ROW EXCLUSIVE MODE;
-    -- One drain per level at a time. The trigger stages rows under the same lock, so the staged
-    -- rows cannot change until this transaction ends.
-    PERFORM pg_advisory_xact_lock({lock_class}, hashtext({lvl}));
-    SELECT st.staged_rows, st.since INTO v_staged, v_since FROM {state} st WHERE st.level = {lvl};
-    IF coalesce(v_staged, 0) = 0 AND NOT EXISTS (SELECT 1 FROM {pending} p WHERE p.level = {lvl}) THEN
-        RETURN;
-    END IF;
-    SELECT coalesce(max(s.value) FILTER (WHERE s.name = 'timezone'), 'UTC'),
-           coalesce(max(s.value) FILTER (WHERE s.name = 'raw_pruned_before'), '-infinity')::timestamptz,
-           coalesce(max(s.value) FILTER (WHERE s.name = 'hourly_pruned_before'), '-infinity')::timestamptz
-    INTO v_tz, v_raw_frozen, v_day_frozen
-    FROM {settings} s;
-    IF v_staged > 0 AND NOT EXISTS (SELECT 1 FROM {stage}) THEN
-        -- The stage is UNLOGGED (its rows are in the raw table already, WAL-logged there), so a
-        -- server crash empties it while rollup_state, which is logged, still counts its rows.
-        -- Stage again every raw row from the oldest time that was staged: rows among them that
-        -- were rolled up before make their series take the slow path, which recomputes the
-        -- touched buckets from the raw rows (idempotent), so nothing counts twice.
-        INSERT INTO {stage} ({stage_cols}, hour, day)
-        SELECT {stage_vals}, {hour_start}(n."time", v_tz), ({hour_start}(n."time", v_tz) AT TIME ZONE v_tz)::date
-        FROM {raw} n WHERE n."time" >= v_since;
-        GET DIAGNOSTICS v_staged = ROW_COUNT;
-        RAISE WARNING 'telegraf-lutron: % rows staged for rollup were lost (server crash?); staged % rows again from %',
-            {lvl}, v_staged, v_since;
-    END IF;
+# Markers `Fragments.format` puts around list items and `_align_items` turns into indentation.
+_FIRST_ITEM, _NEXT_ITEM = "\x01", "\x02"
 
-    BEGIN
-        -- Fast or slow? Fast when a series' staged rows are all newer than its newest bucket's last row.
-        WITH span AS (
-            -- default collation here: these keys probe the rollup tables' primary keys
-            SELECT {n_site} AS site, {n_series} AS series, min(n."time") AS t0,
-                   bool_or(n.{counter} IS NULL) AS null_counter
-            FROM {stage} n WHERE n."time" IS NOT NULL
-            GROUP BY 1, 2
-        ),
-        pend AS (
-            SELECT DISTINCT p.site, p.series FROM {pending} p WHERE p.level = {lvl}
-        ),
-        cls AS (
-            SELECT b.site, b.series,
-                   -- the newest bucket almost always has a counter; look further back only if not
-                   coalesce(lb.last_counter, (
-                       SELECT h.last_counter FROM {hourly} h WHERE {h_match_b} AND h.last_counter IS NOT NULL
-                       ORDER BY h.hour DESC LIMIT 1)) AS last_counter,
-                   -- A series without buckets is new: all its rows are staged (see the docstring).
-                   (coalesce(b.t0 <= lb.last_time, false) OR b.null_counter
-                    OR EXISTS (SELECT 1 FROM pend WHERE pend.site = b.site AND pend.series = b.series)) AS slow
-            FROM span b
-            LEFT JOIN LATERAL (
-                SELECT h.last_time, h.last_counter FROM {hourly} h WHERE {h_match_b} ORDER BY h.hour DESC LIMIT 1
-            ) lb ON true
-            UNION ALL
-            SELECT pend.site, pend.series, NULL, true FROM pend
-            WHERE NOT EXISTS (SELECT 1 FROM span WHERE span.site = pend.site AND span.series = pend.series)
-        )
-        SELECT array_agg(cls.site) FILTER (WHERE cls.slow), array_agg(cls.series) FILTER (WHERE cls.slow),
-               array_agg(cls.site) FILTER (WHERE NOT cls.slow), array_agg(cls.series) FILTER (WHERE NOT cls.slow),
-               array_agg(cls.last_counter) FILTER (WHERE NOT cls.slow)
-        INTO v_slow_site, v_slow_series, v_fast_site, v_fast_series, v_fast_counter
-        FROM cls;
 
-        IF v_slow_site IS NOT NULL THEN
-            INSERT INTO {series_tbl} (level, site, series)
-            SELECT {lvl}, k.site, k.series FROM unnest(v_slow_site, v_slow_series) AS k(site, series)
-            ON CONFLICT DO NOTHING;
+def _align_items(text: str) -> str:
+    """Indent every list item after the first to the column where the first one starts."""
+    out = []
+    column = 0
+    for line in text.split("\n"):
+        if line.startswith(_NEXT_ITEM):
+            line = " " * column + line[1:]
+        if _FIRST_ITEM in line:
+            column = line.index(_FIRST_ITEM)
+            line = line.replace(_FIRST_ITEM, "")
+        out.append(line)
+    return "\n".join(out)
 
-            -- Slow path (late rows, duplicates, rows without a counter, queued buckets): recompute the
-            -- touched buckets from raw rows. The index lookups (prev, follow) are lateral and
-            -- stay nested loops; everything else must hash: the estimates for the raw rows of the
-            -- touched buckets can be far too low (a table not analysed since it filled), and a
-            -- nested loop over 20,000 such rows takes seconds.
-            PERFORM set_config('enable_nestloop', 'off', true);
-            WITH slow AS (
-                SELECT k.site, k.series FROM unnest(v_slow_site, v_slow_series) AS k(site, series)
-            ),
-            pend AS (
-                DELETE FROM {pending} p WHERE p.level = {lvl} RETURNING p.site, p.series, p.hour
-            ),
-            touched AS (
-                SELECT DISTINCT {n_site} AS site, {n_series} AS series, n.hour
-                FROM {stage} n
-                WHERE n."time" IS NOT NULL AND ({n_site}, {n_series}) IN (SELECT slow.site, slow.series FROM slow)
-                UNION
-                SELECT pend.site, pend.series, pend.hour FROM pend
-            ),
-            follow AS (
-                -- a late row changes the delta of the next row, which may sit in a later bucket
-                SELECT b.site, b.series, {hour_start}(nx."time", v_tz) AS hour
-                FROM touched b
-                CROSS JOIN LATERAL (
-                    SELECT r."time" FROM {raw} r
-                    WHERE {match} AND r."time" >= b.hour + interval '1 hour' AND r.{counter} IS NOT NULL
-                    ORDER BY r."time" LIMIT 1
-                ) nx
-            ),
-            live AS (
-                SELECT x.site, x.series, x.hour, (x.hour AT TIME ZONE v_tz)::date AS day
-                FROM (
-                    SELECT touched.site, touched.series, touched.hour FROM touched
-                    UNION
-                    SELECT follow.site, follow.series, follow.hour FROM follow
-                ) x
-                WHERE x.hour >= v_raw_frozen
-            ),
-            prev AS MATERIALIZED (
-                -- materialised: inlined, the lookup would run once per row instead of per bucket
-                SELECT b.site, b.series, b.hour, p.c AS prev_c
-                FROM live b
-                LEFT JOIN LATERAL (
-                    SELECT r.{counter} AS c FROM {raw} r
-                    WHERE {match} AND r."time" < b.hour AND r.{counter} IS NOT NULL
-                    ORDER BY r."time" DESC, r.{counter} DESC LIMIT 1
-                ) p ON true
-            ),
-            pts AS (
-                -- lateral, so that it stays one index range scan per bucket with nested loops off
-                SELECT b.site, b.series, b.hour, b.day, p.*
-                FROM live b
-                CROSS JOIN LATERAL (
-                    SELECT r."time", {point_cols_r}
-                    FROM {raw} r
-                    WHERE {match} AND r."time" >= b.hour AND r."time" < b.hour + interval '1 hour'
-                    GROUP BY r."time"
-                ) p
-            ),
-            dl AS (
-                SELECT pts.site, pts.series, pts.hour, pts.day, pts."time", pts.c, pts.w, pts.onv,
-                       CASE WHEN pts.c IS NULL THEN NULL ELSE coalesce(lag(pts.c) OVER w, prev.prev_c) END AS pc
-                FROM pts
-                JOIN prev ON prev.site = pts.site AND prev.series = pts.series AND prev.hour = pts.hour
-                WINDOW w AS (PARTITION BY pts.site, pts.series, pts.hour, pts.c IS NULL ORDER BY pts."time")
-            ),
-            agg0 AS (
-                SELECT dl.site, dl.series, dl.hour, dl.day, {hour_stats}
-                FROM dl
-                GROUP BY dl.site, dl.series, dl.hour, dl.day
-            ),
-            {agg_finish},
-            up AS (
-                INSERT INTO {hourly} AS t ({h_cols})
-                SELECT {h_vals} FROM agg
-                ON CONFLICT ({h_key}) DO UPDATE SET {h_replace}
-                RETURNING t.site, {t_series} AS series, t.day
-            )
-            SELECT array_agg(d.site), array_agg(d.series), array_agg(d.day)
-            INTO v_day_site, v_day_series, v_day_day
-            FROM (SELECT DISTINCT up.site, up.series, up.day FROM up) d;
-            PERFORM set_config('enable_nestloop', 'on', true);
 
-            IF v_day_day IS NOT NULL THEN
-                INSERT INTO {daily} AS t ({d_cols})
-                SELECT {d_vals} FROM (
-                    SELECT k.site, k.series, k.day, {day_aggs_h}
-                    FROM unnest(v_day_site, v_day_series, v_day_day) AS k(site, series, day)
-                    JOIN {hourly} h ON {h_match_k} AND h.day = k.day
-                        AND h.hour >= (k.day::timestamp AT TIME ZONE v_tz) - interval '1 day'
-                        AND h.hour < (k.day::timestamp AT TIME ZONE v_tz) + interval '2 days'
-                    WHERE (k.day::timestamp AT TIME ZONE v_tz) >= v_day_frozen
-                    GROUP BY k.site, k.series, k.day
-                ) a
-                ON CONFLICT ({d_key}) DO UPDATE SET {d_replace};
-            END IF;
-        END IF;
+def _stat(template: str, **aliases: str) -> sql.Composed:
+    return sql.SQL(template).format(**{k: sql.SQL(v) for k, v in aliases.items()})
 
-        IF v_fast_site IS NOT NULL THEN
-            INSERT INTO {series_tbl} (level, site, series)
-            SELECT {lvl}, k.site, k.series FROM unnest(v_fast_site, v_fast_series) AS k(site, series)
-            ON CONFLICT DO NOTHING;
-            -- Fast path: deltas from the staged rows and the stored last counter; buckets grow.
-            -- Its cached (generic) plan cannot see how many series the arrays hold and would pick
-            -- nested loops over hundreds of rows; it needs no index lookups, so hash joins only.
-            -- (The function's SET clause restores the caller's value on return.)
-            PERFORM set_config('enable_nestloop', 'off', true);
-            -- Only the window needs its rows sorted; every grouping hashes (the planner, which
-            -- cannot know the stage's size, would sort 20,000 rows again for the hourly groups).
-            PERFORM set_config('enable_sort', 'off', true);
-            PERFORM set_config('enable_incremental_sort', 'off', true);
-            WITH fast AS (
-                -- sid: a small integer per series, so that sorting and grouping compare integers,
-                -- not text (text comparisons were the biggest single cost of this statement)
-                SELECT f.site, f.series, f.last_counter, f.sid
-                FROM unnest(v_fast_site, v_fast_series, v_fast_counter) WITH ORDINALITY
-                     AS f(site, series, last_counter, sid)
-            ),
-            d0 AS (
-                -- One sample per series and time (numbers only: labels are fetched for the few
-                -- buckets at the end), with its hour, and deltas in (sid, time) order.
-                SELECT p.*, coalesce(lag(p.c) OVER (PARTITION BY p.sid ORDER BY p."time"), p.stored_c) AS pc
-                FROM (
-                    SELECT fast.sid, max(fast.last_counter) AS stored_c, n."time",
-                           max(n.hour) AS hour, max(n.day) AS day, {num_cols_n}
-                    FROM {stage} n
-                    JOIN fast ON fast.site = {n_site} AND fast.series = {n_series}
-                    WHERE n."time" IS NOT NULL
-                    GROUP BY fast.sid, n."time"
-                ) p
-            ),
-            agg0 AS (
-                SELECT dl.sid, dl.hour, dl.day, {hour_stats}
-                FROM d0 dl
-                GROUP BY dl.sid, dl.hour, dl.day
-            ),
-            agg1 AS MATERIALIZED (
-                SELECT fast.site, fast.series, agg0.* FROM agg0 JOIN fast ON fast.sid = agg0.sid
-            ),
-            agg AS (
-                -- the labels and counter of each bucket's newest row: one index probe per bucket
-                SELECT {agg1_all}, lab.*
-                FROM agg1
-                CROSS JOIN LATERAL (
-                    SELECT max(r.{counter}) AS last_counter{r_label_max}
-                    FROM {raw} r
-                    WHERE {match_agg1} AND r."time" = agg1.last_time
-                ) lab
-            ),
-            up_h AS (
-                INSERT INTO {hourly} AS t ({h_cols})
-                SELECT {h_vals} FROM agg
-                ON CONFLICT ({h_key}) DO UPDATE SET {h_add}
-            ),
-            aggd AS (
-                SELECT agg.*, max(agg.hour) OVER (PARTITION BY agg.site, agg.series, agg.day) AS hmax FROM agg
-            ),
-            dagg AS (
-                SELECT h.site, h.series, h.day, {day_aggs_hmax}
-                FROM aggd h
-                GROUP BY h.site, h.series, h.day
-            )
-            INSERT INTO {daily} AS t ({d_cols})
-            SELECT {d_vals} FROM dagg a
-            ON CONFLICT ({d_key}) DO UPDATE SET {d_add};
-            PERFORM set_config('enable_nestloop', 'on', true);
-            PERFORM set_config('enable_sort', 'on', true);
-            PERFORM set_config('enable_incremental_sort', 'on', true);
-        END IF;
-    EXCEPTION WHEN OTHERS THEN
-        -- Failing here would fail Telegraf's COPY, and Telegraf drops rows on such errors: keep
-        -- the rows, queue their buckets, and let the next drain recompute them.
-        RAISE WARNING 'telegraf-lutron: % rollup deferred: % (SQLSTATE %)', {lvl}, SQLERRM, SQLSTATE;
-        BEGIN
-            INSERT INTO {pending} (level, site, series, hour)
-            SELECT DISTINCT {lvl}, {n_site}, {n_series}, n.hour
-            FROM {stage} n WHERE n."time" IS NOT NULL
-            ON CONFLICT DO NOTHING;
-        EXCEPTION WHEN OTHERS THEN
-            RAISE WARNING 'telegraf-lutron: cannot queue % rollup: %', {lvl}, SQLERRM;
-        END;
-    END;
-    {reset_stage};
-END;
-"""
 
-_TRIGGER_BODY = """
-DECLARE
-    v_n bigint;
-    v_rows bigint;
-    v_oldest timestamptz;
-    v_every_rows bigint;
-    v_every_seconds double precision;
-    v_tz text;
-BEGIN
-    BEGIN
-        SELECT coalesce(max(s.value) FILTER (WHERE s.name = 'rollup_batch_rows'), '0')::bigint,
-               coalesce(max(s.value) FILTER (WHERE s.name = 'rollup_delay_seconds'), '0')::double precision,
-               coalesce(max(s.value) FILTER (WHERE s.name = 'timezone'), 'UTC')
-        INTO v_every_rows, v_every_seconds, v_tz
-        FROM {settings} s;
-        -- Same lock as the drain: staged rows only change while it is held (see the drain).
-        PERFORM pg_advisory_xact_lock({lock_class}, hashtext({lvl}));
-        WITH h AS MATERIALIZED (
-            -- one time zone conversion per distinct time (a COPY has a handful), not per row
-            SELECT x."time", x.hour, (x.hour AT TIME ZONE v_tz)::date AS day
-            FROM (
-                SELECT t."time", {hour_start}(t."time", v_tz) AS hour
-                FROM (SELECT DISTINCT n."time" FROM new_rows n WHERE n."time" IS NOT NULL) t
-            ) x
-        )
-        INSERT INTO {stage} ({stage_cols}, hour, day)
-        SELECT {stage_vals}, h.hour, h.day
-        FROM new_rows n JOIN h ON h."time" = n."time";
-        GET DIAGNOSTICS v_n = ROW_COUNT;
-        UPDATE {state} st SET staged_rows = st.staged_rows + v_n,
-                              oldest = coalesce(st.oldest, clock_timestamp()),
-                              since = least(st.since, (SELECT min(n."time") FROM new_rows n))
-        WHERE st.level = {lvl}
-        RETURNING st.staged_rows, st.oldest INTO v_rows, v_oldest;
-    EXCEPTION WHEN OTHERS THEN
-        -- Never fail Telegraf's COPY (it would drop the rows): queue the buckets instead.
-        RAISE WARNING 'telegraf-lutron: % rollup deferred: % (SQLSTATE %)', {lvl}, SQLERRM, SQLSTATE;
-        BEGIN
-            SELECT coalesce(max(s.value) FILTER (WHERE s.name = 'timezone'), 'UTC') INTO v_tz FROM {settings} s;
-            INSERT INTO {pending} (level, site, series, hour)
-            SELECT DISTINCT {lvl}, {n_site}, {n_series}, {hour_start}(n."time", v_tz)
-            FROM new_rows n WHERE n."time" IS NOT NULL
-            ON CONFLICT DO NOTHING;
-        EXCEPTION WHEN OTHERS THEN
-            RAISE WARNING 'telegraf-lutron: cannot queue % rollup: %', {lvl}, SQLERRM;
-        END;
-        RETURN NULL;
-    END;
-    IF v_rows >= v_every_rows OR v_oldest <= clock_timestamp() - make_interval(secs => v_every_seconds) THEN
-        PERFORM {drain}();
-    END IF;
-    RETURN NULL;
-END;
-"""
+# --- functions, tables and the trigger: names -------------------------------------------------------
 
 
 def trigger_function(level: Level) -> str:
@@ -738,39 +273,630 @@ def stage_table(level: Level) -> sql.Identifier:
     return _q(f"stage_{level.name}")
 
 
-FLUSH_FUNCTION = "rollup_flush"
-# Defaults for the drain thresholds (lutron.settings, changeable with SQL): a drain runs inside
-# the COPY that brings the stage to this many rows, or to rows staged this long ago.
-DEFAULT_BATCH_ROWS = 20_000
-DEFAULT_DELAY_SECONDS = 60
+class Fragments:
+    """SQL pieces for one level, shared by the trigger, the drain and the bulk rebuild, and the
+    names the templates use for them (`format`).
+
+    Every path builds `deltas`: one row per series and time with the hour and day it belongs to,
+    counter, watts, on_value and prev_counter (the counter before it). `hour_stats` aggregates it
+    per hour (the `STATS`, plus last_counter_time); the slow path and the rebuild add the newest
+    row's labels and the last counter with `hour_rows` (from `points`, which carries the labels),
+    the fast path with one index probe into the raw table per bucket.
+    """
+
+    def __init__(self, level: Level, raw_schema: str) -> None:
+        self.level = level
+        self.raw = level.raw_table(raw_schema)
+        self.hourly = level.hourly_table()
+        self.daily = level.daily_table()
+
+    # --- one sample per series and time ---------------------------------------------------------
+    def _sample_numbers(self, alias: str) -> list[sql.Composable]:
+        return [
+            sql.SQL("max({}) AS counter").format(frag.column(alias, COUNTER)),
+            sql.SQL("max({}) AS watts").format(frag.column(alias, WATTS)),
+            sql.SQL("max({}) AS on_value").format(frag.column(alias, self.level.on_field)),
+        ]
+
+    def sample(self, alias: str) -> list[sql.Composable]:
+        """One sample per (series, time), grouped by time: duplicates collapse to their largest
+        values (labels compared bytewise, which is cheap and does not depend on the database's
+        collation)."""
+        labels = [
+            sql.SQL('max({} COLLATE "C") AS {}').format(frag.column(alias, label), Identifier(label))
+            for label in self.level.labels
+        ]
+        return [*self._sample_numbers(alias), *labels]
+
+    def sample_numbers(self, alias: str) -> list[sql.Composable]:
+        """`sample` without the labels."""
+        return self._sample_numbers(alias)
+
+    # --- aggregates -----------------------------------------------------------------------------
+    def hour_stats(self, alias: str) -> list[sql.Composable]:
+        """Hourly aggregates over a `deltas` relation (see the class docstring): the `STATS` and
+        the time of the last sample with a counter (`hour_rows` looks its counter up)."""
+        cols: list[sql.Composable] = [
+            sql.SQL("{} AS {}").format(_stat(s.of_samples, s=alias), Identifier(s.name)) for s in STATS
+        ]
+        cols.append(
+            sql.SQL('max({s}."time") FILTER (WHERE {s}.counter IS NOT NULL) AS last_counter_time').format(
+                s=sql.SQL(alias)
+            )
+        )
+        return cols
+
+    def hour_rows(self) -> sql.Composed:
+        """The CTE `hour_rows`: `hour_stats` plus the newest row's labels and the last counter,
+        looked up in `points` (one row per series and time) by hash joins. Carrying the labels
+        through the sorts and windows instead costs more than everything else together."""
+        labels = [sql.SQL("newest_point.{}").format(Identifier(label)) for label in self.level.labels]
+        cte = [
+            "hour_rows AS (",
+            "    SELECT hour_stats.*, last_counted.counter AS last_counter{labels}",
+            "    FROM hour_stats",
+            "    JOIN points newest_point ON newest_point.site = hour_stats.site",
+            '        AND newest_point.series = hour_stats.series AND newest_point."time" = hour_stats.last_time',
+            "    LEFT JOIN points last_counted ON last_counted.site = hour_stats.site",
+            '        AND last_counted.series = hour_stats.series AND last_counted."time" = hour_stats.last_counter_time',
+            ")",
+        ]
+        # Indented where the template puts it (see `_align_items`).
+        text = _FIRST_ITEM + ("\n" + _NEXT_ITEM).join(cte)
+        return sql.SQL(text).format(labels=sql.SQL("").join(sql.SQL(", ") + x for x in labels))
+
+    def day_stats(self, alias: str, *, newest_by: str = "sort") -> list[sql.Composable]:
+        """Daily aggregates over hourly-shaped rows. Labels of the newest hour: by sorting
+        (`newest_by="sort"`), or, over rows carrying `newest_hour`, by filtering
+        (`newest_by="newest_hour"`)."""
+        h = sql.SQL(alias)
+        cols: list[sql.Composable] = [
+            sql.SQL("{} AS {}").format(_stat(s.of_hours, h=alias), Identifier(s.name)) for s in STATS
+        ]
+        for label in self.level.labels:
+            if newest_by == "newest_hour":
+                value: sql.Composable = sql.SQL(
+                    'max({} COLLATE "C") FILTER (WHERE {h}.hour = {h}.newest_hour)'
+                ).format(frag.column(alias, label), h=h)
+            else:
+                value = frag.newest(frag.column(alias, label), frag.column(alias, "hour"))
+            cols.append(sql.SQL("{} AS {}").format(value, Identifier(label)))
+        return cols
+
+    # --- rollup table columns -------------------------------------------------------------------
+    def _hourly_names(self) -> list[str]:
+        return [*self.level.key_columns, "hour", "day", *self.level.labels, *STAT_NAMES, LAST_COUNTER]
+
+    def _daily_names(self) -> list[str]:
+        return [*self.level.key_columns, "day", *self.level.labels, *STAT_NAMES]
+
+    def _values(self, alias: str, names: list[str]) -> list[sql.Composable]:
+        # Aggregates name the series column `series`; the tables name it after the key tag.
+        return [frag.column(alias, "series" if c == self.level.key else c) for c in names]
+
+    def _replace(self, extra: tuple[str, ...] = ()) -> list[sql.Composable]:
+        return [
+            sql.SQL("{} = excluded.{}").format(Identifier(c), Identifier(c))
+            for c in (*self.level.labels, *STAT_NAMES, *extra)
+        ]
+
+    def _add(self, *, hourly: bool) -> list[sql.Composable]:
+        # Labels follow the newest rows, which on the fast path are always the new ones.
+        parts: list[sql.Composable] = [
+            sql.SQL("{} = excluded.{}").format(Identifier(c), Identifier(c)) for c in self.level.labels
+        ]
+        parts += [sql.SQL("{} = {}").format(Identifier(s.name), sql.SQL(s.combined)) for s in STATS]
+        if hourly:
+            parts.append(sql.SQL("{} = {}").format(Identifier(LAST_COUNTER), sql.SQL(LAST_COUNTER_COMBINED)))
+        return parts
+
+    # --- the stage: rows waiting for the next drain ----------------------------------------------
+    def stage_columns(self) -> tuple[str, ...]:
+        """What the drain needs of each new row (and all the stage table holds)."""
+        lv = self.level
+        fields = tuple(dict.fromkeys((COUNTER, WATTS, lv.on_field)))
+        # No labels: the drain reads them from the raw table for the newest row of each bucket.
+        return (*lv.key_columns, "time", *fields)
+
+    def stage_ddl(self) -> sql.Composed:
+        types = {"time": "timestamptz"} | dict.fromkeys(
+            (COUNTER, WATTS, self.level.on_field), "double precision"
+        )
+        cols: list[sql.Composable] = [
+            sql.SQL("{} {}").format(Identifier(c), sql.SQL(types.get(c, "text")))
+            for c in self.stage_columns()
+        ]
+        # The row's local hour and day, computed when staged (once per distinct time of a COPY).
+        cols += [sql.SQL("hour timestamptz NOT NULL"), sql.SQL("day date NOT NULL")]
+        # Emptied by TRUNCATE, so there is nothing to vacuum, and no statistics are needed (the
+        # drain's plans do not depend on them): autovacuum would only compete for the lock.
+        # UNLOGGED: its rows are WAL-logged in the raw table already; after a crash empties it,
+        # the next drain stages them again from there (see the drain).
+        return sql.SQL("CREATE UNLOGGED TABLE {} ({}) WITH (autovacuum_enabled = false)").format(
+            stage_table(self.level), _join(cols)
+        )
+
+    def reset_stage(self) -> sql.Composed:
+        """Empty the stage and its count (after a drain, or a rebuild that read every raw row).
+
+        TRUNCATE, not DELETE: deleted rows would stay in the table until a vacuum (at most once a
+        minute), and every drain would scan all of them. No other transaction can hold staged rows
+        (they take the level's lock first) or read the stage, so the exclusive lock is free."""
+        return sql.SQL(
+            "TRUNCATE {stage}; UPDATE {state} SET staged_rows = 0, oldest = NULL, since = NULL WHERE level = {level}"
+        ).format(stage=stage_table(self.level), state=_q("rollup_state"), level=sql.Literal(self.level.name))
+
+    # --- the templates' names ---------------------------------------------------------------------
+    def render(self, template: str, **extra: sql.Composable) -> str:
+        """`template` with every `{name}` of `format` filled in, as the text that will run."""
+        return _align_items(self.format(template, **extra).as_string(None))
+
+    def format(self, template: str, **extra: sql.Composable) -> sql.Composed:
+        """`template` with every `{name}` below filled in for this level. Aliases the templates
+        use: n = staged (or new) rows, r = raw rows, h = hourly rows, d = deltas, b and k = series
+        keys. Lists of columns and aggregates put one item on each line, aligned under the first
+        (`render` does the aligning), so that the SQL reads well and diffs line by line."""
+        lv = self.level
+
+        def lines(parts: Iterable[sql.Composable]) -> sql.Composed:
+            return sql.SQL(_FIRST_ITEM) + _join(parts, ",\n" + _NEXT_ITEM)
+
+        stage_columns = self.stage_columns()
+        fast_stats_columns = ("site", "series", "sid", "hour", "day", *STAT_NAMES)
+        return sql.SQL(template).format(
+            # objects
+            level_name=sql.Literal(lv.name),
+            raw_table=self.raw,
+            hourly_table=self.hourly,
+            daily_table=self.daily,
+            stage_table=stage_table(lv),
+            rollup_state=_q("rollup_state"),
+            settings_table=_q("settings"),
+            series_table=_q("series"),
+            pending_buckets=_q("pending_buckets"),
+            hour_start=_q(HOUR_START_FUNCTION),
+            drain_function=drain_function_name(lv),
+            counter_column=Identifier(COUNTER),
+            lock_class=sql.Literal(LOCK_CLASS),
+            # the stage
+            stage_columns=_join(Identifier(c) for c in stage_columns),
+            stage_values_of_n=_join(frag.column("n", c) for c in stage_columns),
+            reset_stage=self.reset_stage(),
+            # series keys and matches (see fragments)
+            site_of_n=frag.raw_site("n"),
+            series_of_n=frag.raw_series(lv, "n"),
+            site_of_r=frag.raw_site("r"),
+            series_of_r=frag.raw_series(lv, "r"),
+            series_of_t=frag.rollup_series(lv, "t"),
+            series_of_h=frag.rollup_series(lv, "h"),
+            r_matches_b=frag.raw_matches(lv, "r", "b"),
+            r_matches_fast_stats=frag.raw_matches(lv, "r", "fast_stats"),
+            h_matches_b=frag.rollup_matches(lv, "h", "b"),
+            h_matches_k=frag.rollup_matches(lv, "h", "k"),
+            # samples and aggregates
+            sample_of_r=lines(self.sample("r")),
+            sample_numbers_of_n=lines(self.sample_numbers("n")),
+            hour_stats_of_d=lines(self.hour_stats("d")),
+            hour_rows=self.hour_rows(),
+            day_stats_of_h=lines(self.day_stats("h")),
+            day_stats_of_h_by_newest_hour=lines(self.day_stats("h", newest_by="newest_hour")),
+            fast_stats_columns=lines(frag.column("fast_stats", c) for c in fast_stats_columns),
+            newest_labels_of_r=sql.SQL("").join(
+                sql.SQL(', max({} COLLATE "C") AS {}').format(frag.column("r", label), Identifier(label))
+                for label in lv.labels
+            ),
+            # rollup rows: columns, values (from hour_rows / day_rows), keys and ON CONFLICT updates
+            hourly_columns=_join(Identifier(c) for c in self._hourly_names()),
+            hourly_values=lines(self._values("hour_rows", self._hourly_names())),
+            hourly_key=_join(Identifier(c) for c in (*lv.key_columns, "hour")),
+            hourly_replace=lines(self._replace((LAST_COUNTER,))),
+            hourly_add=lines(self._add(hourly=True)),
+            daily_columns=_join(Identifier(c) for c in self._daily_names()),
+            daily_values=lines(self._values("day_rows", self._daily_names())),
+            daily_key=_join(Identifier(c) for c in (*lv.key_columns, "day")),
+            daily_replace=lines(self._replace()),
+            daily_add=lines(self._add(hourly=False)),
+            **extra,
+        )
 
 
-def _function(name: sql.Identifier, args: str, returns: str, settings: str, body: str) -> sql.Composed:
-    """`CREATE OR REPLACE FUNCTION` of one of ours: PL/pgSQL, SECURITY DEFINER, search_path pinned."""
-    return sql.SQL(
-        "CREATE OR REPLACE FUNCTION {fn}({args}) RETURNS {returns} LANGUAGE plpgsql"
-        " SECURITY DEFINER SET search_path = pg_catalog, pg_temp{settings} AS {body}"
+# --- the drain: roll up what is staged ----------------------------------------------------------
+
+_DRAIN_BODY = """
+DECLARE
+    v_tz text;
+    v_raw_frozen timestamptz;
+    v_day_frozen timestamptz;
+    v_slow_site text[];
+    v_slow_series text[];
+    v_fast_site text[];
+    v_fast_series text[];
+    v_fast_counter double precision[];
+    v_day_site text[];
+    v_day_series text[];
+    v_day_day date[];
+    v_staged bigint;
+    v_since timestamptz;
+BEGIN
+    -- `db prune` takes SHARE ROW EXCLUSIVE after moving its cut-off: a drain outside a COPY
+    -- (rollup_flush) must hold this too so that prune waits for it, as it waits for a COPY.
+    LOCK TABLE {raw_table} IN ROW EXCLUSIVE MODE;
+    -- One drain per level at a time. The trigger stages rows under the same lock, so the staged
+    -- rows cannot change until this transaction ends.
+    PERFORM pg_advisory_xact_lock({lock_class}, hashtext({level_name}));
+    SELECT st.staged_rows, st.since INTO v_staged, v_since FROM {rollup_state} st WHERE st.level = {level_name};
+    IF coalesce(v_staged, 0) = 0 AND NOT EXISTS (SELECT 1 FROM {pending_buckets} p WHERE p.level = {level_name}) THEN
+        RETURN;
+    END IF;
+    SELECT coalesce(max(s.value) FILTER (WHERE s.name = 'timezone'), 'UTC'),
+           coalesce(max(s.value) FILTER (WHERE s.name = 'raw_pruned_before'), '-infinity')::timestamptz,
+           coalesce(max(s.value) FILTER (WHERE s.name = 'hourly_pruned_before'), '-infinity')::timestamptz
+    INTO v_tz, v_raw_frozen, v_day_frozen
+    FROM {settings_table} s;
+    IF v_staged > 0 AND NOT EXISTS (SELECT 1 FROM {stage_table}) THEN
+        -- The stage is UNLOGGED (its rows are in the raw table already, WAL-logged there), so a
+        -- server crash empties it while rollup_state, which is logged, still counts its rows.
+        -- Stage again every raw row from the oldest time that was staged: rows among them that
+        -- were rolled up before make their series take the slow path, which recomputes the
+        -- touched buckets from the raw rows (idempotent), so nothing counts twice.
+        INSERT INTO {stage_table} ({stage_columns}, hour, day)
+        SELECT {stage_values_of_n}, {hour_start}(n."time", v_tz), ({hour_start}(n."time", v_tz) AT TIME ZONE v_tz)::date
+        FROM {raw_table} n WHERE n."time" >= v_since;
+        GET DIAGNOSTICS v_staged = ROW_COUNT;
+        RAISE WARNING 'telegraf-lutron: % rows staged for rollup were lost (server crash?); staged % rows again from %',
+            {level_name}, v_staged, v_since;
+    END IF;
+
+    BEGIN
+        -- Fast or slow? Fast when a series' staged rows are all newer than its newest bucket's last row.
+        WITH staged_series AS (
+            -- default collation here: these keys probe the rollup tables' primary keys
+            SELECT {site_of_n} AS site, {series_of_n} AS series, min(n."time") AS first_time,
+                   bool_or(n.{counter_column} IS NULL) AS null_counter
+            FROM {stage_table} n WHERE n."time" IS NOT NULL
+            GROUP BY 1, 2
+        ),
+        pending AS (
+            SELECT DISTINCT p.site, p.series FROM {pending_buckets} p WHERE p.level = {level_name}
+        ),
+        classified AS (
+            SELECT b.site, b.series,
+                   -- the newest bucket almost always has a counter; look further back only if not
+                   coalesce(newest_bucket.last_counter, (
+                       SELECT h.last_counter FROM {hourly_table} h WHERE {h_matches_b} AND h.last_counter IS NOT NULL
+                       ORDER BY h.hour DESC LIMIT 1)) AS last_counter,
+                   -- A series without buckets is new: all its rows are staged (see the docstring).
+                   (coalesce(b.first_time <= newest_bucket.last_time, false) OR b.null_counter
+                    OR EXISTS (SELECT 1 FROM pending WHERE pending.site = b.site AND pending.series = b.series)) AS slow
+            FROM staged_series b
+            LEFT JOIN LATERAL (
+                SELECT h.last_time, h.last_counter FROM {hourly_table} h WHERE {h_matches_b} ORDER BY h.hour DESC LIMIT 1
+            ) newest_bucket ON true
+            UNION ALL
+            SELECT pending.site, pending.series, NULL, true FROM pending
+            WHERE NOT EXISTS (
+                SELECT 1 FROM staged_series s WHERE s.site = pending.site AND s.series = pending.series
+            )
+        )
+        SELECT array_agg(c.site) FILTER (WHERE c.slow), array_agg(c.series) FILTER (WHERE c.slow),
+               array_agg(c.site) FILTER (WHERE NOT c.slow), array_agg(c.series) FILTER (WHERE NOT c.slow),
+               array_agg(c.last_counter) FILTER (WHERE NOT c.slow)
+        INTO v_slow_site, v_slow_series, v_fast_site, v_fast_series, v_fast_counter
+        FROM classified c;
+
+        IF v_slow_site IS NOT NULL THEN
+            INSERT INTO {series_table} (level, site, series)
+            SELECT {level_name}, k.site, k.series FROM unnest(v_slow_site, v_slow_series) AS k(site, series)
+            ON CONFLICT DO NOTHING;
+
+            -- Slow path (late rows, duplicates, rows without a counter, queued buckets): recompute the
+            -- touched buckets from raw rows. The index lookups (previous, following) are lateral and
+            -- stay nested loops; everything else must hash: the estimates for the raw rows of the
+            -- touched buckets can be far too low (a table not analysed since it filled), and a
+            -- nested loop over 20,000 such rows takes seconds.
+            PERFORM set_config('enable_nestloop', 'off', true);
+            WITH slow AS (
+                SELECT k.site, k.series FROM unnest(v_slow_site, v_slow_series) AS k(site, series)
+            ),
+            dequeued AS (
+                DELETE FROM {pending_buckets} p WHERE p.level = {level_name} RETURNING p.site, p.series, p.hour
+            ),
+            touched AS (
+                SELECT DISTINCT {site_of_n} AS site, {series_of_n} AS series, n.hour
+                FROM {stage_table} n
+                WHERE n."time" IS NOT NULL AND ({site_of_n}, {series_of_n}) IN (SELECT slow.site, slow.series FROM slow)
+                UNION
+                SELECT dequeued.site, dequeued.series, dequeued.hour FROM dequeued
+            ),
+            following AS (
+                -- a late row changes the delta of the next row, which may sit in a later bucket
+                SELECT b.site, b.series, {hour_start}(next_row."time", v_tz) AS hour
+                FROM touched b
+                CROSS JOIN LATERAL (
+                    SELECT r."time" FROM {raw_table} r
+                    WHERE {r_matches_b} AND r."time" >= b.hour + interval '1 hour' AND r.{counter_column} IS NOT NULL
+                    ORDER BY r."time" LIMIT 1
+                ) next_row
+            ),
+            buckets AS (
+                SELECT x.site, x.series, x.hour, (x.hour AT TIME ZONE v_tz)::date AS day
+                FROM (
+                    SELECT touched.site, touched.series, touched.hour FROM touched
+                    UNION
+                    SELECT following.site, following.series, following.hour FROM following
+                ) x
+                WHERE x.hour >= v_raw_frozen
+            ),
+            previous AS MATERIALIZED (
+                -- materialised: inlined, the lookup would run once per row instead of per bucket
+                SELECT b.site, b.series, b.hour, p.counter AS prev_counter
+                FROM buckets b
+                LEFT JOIN LATERAL (
+                    SELECT r.{counter_column} AS counter FROM {raw_table} r
+                    WHERE {r_matches_b} AND r."time" < b.hour AND r.{counter_column} IS NOT NULL
+                    ORDER BY r."time" DESC, r.{counter_column} DESC LIMIT 1
+                ) p ON true
+            ),
+            points AS (
+                -- lateral, so that it stays one index range scan per bucket with nested loops off
+                SELECT b.site, b.series, b.hour, b.day, p.*
+                FROM buckets b
+                CROSS JOIN LATERAL (
+                    SELECT r."time", {sample_of_r}
+                    FROM {raw_table} r
+                    WHERE {r_matches_b} AND r."time" >= b.hour AND r."time" < b.hour + interval '1 hour'
+                    GROUP BY r."time"
+                ) p
+            ),
+            deltas AS (
+                SELECT p.site, p.series, p.hour, p.day, p."time", p.counter, p.watts, p.on_value,
+                       CASE WHEN p.counter IS NULL THEN NULL
+                            ELSE coalesce(lag(p.counter) OVER w, previous.prev_counter) END AS prev_counter
+                FROM points p
+                JOIN previous ON previous.site = p.site AND previous.series = p.series AND previous.hour = p.hour
+                WINDOW w AS (PARTITION BY p.site, p.series, p.hour, p.counter IS NULL ORDER BY p."time")
+            ),
+            hour_stats AS (
+                SELECT d.site, d.series, d.hour, d.day,
+                       {hour_stats_of_d}
+                FROM deltas d
+                GROUP BY d.site, d.series, d.hour, d.day
+            ),
+            {hour_rows},
+            upserted AS (
+                INSERT INTO {hourly_table} AS t ({hourly_columns})
+                SELECT {hourly_values}
+                FROM hour_rows
+                ON CONFLICT ({hourly_key}) DO UPDATE SET
+                    {hourly_replace}
+                RETURNING t.site, {series_of_t} AS series, t.day
+            )
+            SELECT array_agg(d.site), array_agg(d.series), array_agg(d.day)
+            INTO v_day_site, v_day_series, v_day_day
+            FROM (SELECT DISTINCT u.site, u.series, u.day FROM upserted u) d;
+            PERFORM set_config('enable_nestloop', 'on', true);
+
+            IF v_day_day IS NOT NULL THEN
+                INSERT INTO {daily_table} AS t ({daily_columns})
+                SELECT {daily_values}
+                FROM (
+                    SELECT k.site, k.series, k.day,
+                           {day_stats_of_h}
+                    FROM unnest(v_day_site, v_day_series, v_day_day) AS k(site, series, day)
+                    JOIN {hourly_table} h ON {h_matches_k} AND h.day = k.day
+                        AND h.hour >= (k.day::timestamp AT TIME ZONE v_tz) - interval '1 day'
+                        AND h.hour < (k.day::timestamp AT TIME ZONE v_tz) + interval '2 days'
+                    WHERE (k.day::timestamp AT TIME ZONE v_tz) >= v_day_frozen
+                    GROUP BY k.site, k.series, k.day
+                ) day_rows
+                ON CONFLICT ({daily_key}) DO UPDATE SET
+                    {daily_replace};
+            END IF;
+        END IF;
+
+        IF v_fast_site IS NOT NULL THEN
+            INSERT INTO {series_table} (level, site, series)
+            SELECT {level_name}, k.site, k.series FROM unnest(v_fast_site, v_fast_series) AS k(site, series)
+            ON CONFLICT DO NOTHING;
+            -- Fast path: deltas from the staged rows and the stored last counter; buckets grow.
+            -- Its cached (generic) plan cannot see how many series the arrays hold and would pick
+            -- nested loops over hundreds of rows; it needs no index lookups, so hash joins only.
+            -- (The function's SET clause restores the caller's value on return.)
+            PERFORM set_config('enable_nestloop', 'off', true);
+            -- Only the window needs its rows sorted; every grouping hashes (the planner, which
+            -- cannot know the stage's size, would sort 20,000 rows again for the hourly groups).
+            PERFORM set_config('enable_sort', 'off', true);
+            PERFORM set_config('enable_incremental_sort', 'off', true);
+            WITH fast AS (
+                -- sid: a small integer per series, so that sorting and grouping compare integers,
+                -- not text (text comparisons were the biggest single cost of this statement)
+                SELECT f.site, f.series, f.last_counter, f.sid
+                FROM unnest(v_fast_site, v_fast_series, v_fast_counter) WITH ORDINALITY
+                     AS f(site, series, last_counter, sid)
+            ),
+            deltas AS (
+                -- One sample per series and time (numbers only: labels are fetched for the few
+                -- buckets at the end), with its hour, and deltas in (sid, time) order.
+                SELECT p.*, coalesce(lag(p.counter) OVER (PARTITION BY p.sid ORDER BY p."time"), p.stored_counter)
+                       AS prev_counter
+                FROM (
+                    SELECT fast.sid, max(fast.last_counter) AS stored_counter, n."time",
+                           max(n.hour) AS hour, max(n.day) AS day,
+                           {sample_numbers_of_n}
+                    FROM {stage_table} n
+                    JOIN fast ON fast.site = {site_of_n} AND fast.series = {series_of_n}
+                    WHERE n."time" IS NOT NULL
+                    GROUP BY fast.sid, n."time"
+                ) p
+            ),
+            hour_stats AS (
+                SELECT d.sid, d.hour, d.day,
+                       {hour_stats_of_d}
+                FROM deltas d
+                GROUP BY d.sid, d.hour, d.day
+            ),
+            fast_stats AS MATERIALIZED (
+                SELECT fast.site, fast.series, hour_stats.* FROM hour_stats JOIN fast ON fast.sid = hour_stats.sid
+            ),
+            hour_rows AS (
+                -- the labels and counter of each bucket's newest row: one index probe per bucket
+                SELECT {fast_stats_columns}, newest_row.*
+                FROM fast_stats
+                CROSS JOIN LATERAL (
+                    SELECT max(r.{counter_column}) AS last_counter{newest_labels_of_r}
+                    FROM {raw_table} r
+                    WHERE {r_matches_fast_stats} AND r."time" = fast_stats.last_time
+                ) newest_row
+            ),
+            upserted_hours AS (
+                INSERT INTO {hourly_table} AS t ({hourly_columns})
+                SELECT {hourly_values}
+                FROM hour_rows
+                ON CONFLICT ({hourly_key}) DO UPDATE SET
+                    {hourly_add}
+            ),
+            hours_of_day AS (
+                SELECT hour_rows.*,
+                       max(hour_rows.hour) OVER (PARTITION BY hour_rows.site, hour_rows.series, hour_rows.day)
+                       AS newest_hour
+                FROM hour_rows
+            ),
+            day_rows AS (
+                SELECT h.site, h.series, h.day,
+                       {day_stats_of_h_by_newest_hour}
+                FROM hours_of_day h
+                GROUP BY h.site, h.series, h.day
+            )
+            INSERT INTO {daily_table} AS t ({daily_columns})
+            SELECT {daily_values}
+            FROM day_rows
+            ON CONFLICT ({daily_key}) DO UPDATE SET
+                {daily_add};
+            PERFORM set_config('enable_nestloop', 'on', true);
+            PERFORM set_config('enable_sort', 'on', true);
+            PERFORM set_config('enable_incremental_sort', 'on', true);
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        -- Failing here would fail Telegraf's COPY, and Telegraf drops rows on such errors: keep
+        -- the rows, queue their buckets, and let the next drain recompute them.
+        RAISE WARNING 'telegraf-lutron: % rollup deferred: % (SQLSTATE %)', {level_name}, SQLERRM, SQLSTATE;
+        BEGIN
+            INSERT INTO {pending_buckets} (level, site, series, hour)
+            SELECT DISTINCT {level_name}, {site_of_n}, {series_of_n}, n.hour
+            FROM {stage_table} n WHERE n."time" IS NOT NULL
+            ON CONFLICT DO NOTHING;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'telegraf-lutron: cannot queue % rollup: %', {level_name}, SQLERRM;
+        END;
+    END;
+    {reset_stage};
+END;
+"""
+
+# --- the trigger: stage what a COPY brought ------------------------------------------------------
+
+_TRIGGER_BODY = """
+DECLARE
+    v_new_rows bigint;
+    v_staged bigint;
+    v_oldest timestamptz;
+    v_batch_rows bigint;
+    v_delay_seconds double precision;
+    v_tz text;
+BEGIN
+    BEGIN
+        SELECT coalesce(max(s.value) FILTER (WHERE s.name = 'rollup_batch_rows'), '0')::bigint,
+               coalesce(max(s.value) FILTER (WHERE s.name = 'rollup_delay_seconds'), '0')::double precision,
+               coalesce(max(s.value) FILTER (WHERE s.name = 'timezone'), 'UTC')
+        INTO v_batch_rows, v_delay_seconds, v_tz
+        FROM {settings_table} s;
+        -- Same lock as the drain: staged rows only change while it is held (see the drain).
+        PERFORM pg_advisory_xact_lock({lock_class}, hashtext({level_name}));
+        WITH times AS MATERIALIZED (
+            -- one time zone conversion per distinct time (a COPY has a handful), not per row
+            SELECT x."time", x.hour, (x.hour AT TIME ZONE v_tz)::date AS day
+            FROM (
+                SELECT t."time", {hour_start}(t."time", v_tz) AS hour
+                FROM (SELECT DISTINCT n."time" FROM new_rows n WHERE n."time" IS NOT NULL) t
+            ) x
+        )
+        INSERT INTO {stage_table} ({stage_columns}, hour, day)
+        SELECT {stage_values_of_n}, times.hour, times.day
+        FROM new_rows n JOIN times ON times."time" = n."time";
+        GET DIAGNOSTICS v_new_rows = ROW_COUNT;
+        UPDATE {rollup_state} st
+        SET staged_rows = st.staged_rows + v_new_rows,
+            oldest = coalesce(st.oldest, clock_timestamp()),
+            since = least(st.since, (SELECT min(n."time") FROM new_rows n))
+        WHERE st.level = {level_name}
+        RETURNING st.staged_rows, st.oldest INTO v_staged, v_oldest;
+    EXCEPTION WHEN OTHERS THEN
+        -- Never fail Telegraf's COPY (it would drop the rows): queue the buckets instead.
+        RAISE WARNING 'telegraf-lutron: % rollup deferred: % (SQLSTATE %)', {level_name}, SQLERRM, SQLSTATE;
+        BEGIN
+            SELECT coalesce(max(s.value) FILTER (WHERE s.name = 'timezone'), 'UTC') INTO v_tz FROM {settings_table} s;
+            INSERT INTO {pending_buckets} (level, site, series, hour)
+            SELECT DISTINCT {level_name}, {site_of_n}, {series_of_n}, {hour_start}(n."time", v_tz)
+            FROM new_rows n WHERE n."time" IS NOT NULL
+            ON CONFLICT DO NOTHING;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'telegraf-lutron: cannot queue % rollup: %', {level_name}, SQLERRM;
+        END;
+        RETURN NULL;
+    END;
+    IF v_staged >= v_batch_rows OR v_oldest <= clock_timestamp() - make_interval(secs => v_delay_seconds) THEN
+        PERFORM {drain_function}();
+    END IF;
+    RETURN NULL;
+END;
+"""
+
+# Start of the local clock hour containing t: t minus the minutes and seconds past the local hour.
+_HOUR_START = (
+    "CREATE FUNCTION {name}(t timestamptz, tz text) RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE"
+    " RETURN t - ((t AT TIME ZONE tz) - date_trunc('hour', t AT TIME ZONE tz))"
+)
+
+
+def create_hour_start_function() -> sql.Composed:
+    """`lutron.hour_start(t, tz)`: the start of the local clock hour containing `t`."""
+    return sql.SQL(_HOUR_START).format(name=_q(HOUR_START_FUNCTION))
+
+
+def _function(
+    name: sql.Identifier, args: str, returns: str, settings: tuple[str, ...], body: str
+) -> sql.Composed:
+    """`CREATE OR REPLACE FUNCTION` of one of ours: PL/pgSQL, SECURITY DEFINER, search_path pinned;
+    the body dollar-quoted, so that the DDL reads as it runs (see `golden`)."""
+    if "$function$" in body:
+        raise ValueError("a function body must not contain $function$")
+    header = sql.SQL(
+        "CREATE OR REPLACE FUNCTION {fn}({args}) RETURNS {returns} LANGUAGE plpgsql SECURITY DEFINER\n"
+        "SET search_path = pg_catalog, pg_temp{settings}\nAS $function$"
     ).format(
         fn=name,
         args=sql.SQL(args),
         returns=sql.SQL(returns),
-        settings=sql.SQL(settings),
-        body=sql.Literal(body),
+        settings=sql.SQL("".join(f"\nSET {s}" for s in settings)),
     )
+    return _join([header, sql.SQL(body), sql.SQL("$function$")], "")
 
 
 def create_trigger_function(level: Level, raw_schema: str) -> sql.Composed:
     """`lutron.rollup_<level>()`, the trigger on the raw table in `raw_schema`: stages the rows."""
-    body = Fragments(level, raw_schema).format(_TRIGGER_BODY).as_string(None)
-    return _function(trigger_function_name(level), "", "trigger", " SET jit = off", body)
+    body = Fragments(level, raw_schema).render(_TRIGGER_BODY)
+    return _function(trigger_function_name(level), "", "trigger", ("jit = off",), body)
 
 
 def create_drain_function(level: Level, raw_schema: str) -> sql.Composed:
     """`lutron.drain_<level>()`: roll up the staged rows."""
-    body = Fragments(level, raw_schema).format(_DRAIN_BODY).as_string(None)
+    body = Fragments(level, raw_schema).render(_DRAIN_BODY)
     settings = (
-        " SET enable_nestloop = on SET enable_sort = on SET enable_incremental_sort = on"
-        " SET jit = off SET work_mem = '64MB'"
+        "enable_nestloop = on",
+        "enable_sort = on",
+        "enable_incremental_sort = on",
+        "jit = off",
+        "work_mem = '64MB'",
     )
     return _function(drain_function_name(level), "", "void", settings, body)
 
@@ -779,18 +905,19 @@ def create_flush_function() -> sql.Composed:
     """`lutron.rollup_flush(level)`: bring one level's rollups up to date now (for readers that
     want the last minute too; call it once per level, each in its own transaction, so that it
     never holds two levels' locks)."""
-    cases = sql.SQL(" ").join(
-        sql.SQL("WHEN {} THEN PERFORM {}();").format(sql.Literal(lv.name), drain_function_name(lv))
+    cases = sql.SQL("").join(
+        sql.SQL("\n        WHEN {} THEN PERFORM {}();").format(sql.Literal(lv.name), drain_function_name(lv))
         for lv in LEVELS
     )
     body = sql.SQL(
-        "BEGIN CASE level {cases} ELSE RAISE EXCEPTION 'unknown level %', level; END CASE; END;"
+        "\nBEGIN\n    CASE level{cases}\n        ELSE RAISE EXCEPTION 'unknown level %', level;\n    END CASE;\nEND;\n"
     ).format(cases=cases)
-    return _function(_q(FLUSH_FUNCTION), "level text", "void", "", body.as_string(None))
+    return _function(_q(FLUSH_FUNCTION), "level text", "void", (), body.as_string(None))
 
 
 def functions(raw_schema: str) -> list[tuple[str, sql.Composed, sql.Composed]]:
-    """Every function `db init` installs: (name, its signature for GRANT/REVOKE, its DDL)."""
+    """Every function `db init` installs or updates: (name, its signature for GRANT/REVOKE, its
+    DDL). (`hour_start` is created once, by migration 1.)"""
     out = []
     for level in LEVELS:
         for name, ddl in (
@@ -815,17 +942,18 @@ def create_trigger(level: Level, raw_schema: str) -> sql.Composed:
     return sql.SQL(
         "CREATE TRIGGER {name} AFTER INSERT ON {raw} REFERENCING NEW TABLE AS new_rows"
         " FOR EACH STATEMENT EXECUTE FUNCTION {fn}()"
-    ).format(name=I(TRIGGER_NAME), raw=level.raw_table(raw_schema), fn=trigger_function_name(level))
+    ).format(name=Identifier(TRIGGER_NAME), raw=level.raw_table(raw_schema), fn=trigger_function_name(level))
 
 
 # --- bulk (re)computation -------------------------------------------------------------------
 
 _BULK_HOURLY = """
-WITH pts AS MATERIALIZED (
+WITH points AS MATERIALIZED (
     SELECT p.*, hours.hour, hours.day
     FROM (
-        SELECT {r_site} COLLATE "C" AS site, {r_series} COLLATE "C" AS series, r."time", {point_cols_r}
-        FROM {raw} r WHERE r."time" IS NOT NULL
+        SELECT {site_of_r} COLLATE "C" AS site, {series_of_r} COLLATE "C" AS series, r."time",
+               {sample_of_r}
+        FROM {raw_table} r WHERE r."time" IS NOT NULL
         GROUP BY 1, 2, 3
     ) p
     JOIN (
@@ -833,42 +961,65 @@ WITH pts AS MATERIALIZED (
         SELECT x."time", x.hour, (x.hour AT TIME ZONE {tz})::date AS day
         FROM (
             SELECT t."time", {hour_start}(t."time", {tz}) AS hour
-            FROM (SELECT DISTINCT r."time" FROM {raw} r WHERE r."time" IS NOT NULL) t
+            FROM (SELECT DISTINCT r."time" FROM {raw_table} r WHERE r."time" IS NOT NULL) t
         ) x
     ) hours ON hours."time" = p."time"
 ),
-dl AS (
-    SELECT pts.site, pts.series, pts.hour, pts.day, pts."time", pts.c, pts.w, pts.onv,
-           CASE WHEN pts.c IS NULL THEN NULL ELSE lag(pts.c) OVER w END AS pc
-    FROM pts
-    WINDOW w AS (PARTITION BY pts.site, pts.series, pts.c IS NULL ORDER BY pts."time")
+deltas AS (
+    SELECT p.site, p.series, p.hour, p.day, p."time", p.counter, p.watts, p.on_value,
+           CASE WHEN p.counter IS NULL THEN NULL ELSE lag(p.counter) OVER w END AS prev_counter
+    FROM points p
+    WINDOW w AS (PARTITION BY p.site, p.series, p.counter IS NULL ORDER BY p."time")
 ),
-agg0 AS (
-    SELECT dl.site, dl.series, dl.hour, dl.day, {hour_stats}
-    FROM dl
-    GROUP BY dl.site, dl.series, dl.hour, dl.day
+hour_stats AS (
+    SELECT d.site, d.series, d.hour, d.day,
+           {hour_stats_of_d}
+    FROM deltas d
+    GROUP BY d.site, d.series, d.hour, d.day
 ),
-{agg_finish}
-INSERT INTO {hourly} ({h_cols})
-SELECT {h_vals} FROM agg
-WHERE agg.hour >= {hour_from}
+{hour_rows}
+INSERT INTO {hourly_table} ({hourly_columns})
+SELECT {hourly_values}
+FROM hour_rows
+WHERE hour_rows.hour >= {hour_from}
 """
 
 _BULK_DAILY = """
-INSERT INTO {daily} ({d_cols})
-SELECT {d_vals} FROM (
-    SELECT h.site, {h_series} AS series, h.day, {day_aggs_h}
-    FROM {hourly} h
+INSERT INTO {daily_table} ({daily_columns})
+SELECT {daily_values}
+FROM (
+    SELECT h.site, {series_of_h} AS series, h.day,
+           {day_stats_of_h}
+    FROM {hourly_table} h
     WHERE h.day >= {day_from} AND (h.day::timestamp AT TIME ZONE {tz}) >= {day_frozen}
     GROUP BY 1, 2, 3
-) a
+) day_rows
 """
 
 _BULK_SERIES = """
-INSERT INTO {series_tbl} (level, site, series)
-SELECT DISTINCT {lvl}, {r_site}, {r_series} FROM {raw} r WHERE r."time" IS NOT NULL
+INSERT INTO {series_table} (level, site, series)
+SELECT DISTINCT {level_name}, {site_of_r}, {series_of_r} FROM {raw_table} r WHERE r."time" IS NOT NULL
 ON CONFLICT DO NOTHING
 """
+
+
+def rebuild_statements(level: Level, raw_schema: str) -> dict[str, sql.SQL]:
+    """The bulk statements of `rebuild_level`, with the named parameters `tz`, `hour_from` (the
+    hourly buckets to recompute), `day_from` and `day_frozen` (the days)."""
+    f = Fragments(level, raw_schema)
+    tz = sql.Placeholder("tz")
+    return {
+        "hourly": sql.SQL(f.render(_BULK_HOURLY, tz=tz, hour_from=sql.Placeholder("hour_from"))),
+        "daily": sql.SQL(
+            f.render(
+                _BULK_DAILY,
+                tz=tz,
+                day_from=sql.Placeholder("day_from"),
+                day_frozen=sql.Placeholder("day_frozen"),
+            )
+        ),
+        "series": sql.SQL(f.render(_BULK_SERIES)),
+    }
 
 
 def get_setting(cur: psycopg.Cursor[Any], name: str) -> str | None:
@@ -892,20 +1043,12 @@ def rebuild_level(
     have complete hourly rows when `redo_days` (after a time zone change, with `day` re-derived).
     """
     f = Fragments(level, raw_schema)
+    statements = rebuild_statements(level, raw_schema)
     raw_frozen = _frozen(cur, "raw_pruned_before")
     day_frozen = _frozen(cur, "hourly_pruned_before")
     # The caller holds a lock that keeps Telegraf out, so no trigger runs concurrently.
     cur.execute(sql.SQL("DELETE FROM {} WHERE hour >= %s").format(f.hourly), (raw_frozen,))
-    cur.execute(
-        f.format(
-            _BULK_HOURLY,
-            tz=sql.Placeholder("tz"),
-            hour_from=sql.Placeholder("hour_from"),
-            r_site=f.site("r"),
-            r_series=f.series("r"),
-        ),
-        {"tz": tz, "hour_from": raw_frozen},
-    )
+    cur.execute(statements["hourly"], {"tz": tz, "hour_from": raw_frozen})
     if redo_days:
         cur.execute(
             sql.SQL(
@@ -926,17 +1069,8 @@ def rebuild_level(
         ).format(f.daily),
         {"day_from": day_from, "tz": tz, "day_frozen": day_frozen},
     )
-    cur.execute(
-        f.format(
-            _BULK_DAILY,
-            tz=sql.Placeholder("tz"),
-            day_from=sql.Placeholder("day_from"),
-            day_frozen=sql.Placeholder("day_frozen"),
-            h_series=f.rollup_series("h"),
-        ),
-        {"tz": tz, "day_from": day_from, "day_frozen": day_frozen},
-    )
-    cur.execute(f.format(_BULK_SERIES, r_site=f.site("r"), r_series=f.series("r")))
+    cur.execute(statements["daily"], {"tz": tz, "day_from": day_from, "day_frozen": day_frozen})
+    cur.execute(statements["series"])
     cur.execute(sql.SQL("DELETE FROM {} WHERE level = %s").format(_q("pending_buckets")), (level.name,))
     # Staged rows are raw rows too, now rolled up: nothing is waiting any more.
     cur.execute(f.reset_stage())

@@ -21,6 +21,7 @@ import psycopg
 from psycopg import sql
 
 from telegraf_lutron.db import INTERNAL_SCHEMA, IncompatibleSchema, PermissionDenied, SchemaMissing
+from telegraf_lutron.db import fragments as frag
 from telegraf_lutron.db import rollups as rl
 from telegraf_lutron.db.levels import LEVELS, MEASUREMENTS, Level
 
@@ -43,25 +44,31 @@ class Context:
 
 @dataclass(frozen=True, slots=True)
 class Migration:
+    """One numbered step of the `lutron` schema. `statements` says exactly what it runs, so the
+    golden files (`golden`) show every migration's SQL; `apply` runs them in order."""
+
     version: int
     name: str
-    apply: Callable[[psycopg.Cursor[Any], Context], None]
+    statements: Callable[[Context], list[sql.Composed]]
+
+    def apply(self, cur: psycopg.Cursor[Any], ctx: Context) -> None:
+        for statement in self.statements(ctx):
+            cur.execute(statement)
+
+
+def _comment(table: sql.Composable, text: str) -> sql.Composed:
+    return sql.SQL("COMMENT ON TABLE {} IS {}").format(table, sql.Literal(text))
+
+
+def setting_statement(name: str, value: str) -> sql.Composed:
+    """Store a setting (as `write_setting`, without reporting whether it changed)."""
+    return sql.SQL(
+        "INSERT INTO {} AS s (name, value) VALUES ({}, {})"
+        " ON CONFLICT (name) DO UPDATE SET value = excluded.value WHERE s.value IS DISTINCT FROM excluded.value"
+    ).format(_q("settings"), sql.Literal(name), sql.Literal(value))
 
 
 # --- migration 1 ------------------------------------------------------------------------------
-
-_ROLLUP_STATS_DDL = """
-    samples integer NOT NULL,
-    energy_joules double precision NOT NULL,
-    watts_sum double precision NOT NULL,
-    watts_samples integer NOT NULL,
-    watts_max double precision,
-    on_samples integer NOT NULL,
-    off_samples integer NOT NULL,
-    first_time timestamptz NOT NULL,
-    last_time timestamptz NOT NULL,
-    watts_avg double precision GENERATED ALWAYS AS (watts_sum / nullif(watts_samples, 0)) STORED
-"""
 
 
 def _rollup_table(level: Level, bucket: str) -> sql.Composed:
@@ -72,7 +79,6 @@ def _rollup_table(level: Level, bucket: str) -> sql.Composed:
         else [sql.SQL("day date NOT NULL")]
     )
     labels = [sql.SQL("{} text").format(I(lab)) for lab in level.labels]
-    extra = [sql.SQL("last_counter double precision")] if bucket == "hour" else []
     table = level.hourly_table() if bucket == "hour" else level.daily_table()
     # Every COPY updates the current hour's and day's row of each series: free space on each page
     # keeps those updates HOT (no new index entries, no bloat).
@@ -80,84 +86,77 @@ def _rollup_table(level: Level, bucket: str) -> sql.Composed:
     return sql.SQL("CREATE TABLE {t} ({cols}, {stats}, PRIMARY KEY ({pk})) WITH (fillfactor = {ff})").format(
         t=table,
         cols=sql.SQL(", ").join([*keys, *bucket_cols, *labels]),
-        stats=sql.SQL(", ").join([sql.SQL(_ROLLUP_STATS_DDL), *extra]),
+        stats=rl.stats_ddl(hourly=bucket == "hour"),
         pk=sql.SQL(", ").join([*(I(k) for k in level.key_columns), I(bucket)]),
         ff=fillfactor,
     )
 
 
-def _comment(cur: psycopg.Cursor[Any], table: sql.Composable, text: str) -> None:
-    cur.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(table, sql.Literal(text)))
-
-
-def _m1_initial(cur: psycopg.Cursor[Any], ctx: Context) -> None:
-    cur.execute(
-        sql.SQL("CREATE TABLE {} (name text PRIMARY KEY, value text NOT NULL)").format(_q("settings"))
-    )
-    cur.execute(
+def _m1_initial(ctx: Context) -> list[sql.Composed]:
+    out: list[sql.Composed] = [
+        sql.SQL("CREATE TABLE {} (name text PRIMARY KEY, value text NOT NULL)").format(_q("settings")),
         sql.SQL(
             "CREATE TABLE {} (level text NOT NULL, site text NOT NULL, series text NOT NULL,"
             " PRIMARY KEY (level, site, series))"
-        ).format(_q("series"))
-    )
-    _comment(cur, _q("series"), "every series ever seen: level (zone, area, system), site and zone/area id")
-    cur.execute(
+        ).format(_q("series")),
+        _comment(_q("series"), "every series ever seen: level (zone, area, system), site and zone/area id"),
         sql.SQL(
             "CREATE TABLE {} (level text NOT NULL, site text NOT NULL, series text NOT NULL,"
             " hour timestamptz NOT NULL, PRIMARY KEY (level, site, series, hour))"
-        ).format(_q("pending_buckets"))
-    )
-    _comment(cur, _q("pending_buckets"), "hourly buckets whose rollup failed; recomputed by the next insert")
-    # Start of the local clock hour containing t: t minus the minutes and seconds past the local hour.
-    cur.execute(
-        sql.SQL(
-            "CREATE FUNCTION {}(t timestamptz, tz text) RETURNS timestamptz LANGUAGE sql IMMUTABLE PARALLEL SAFE"
-            " RETURN t - ((t AT TIME ZONE tz) - date_trunc('hour', t AT TIME ZONE tz))"
-        ).format(_q("hour_start"))
-    )
+        ).format(_q("pending_buckets")),
+        _comment(_q("pending_buckets"), "hourly buckets whose rollup failed; recomputed by the next insert"),
+        rl.create_hour_start_function(),
+    ]
     for level in LEVELS:
         for bucket in ("hour", "day"):
-            cur.execute(_rollup_table(level, bucket))
+            out.append(_rollup_table(level, bucket))
             table = level.hourly if bucket == "hour" else level.daily
             # Cross-series range scans (UI, prune); per-series lookups use the primary key.
-            cur.execute(
+            out.append(
                 sql.SQL("CREATE INDEX {} ON {} ({})").format(I(f"{table}_{bucket}_idx"), _q(table), I(bucket))
             )
-            _comment(
-                cur,
-                _q(table),
-                f"{'hourly' if bucket == 'hour' else 'daily'} energy and power per {level.name}"
-                f" from {level.measurement} (maintained by trigger {rl.TRIGGER_NAME})",
+            out.append(
+                _comment(
+                    _q(table),
+                    f"{'hourly' if bucket == 'hour' else 'daily'} energy and power per {level.name}"
+                    f" from {level.measurement} (maintained by trigger {rl.TRIGGER_NAME})",
+                )
             )
+    return out
 
 
-def _m2_staged_rollups(cur: psycopg.Cursor[Any], ctx: Context) -> None:
-    cur.execute(
+def _m2_staged_rollups(ctx: Context) -> list[sql.Composed]:
+    out: list[sql.Composed] = [
         sql.SQL(
             "CREATE TABLE {} (level text PRIMARY KEY, staged_rows bigint NOT NULL DEFAULT 0,"
             " oldest timestamptz, since timestamptz)"
-        ).format(_q("rollup_state"))
-    )
-    _comment(
-        cur,
-        _q("rollup_state"),
-        "rows staged for the next rollup drain per level: how many, when the first arrived,"
-        " the oldest time among them",
-    )
-    for level in LEVELS:
-        f = rl.Fragments(level, ctx.raw_schema)
-        cur.execute(f.stage_ddl())
+        ).format(_q("rollup_state")),
         _comment(
-            cur,
-            rl.stage_table(level),
-            f"rows of {level.measurement} not yet rolled up (drained by {INTERNAL_SCHEMA}.{rl.drain_function(level)})",
+            _q("rollup_state"),
+            "rows staged for the next rollup drain per level: how many, when the first arrived,"
+            " the oldest time among them",
+        ),
+    ]
+    for level in LEVELS:
+        out.append(rl.Fragments(level, ctx.raw_schema).stage_ddl())
+        out.append(
+            _comment(
+                rl.stage_table(level),
+                f"rows of {level.measurement} not yet rolled up"
+                f" (drained by {INTERNAL_SCHEMA}.{rl.drain_function(level)})",
+            )
         )
-        cur.execute(sql.SQL("INSERT INTO {} (level) VALUES (%s)").format(_q("rollup_state")), (level.name,))
-    _comment(
-        cur, _q("pending_buckets"), "hourly buckets whose rollup failed; recomputed by the next rollup drain"
+        out.append(
+            sql.SQL("INSERT INTO {} (level) VALUES ({})").format(_q("rollup_state"), sql.Literal(level.name))
+        )
+    out.append(
+        _comment(
+            _q("pending_buckets"), "hourly buckets whose rollup failed; recomputed by the next rollup drain"
+        )
     )
-    write_setting(cur, "rollup_batch_rows", str(rl.DEFAULT_BATCH_ROWS))
-    write_setting(cur, "rollup_delay_seconds", str(rl.DEFAULT_DELAY_SECONDS))
+    out.append(setting_statement("rollup_batch_rows", str(rl.DEFAULT_BATCH_ROWS)))
+    out.append(setting_statement("rollup_delay_seconds", str(rl.DEFAULT_DELAY_SECONDS)))
+    return out
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -206,14 +205,17 @@ def _is_tag_comment(comment: str | None) -> bool:
     return bool(comment) and (comment or "").split(maxsplit=1)[0] == "tag"
 
 
-def _create_measurement(cur: psycopg.Cursor[Any], level: Level, schema: str) -> None:
+def create_measurement(level: Level, schema: str) -> list[sql.Composed]:
+    """A measurement table exactly as Telegraf's outputs.postgresql creates it (docs/telegraf.md
+    §3), but with timestamptz: `time`, then a text column per tag (commented 'tag'), then a
+    double precision column per field, each group alphabetical."""
     table = level.raw_table(schema)
-    cols = [sql.SQL('"time" timestamptz NOT NULL')]
+    cols: list[sql.Composable] = [sql.SQL('"time" timestamptz NOT NULL')]
     cols += [sql.SQL("{} text").format(I(t)) for t in level.tags]
     cols += [sql.SQL("{} double precision").format(I(f)) for f in level.fields]
-    cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(cols)))
-    for tag in level.tags:
-        cur.execute(sql.SQL("COMMENT ON COLUMN {}.{} IS 'tag'").format(table, I(tag)))
+    out: list[sql.Composed] = [sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(cols))]
+    out += [sql.SQL("COMMENT ON COLUMN {}.{} IS 'tag'").format(table, I(tag)) for tag in level.tags]
+    return out
 
 
 def _adapt_measurement(cur: psycopg.Cursor[Any], level: Level, schema: str) -> list[str]:
@@ -288,21 +290,28 @@ def _adapt_measurement(cur: psycopg.Cursor[Any], level: Level, schema: str) -> l
     return actions
 
 
-def _ensure_indexes(cur: psycopg.Cursor[Any], level: Level, schema: str) -> list[str]:
-    actions = []
+def measurement_indexes(level: Level, schema: str) -> dict[str, sql.Composed]:
+    """The indexes `db init` keeps on a measurement table: name -> CREATE INDEX."""
     table = level.raw_table(schema)
-    key_exprs = [sql.SQL("coalesce(site, '')")]
-    if level.key:
-        key_exprs.append(sql.SQL("coalesce({}, '')").format(I(level.key)))
     wanted = {
         # per-series time order: the rollup trigger's lookups, UI "current" queries, prune
-        f"{level.measurement}_series_time_idx": sql.SQL('({}, "time")').format(sql.SQL(", ").join(key_exprs)),
+        f"{level.measurement}_series_time_idx": sql.SQL('({}, "time")').format(
+            frag.raw_series_index_key(level)
+        ),
         # ad-hoc time-range queries (Grafana); a BRIN index costs a few pages
         f"{level.measurement}_time_brin": sql.SQL('USING brin ("time")'),
     }
-    for index, definition in wanted.items():
+    return {
+        name: sql.SQL("CREATE INDEX {} ON {} {}").format(I(name), table, definition)
+        for name, definition in wanted.items()
+    }
+
+
+def _ensure_indexes(cur: psycopg.Cursor[Any], level: Level, schema: str) -> list[str]:
+    actions = []
+    for index, statement in measurement_indexes(level, schema).items():
         if not _relation_exists_any(cur, schema, index):
-            cur.execute(sql.SQL("CREATE INDEX {} ON {} {}").format(I(index), table, definition))
+            cur.execute(statement)
             actions.append(f"created index {schema}.{index}")
     return actions
 
@@ -553,7 +562,8 @@ def _init(
         if _relation_exists(cur, raw_schema, level.measurement):
             actions += _adapt_measurement(cur, level, raw_schema)
         else:
-            _create_measurement(cur, level, raw_schema)
+            for statement in create_measurement(level, raw_schema):
+                cur.execute(statement)
             actions.append(f"created table {name}")
         actions += _ensure_indexes(cur, level, raw_schema)
         if not _has_trigger(cur, raw_schema, level.measurement):
