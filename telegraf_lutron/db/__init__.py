@@ -6,6 +6,8 @@ Modules:
 - `prune`: retention, in short batches that never block Telegraf for long.
 - `stats`: sizes and row counts.
 - `queries`: what the web UI reads (psycopg pool, rollups chosen by range).
+- `fragments`: SQL pieces the rollups, the queries and prune share (series match, ranges).
+- `golden`: renders the generated SQL into `sql/` for review (`python -m telegraf_lutron.db.golden`).
 - `cli`: the `telegraf-lutron db` subcommand.
 
 This module holds what they share: the errors a user can hit, and connection-string handling that
