@@ -155,6 +155,18 @@ def prometheus_names() -> dict[str, str]:
     return {f"{m.name}_{f.name}": f.type for m in CATALOGUE for f in m.fields}
 
 
+def postgres_measurements() -> tuple[str, ...]:
+    """The measurements routed to outputs.postgresql (its `namepass`), in catalogue order."""
+    return tuple(m.name for m in CATALOGUE if m.postgres)
+
+
+def postgres_tags() -> tuple[str, ...]:
+    """Every tag a PostgreSQL-bound measurement may carry, sorted: the output's `taginclude`, so
+    that Telegraf's own `host` and `[global_tags]` never reach tables without a column for them
+    (docs/telegraf.md §3)."""
+    return tuple(sorted({t for m in CATALOGUE if m.postgres for t in m.tags}))
+
+
 def tag(value: str, fallback: str) -> str:
     return safe_tag_value(value) or fallback
 

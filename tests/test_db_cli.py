@@ -14,6 +14,7 @@ import pytest
 from psycopg import conninfo
 
 from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, make_house
+from telegraf_lutron.metrics import postgres_measurements, postgres_tags
 
 _SCRIPT = Path(sys.executable).with_name("telegraf-lutron")
 COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "telegraf_lutron"]
@@ -41,7 +42,8 @@ def test_init_prints_a_matching_outputs_postgresql_block_without_the_password(pg
     assert "applied migration 1" in result.stdout and "time zone Europe/Berlin" in result.stdout
     block = result.stdout[result.stdout.index("[[outputs.postgresql]]") :]
     conf = tomllib.loads(block)["outputs"]["postgresql"][0]
-    assert conf["namepass"] == ["lutron_power", "lutron_area", "lutron_zone"]
+    assert conf["namepass"] == list(postgres_measurements())
+    assert conf["taginclude"] == list(postgres_tags())  # no host, no [global_tags] (see test_telegraf_conf)
     assert conf["timestamp_column_type"] == "timestamp with time zone"
     assert conf["startup_error_behavior"] == "retry"
     assert conf["schema"] == "public"

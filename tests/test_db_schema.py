@@ -4,8 +4,10 @@ roles, and the settings it refuses to change silently."""
 from __future__ import annotations
 
 import secrets
+import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -14,11 +16,14 @@ from pg_fixtures import assert_rollups_match, flush_rollups, init_db, metrics_of
 from psycopg import conninfo, sql
 
 from telegraf_lutron.db import IncompatibleSchema, PermissionDenied, golden
-from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, make_house
+from telegraf_lutron.db.cli import telegraf_block
+from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, add_agent_tags, make_house
 from telegraf_lutron.db.levels import LEVELS
 from telegraf_lutron.db.schema import LATEST, rebuild, status
 from telegraf_lutron.lineproto_parse import Metric
 from telegraf_lutron.metrics import CATALOGUE, Measurement
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def telegraf_order(m: Measurement) -> tuple[list[str], list[str]]:
@@ -270,6 +275,94 @@ def test_telegraf_role_inserts_and_the_triggers_roll_up_for_it(pg_dsn: str, role
             conn.execute("DELETE FROM lutron.zone_hourly")
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT sum(samples) FROM lutron.zone_hourly").fetchone()[0] == 20
+
+
+def _shipped_postgresql_output() -> dict[str, Any]:
+    (pg,) = tomllib.loads((ROOT / "telegraf.conf.example").read_text())["outputs"]["postgresql"]
+    return dict(pg)
+
+
+@pytest.mark.db
+def test_telegrafs_own_tags_reach_the_restricted_role_only_without_the_filter(pg_dsn: str, role: str) -> None:
+    """Telegraf adds `host` and every [global_tags] entry; for a tag without a column it runs ALTER
+    TABLE ADD COLUMN, which the --telegraf-role may not (42501, permanent): every metric with the
+    tag is dropped, at every flush. The shipped configuration's taginclude prevents it."""
+    init_db(pg_dsn, telegraf_role=role)
+    gen = HistoryGenerator(make_house(2), start=datetime(2024, 6, 3, 10, tzinfo=UTC))
+    lines = gen.lines(gen.ticks(5))
+    as_telegraf_sends = add_agent_tags(metrics_of(lines), host="telegraf-01", global_tags={"house": "main"})
+    pg = _shipped_postgresql_output()
+    counts = sql.SQL(" UNION ALL ").join(
+        sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(m)) for m in EXPECTED
+    )
+    with psycopg.connect(conninfo.make_conninfo(pg_dsn, user=role)) as conn:
+        unfiltered = TelegrafWriter(conn, namepass=pg["namepass"])
+        for _flush in range(2):  # the same at every flush
+            unfiltered.write(as_telegraf_sends)
+        assert [e.sqlstate for e in unfiltered.schema_errors] == ["42501"] * 2 * len(EXPECTED)
+        assert any("missing tag columns (dropping metrics): host, house" in line for line in unfiltered.log)
+        assert [n for (n,) in conn.execute(counts)] == [0] * len(EXPECTED)
+
+        filtered = TelegrafWriter(conn, namepass=pg["namepass"], taginclude=pg["taginclude"])
+        filtered.write(as_telegraf_sends)
+        assert filtered.schema_errors == [] and filtered.log == []
+        assert sum(n for (n,) in conn.execute(counts)) == len(metrics_of(lines))
+    with psycopg.connect(pg_dsn) as conn:  # nothing altered, no column added
+        assert "host" not in {c[0] for c in columns(conn, "lutron_zone")}
+
+
+@pytest.mark.db
+def test_the_block_db_init_prints_lets_the_restricted_role_write(pg_dsn: str, role: str) -> None:
+    report = init_db(pg_dsn, telegraf_role=role)
+    (pg,) = tomllib.loads(telegraf_block(pg_dsn, report.schema, role))["outputs"]["postgresql"]
+    gen = HistoryGenerator(make_house(2), start=datetime(2024, 6, 3, 10, tzinfo=UTC))
+    sent = add_agent_tags(
+        metrics_of(gen.lines(gen.ticks(3))), host="telegraf-01", global_tags={"env": "home"}
+    )
+    with psycopg.connect(conninfo.make_conninfo(pg_dsn, user=role)) as conn:
+        writer = TelegrafWriter(conn, namepass=pg["namepass"], taginclude=pg["taginclude"])
+        writer.write(sent)
+        assert writer.schema_errors == []
+        assert conn.execute("SELECT count(*) FROM lutron_zone").fetchone()[0] == 6
+
+
+@pytest.mark.db
+@pytest.mark.parametrize(
+    ("ddl", "option"),
+    [
+        ('"time" timestamptz, tags jsonb, watts double precision', "tags_as_jsonb"),
+        ('"time" timestamptz, site text, zone_id text, fields jsonb', "fields_as_jsonb"),
+        (
+            '"time" timestamptz, site text, "timestamp" timestamptz, watts double precision',
+            "timestamp_column_name",
+        ),
+    ],
+)
+def test_init_warns_about_telegraf_options_that_break_the_tables(pg_dsn: str, ddl: str, option: str) -> None:
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(f"CREATE TABLE lutron_zone ({ddl})")
+    report = init_db(pg_dsn)
+    warnings = [a for a in report.actions if a.startswith("WARNING: public.lutron_zone")]
+    assert len(warnings) == 1 and option in warnings[0], report.actions
+
+
+@pytest.mark.db
+def test_init_refuses_a_table_whose_time_column_was_renamed(pg_dsn: str) -> None:
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute('CREATE TABLE lutron_area ("ts" timestamptz, site text, watts double precision)')
+    with pytest.raises(
+        IncompatibleSchema, match=r"in ts: outputs.postgresql timestamp_column_name was changed"
+    ):
+        init_db(pg_dsn)
+
+
+@pytest.mark.db
+def test_a_column_of_our_own_with_a_default_is_not_taken_for_telegrafs_time(pg_dsn: str) -> None:
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(
+            'CREATE TABLE lutron_power ("time" timestamptz, site text, inserted_at timestamptz DEFAULT now())'
+        )
+    assert not [a for a in init_db(pg_dsn).actions if a.startswith("WARNING")]
 
 
 def test_init_without_rights_says_what_to_do(pg_lutron_dsn: str, role: str, pg_server_dsn: str) -> None:

@@ -6,9 +6,15 @@ import tomllib
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from telegraf_lutron.metrics import CATALOGUE, prometheus_names
+import pytest
 
-CONF = Path(__file__).resolve().parent.parent / "telegraf.conf.example"
+from telegraf_lutron import metrics
+from telegraf_lutron.db.cli import output_filters, telegraf_block
+from telegraf_lutron.metrics import CATALOGUE, Field, Measurement, prometheus_names
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / "telegraf.conf.example"
+STACK_CONF = ROOT / "deploy" / "telegraf.conf"
 
 
 def load() -> dict:
@@ -52,6 +58,47 @@ def test_every_metric_has_its_prometheus_type() -> None:
 
 def test_postgresql_gets_power_and_energy_only() -> None:
     (pg,) = load()["outputs"]["postgresql"]
-    assert pg["namepass"] == ["lutron_power", "lutron_area", "lutron_zone"]
+    assert set(pg["namepass"]) == {"lutron_power", "lutron_area", "lutron_zone"}
     assert pg["timestamp_column_type"] == "timestamp with time zone"
     assert pg["startup_error_behavior"] == "retry"
+
+
+def filter_mismatch(text: str) -> str | None:
+    """Why the [[outputs.postgresql]] of a Telegraf config does not carry the generated metric
+    filters (`db.cli.output_filters`, from the catalogue), or None when it does."""
+    (pg,) = tomllib.loads(text)["outputs"]["postgresql"]
+    want = tomllib.loads("\n".join(output_filters()))
+    have = {k: pg.get(k) for k in want}
+    if have != want:
+        return f"[[outputs.postgresql]] has {have}; it must say (as db init prints):\n" + "\n".join(
+            output_filters()
+        )
+    missing = [line for line in output_filters() if f"  {line}\n" not in text]
+    return f"not written as db init prints it: {missing}" if missing else None
+
+
+@pytest.mark.parametrize("path", [CONF, STACK_CONF], ids=lambda p: p.name)
+def test_postgresql_takes_only_the_catalogues_measurements_and_tags(path: Path) -> None:
+    # Telegraf adds host and [global_tags]; a tag without a column makes it ALTER the table, which
+    # the --telegraf-role may not, and then it drops every metric with that tag (docs/telegraf.md §3).
+    assert filter_mismatch(path.read_text()) is None, filter_mismatch(path.read_text())
+
+
+def test_db_init_prints_the_same_filters() -> None:
+    block = telegraf_block("host=db.example dbname=lutron", "public")
+    assert filter_mismatch(block) is None
+    (pg,) = tomllib.loads(block)["outputs"]["postgresql"]
+    assert pg["taginclude"] == sorted({t for m in CATALOGUE if m.postgres for t in m.tags})
+    assert pg["namepass"] == [m.name for m in CATALOGUE if m.postgres]
+
+
+def test_a_tag_new_in_the_catalogue_fails_until_the_configs_follow(monkeypatch: pytest.MonkeyPatch) -> None:
+    # e.g. a `kind` tag on lutron_zone: the shipped files must list it, or Telegraf would drop it.
+    zone = metrics.measurement("lutron_zone")
+    grown = Measurement(zone.name, (*zone.tags, "kind"), zone.fields, postgres=True)
+    monkeypatch.setattr(metrics, "CATALOGUE", tuple(grown if m is zone else m for m in CATALOGUE))
+    assert filter_mismatch(CONF.read_text()) is not None
+    # ...and a new PostgreSQL measurement must be in namepass.
+    extra = Measurement("lutron_change", ("site",), (Field("level", "gauge"),), postgres=True)
+    monkeypatch.setattr(metrics, "CATALOGUE", (*CATALOGUE, extra))
+    assert filter_mismatch(CONF.read_text()) is not None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from collections.abc import Callable
 
 import psycopg
 
@@ -21,7 +21,7 @@ from telegraf_lutron.db import (
     telegraf_connection,
     translate,
 )
-from telegraf_lutron.db.levels import MEASUREMENTS
+from telegraf_lutron.metrics import postgres_measurements, postgres_tags
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -113,28 +113,47 @@ def _init(args: argparse.Namespace, dsn: str) -> int:
     return EXIT_OK
 
 
+def output_filters() -> list[str]:
+    """The metric filters of `[[outputs.postgresql]]`, generated from the metric catalogue: only
+    the measurements db init makes tables for (`namepass`), and only the tags those tables have
+    columns for (`taginclude`). Telegraf adds `host` (unless `omit_hostname = true`) and every
+    `[global_tags]` entry to each metric; a tag without a column makes it ALTER the table, which the
+    role `db init --telegraf-role` makes may not do (SQLSTATE 42501), and Telegraf then drops every
+    metric carrying that tag, at every flush (docs/telegraf.md §3). telegraf.conf.example and
+    deploy/telegraf.conf carry the same lines (a test compares them)."""
+    return [
+        f"namepass = [{', '.join(_toml_string(m) for m in postgres_measurements())}]",
+        f"taginclude = [{', '.join(_toml_string(t) for t in postgres_tags())}]",
+    ]
+
+
 def telegraf_block(dsn: str, schema: str, telegraf_role: str | None = None) -> str:
     """The `[[outputs.postgresql]]` section matching the tables `init` made (no password in it)."""
-    namepass = ", ".join(f'"{m}"' for m in sorted(MEASUREMENTS, key=_namepass_order))
     connection = telegraf_connection(dsn, telegraf_role)
     lines = [
-        "# Telegraf >= 1.31 (timestamp_column_type 1.28, startup_error_behavior 1.31).",
+        "# Telegraf >= 1.31 (startup_error_behavior; timestamp_column_type since 1.28).",
         "[[outputs.postgresql]]",
-        f'  connection = "{_toml_escape(connection)}"',
-        f'  schema = "{_toml_escape(schema)}"',
+        f"  connection = {_toml_string(connection)}",
+        f"  schema = {_toml_string(schema)}",
+        "  ## Used only when Telegraf creates a table or column itself (db init's have this type):",
         '  timestamp_column_type = "timestamp with time zone"',
         '  startup_error_behavior = "retry"   # keep Telegraf running while the database is down',
-        f"  namepass = [{namepass}]",
-        "  ## The tables already exist (telegraf-lutron db init). Optional: stop Telegraf from creating",
-        "  ## or altering tables, e.g. when its role has no DDL rights:",
+        "  ## Only our measurements, and only the tags their tables have columns for: Telegraf adds",
+        '  ## "host" and every [global_tags] entry, and a tag without a column makes it ALTER the table;',
+        "  ## a role without DDL rights cannot, and Telegraf then drops every metric with that tag.",
+        "  ## After an upgrade, copy these two lines again from `telegraf-lutron db init`.",
+        *(f"  {line}" for line in output_filters()),
+        "  ## Keep Telegraf's defaults tags_as_foreign_keys, tags_as_jsonb, fields_as_jsonb = false and",
+        '  ## timestamp_column_name = "time": the tables have a column per tag and field, and "time".',
+        "  ## Optional: stop Telegraf from creating or altering tables (they exist already):",
         "  # create_templates = []",
         "  # add_column_templates = []",
     ]
     return "\n".join(lines)
 
 
-def _namepass_order(m: str) -> int:
-    return ["lutron_power", "lutron_area", "lutron_zone"].index(m)
+def _toml_string(text: str) -> str:
+    return f'"{_toml_escape(text)}"'
 
 
 def _toml_escape(text: str) -> str:
@@ -226,7 +245,7 @@ def _rebuild(args: argparse.Namespace, dsn: str) -> int:
     return EXIT_OK
 
 
-_HANDLERS: dict[str, Any] = {
+_HANDLERS: dict[str, Callable[[argparse.Namespace, str], int]] = {
     "init": _init,
     "status": _status,
     "prune": _prune,

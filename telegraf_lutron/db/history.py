@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatchcase
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,20 +29,69 @@ from telegraf_lutron.lineprotocol import encode, safe_tag_value
 
 # --- writing like Telegraf's outputs.postgresql -------------------------------------------------
 
+# Telegraf's lock around schema changes (outputs/postgresql/table_manager.go), shared by every
+# Telegraf writing to the database.
+SCHEMA_LOCK = 5705450890675909945
+
 
 def ns_to_datetime(ts_ns: int) -> datetime:
     # PostgreSQL keeps microseconds; Telegraf's pgx encoder truncates the nanoseconds.
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts_ns // 1000)
 
 
-class TelegrafWriter:
-    """Writes metrics the way outputs.postgresql does (contract §3): one transaction per flush, a
-    SAVEPOINT and one `COPY "schema"."measurement" ("time", tags..., fields...) FROM STDIN` per
-    measurement, columns named (time, then tags and fields, each alphabetical), missing values NULL.
+def add_agent_tags(
+    metrics: Iterable[Metric], *, host: str | None = None, global_tags: Mapping[str, str] | None = None
+) -> list[Metric]:
+    """What Telegraf's agent adds to every metric before any output sees it (docs/telegraf.md §3):
+    `host` (unless `[agent] omit_hostname = true`; pass None for that) and each `[global_tags]`
+    entry, where the metric does not already carry that tag."""
+    extra = dict(global_tags or {})
+    if host is not None:
+        extra["host"] = host
+    return [Metric(m.name, dict(sorted({**extra, **m.tags}.items())), m.fields, m.ts) for m in metrics]
 
-    With `create_tables` it also does what Telegraf's default create_templates/add_column_templates
-    do: `CREATE TABLE` with `timestamp_type` time, text tags commented 'tag', and double precision
-    fields, and `ADD COLUMN IF NOT EXISTS` for new ones. (Text COPY here; Telegraf uses binary COPY.)
+
+def _is_temporary(exc: psycopg.Error) -> bool:
+    """Telegraf's split of PostgreSQL errors (docs/telegraf.md §3): temporary ones keep the batch
+    buffered for the next flush, everything else is permanent."""
+    state = exc.sqlstate or ""
+    if state in ("57014", "57P04"):
+        return False
+    return state[:2] in ("53", "57", "25") or state in ("40P01", "42701", "42P07")
+
+
+def _column_type(value: object) -> str:
+    """The type Telegraf gives a new field column: that of the first value (bool before int: a
+    Python bool is an int)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "bigint"
+    if isinstance(value, str):
+        return "text"
+    return "double precision"
+
+
+class TelegrafWriter:
+    """Writes metrics the way outputs.postgresql does (docs/telegraf.md §3), for tests, the demo
+    and the benchmarks.
+
+    - The output's metric filters first: `namepass` (measurement globs) and `taginclude` (tag key
+      globs; the other tags are removed), as in `[[outputs.postgresql]]`.
+    - One transaction per flush; per measurement a SAVEPOINT and Telegraf's table manager: the
+      table's columns (read from information_schema, cached like Telegraf caches them) against the
+      batch's tags and fields. A missing column is added in a nested transaction under Telegraf's
+      schema lock, `ALTER TABLE ... ADD COLUMN IF NOT EXISTS` (tag columns commented 'tag'), or the
+      table created when it does not exist (`create_tables`, Telegraf's default create_templates;
+      text tags, fields typed by their first value, `timestamp_type` time). If that is not
+      allowed (`create_tables`/`add_columns` off, like `create_templates = []` /
+      `add_column_templates = []`) or fails with a permanent error (a role without DDL rights gets
+      SQLSTATE 42501), Telegraf logs it and goes on without the column: every metric carrying a
+      missing tag is dropped, a missing field is left out, a metric left without fields is
+      dropped. `log` keeps those lines, `schema_errors` the errors.
+    - Then one `COPY "schema"."measurement" ("time", tags..., fields...) FROM STDIN`, columns named
+      (time, then tags and fields, each alphabetical), missing values NULL. (Text COPY here;
+      Telegraf uses binary COPY.)
     """
 
     def __init__(
@@ -50,15 +100,24 @@ class TelegrafWriter:
         *,
         schema: str = "public",
         create_tables: bool = False,
+        add_columns: bool = True,
         timestamp_type: str = "timestamp with time zone",
+        namepass: Sequence[str] | None = None,
+        taginclude: Sequence[str] | None = None,
     ) -> None:
         if conn.autocommit:
             raise ValueError("TelegrafWriter needs a non-autocommit connection (one transaction per flush)")
         self.conn = conn
         self.schema = schema
         self.create_tables = create_tables
+        self.add_columns = add_columns
         self.timestamp_type = timestamp_type
+        self.namepass = namepass
+        self.taginclude = taginclude
         self.copies: list[str] = []  # the COPY statements issued, for assertions
+        self.log: list[str] = []  # what Telegraf would log about the schema
+        self.schema_errors: list[psycopg.Error] = []
+        self._columns: dict[str, set[str]] = {}  # Telegraf's per-table column cache
 
     def write_lines(self, text: str) -> None:
         """Parse `text` with the strict Telegraf parser and write all of it as one flush."""
@@ -67,60 +126,114 @@ class TelegrafWriter:
             raise errors[0]
         self.write(metrics)
 
+    def _selected(self, metrics: Iterable[Metric]) -> Iterator[Metric]:
+        for m in metrics:
+            if self.namepass is not None and not any(fnmatchcase(m.name, g) for g in self.namepass):
+                continue
+            if self.taginclude is not None:
+                keep = self.taginclude
+                m = Metric(
+                    m.name,
+                    {k: v for k, v in m.tags.items() if any(fnmatchcase(k, g) for g in keep)},
+                    m.fields,
+                    m.ts,
+                )
+            yield m
+
     def write(self, metrics: Iterable[Metric]) -> None:
         by_table: dict[str, list[Metric]] = defaultdict(list)
-        for m in metrics:
+        for m in self._selected(metrics):
             by_table[m.name].append(m)
         with self.conn.transaction(), self.conn.cursor() as cur:
             for name, batch in by_table.items():
-                tags = sorted({k for m in batch for k in m.tags})
-                fields = sorted({k for m in batch for k in m.fields})
-                table = sql.Identifier(self.schema, name)
                 with self.conn.transaction():  # SAVEPOINT, as Telegraf does per sub-batch
-                    if self.create_tables:
-                        self._ensure_table(cur, name, tags, fields)
-                    columns = sql.SQL(", ").join(sql.Identifier(c) for c in ["time", *tags, *fields])
-                    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, columns)
-                    self.copies.append(statement.as_string(self.conn))
-                    with cur.copy(statement) as copy:
-                        for m in batch:
-                            ts = ns_to_datetime(m.ts if m.ts is not None else _now_ns())
-                            if self.timestamp_type == "timestamp without time zone":
-                                ts = ts.replace(tzinfo=None)
-                            copy.write_row(
-                                [ts, *(m.tags.get(t) for t in tags), *(m.fields.get(f) for f in fields)]
-                            )
+                    self._write_table(cur, name, batch)
 
-    def _ensure_table(self, cur: psycopg.Cursor[Any], name: str, tags: list[str], fields: list[str]) -> None:
+    def _write_table(self, cur: psycopg.Cursor[Any], name: str, batch: list[Metric]) -> None:
+        tags = sorted({k for m in batch for k in m.tags})
+        fields = sorted({k for m in batch for k in m.fields})
+        first_values = {k: v for m in reversed(batch) for k, v in m.fields.items()}
+        missing = self._ensure_columns(cur, name, tags, {f: _column_type(first_values[f]) for f in fields})
+        if "time" in missing:
+            raise psycopg.errors.UndefinedColumn(
+                f'metric/table mismatch: critical column "time" missing from {name!r}'
+            )
+        dropped_tags = [t for t in tags if t in missing]
+        if dropped_tags:
+            self.log.append(
+                f"Table {name!r} is missing tag columns (dropping metrics): {', '.join(dropped_tags)}"
+            )
+        dropped_fields = [f for f in fields if f in missing]
+        if dropped_fields:
+            self.log.append(
+                f"Table {name!r} is missing columns (omitting fields): {', '.join(dropped_fields)}"
+            )
+        tags = [t for t in tags if t not in missing]
+        fields = [f for f in fields if f not in missing]
+        rows = [
+            m for m in batch if not any(t in missing for t in m.tags) and any(f in m.fields for f in fields)
+        ]
         table = sql.Identifier(self.schema, name)
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in ["time", *tags, *fields])
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, columns)
+        self.copies.append(statement.as_string(self.conn))
+        with cur.copy(statement) as copy:
+            for m in rows:
+                ts = ns_to_datetime(m.ts if m.ts is not None else _now_ns())
+                if self.timestamp_type == "timestamp without time zone":
+                    ts = ts.replace(tzinfo=None)
+                copy.write_row([ts, *(m.tags.get(t) for t in tags), *(m.fields.get(f) for f in fields)])
+
+    def _read_columns(self, cur: psycopg.Cursor[Any], name: str) -> set[str]:
         cur.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
             (self.schema, name),
         )
-        existing = {r[0] for r in cur.fetchall()}
-        if not existing:
-            cols = [sql.SQL("{} {}").format(sql.Identifier("time"), sql.SQL(self.timestamp_type))]
-            cols += [sql.SQL("{} text").format(sql.Identifier(t)) for t in tags]
-            cols += [sql.SQL("{} double precision").format(sql.Identifier(f)) for f in fields]
-            cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(cols)))
-            for t in tags:
-                cur.execute(sql.SQL("COMMENT ON COLUMN {}.{} IS 'tag'").format(table, sql.Identifier(t)))
-            return
-        for t in tags:
-            if t not in existing:
-                cur.execute(
-                    sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} text").format(
-                        table, sql.Identifier(t)
-                    )
+        return {str(r[0]) for r in cur.fetchall()}
+
+    def _ensure_columns(
+        self, cur: psycopg.Cursor[Any], name: str, tags: list[str], fields: dict[str, str]
+    ) -> set[str]:
+        """Telegraf's EnsureStructure: the needed columns the table still lacks afterwards."""
+        needed = ["time", *tags, *fields]
+        if not set(needed) - self._columns.get(name, set()):
+            return set()
+        existing = self._read_columns(cur, name)
+        self._columns[name] = existing
+        missing = [c for c in needed if c not in existing]
+        if not missing:
+            return set()
+        if (not existing and not self.create_tables) or (existing and not self.add_columns):
+            return set(missing)
+        table = sql.Identifier(self.schema, name)
+        try:
+            with self.conn.transaction():  # Telegraf: its own transaction (here nested: a savepoint)
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                types = {"time": self.timestamp_type} | dict.fromkeys(tags, "text") | fields
+                definitions = sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types[c])) for c in missing
                 )
-                cur.execute(sql.SQL("COMMENT ON COLUMN {}.{} IS 'tag'").format(table, sql.Identifier(t)))
-        for f in fields:
-            if f not in existing:
-                cur.execute(
-                    sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} double precision").format(
-                        table, sql.Identifier(f)
+                if existing:
+                    adds = sql.SQL(", ").join(
+                        sql.SQL("ADD COLUMN IF NOT EXISTS {} {}").format(sql.Identifier(c), sql.SQL(types[c]))
+                        for c in missing
                     )
-                )
+                    cur.execute(sql.SQL("ALTER TABLE {} {}").format(table, adds))
+                else:
+                    cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, definitions))
+                for c in missing:
+                    if c in tags:
+                        cur.execute(
+                            sql.SQL("COMMENT ON COLUMN {}.{} IS 'tag'").format(table, sql.Identifier(c))
+                        )
+        except psycopg.Error as exc:
+            if _is_temporary(exc):
+                raise
+            self.schema_errors.append(exc)
+            self.log.append(f"Permanent error updating schema for {name}: {exc} (SQLSTATE {exc.sqlstate})")
+            return set(missing)
+        self._columns[name] = self._read_columns(cur, name)
+        return set()
 
 
 def _now_ns() -> int:
@@ -391,7 +504,7 @@ def zone_specs(design: Design) -> list[ZoneSpec]:
 def _metrics(gen: HistoryGenerator, ticks: Iterable[Tick]) -> list[Metric]:
     # An empty tag is not written by the plugin (the line-protocol encoder omits it): same here.
     return [
-        Metric(m, {k: v for k, v in sorted(t.items()) if v}, f, ts)
+        Metric(m, {k: v for k, v in sorted(t.items()) if v}, dict(f), ts)
         for tick in ticks
         for m, t, f, ts in gen.metrics(tick)
     ]

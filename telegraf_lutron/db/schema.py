@@ -205,6 +205,31 @@ def _is_tag_comment(comment: str | None) -> bool:
     return bool(comment) and (comment or "").split(maxsplit=1)[0] == "tag"
 
 
+def telegraf_option_warnings(name: str, cols: list[_Column]) -> list[str]:
+    """What an existing measurement table says about outputs.postgresql options that break it
+    (docs/telegraf.md §3; db init cannot read Telegraf's configuration, only what it wrote): a
+    jsonb `tags` or `fields` column (tags_as_jsonb, fields_as_jsonb: tags or fields go there, not
+    into their columns) or a second timestamp column (a renamed timestamp_column_name: Telegraf
+    fills that one, not "time")."""
+    out = []
+    for col in cols:
+        if col.name in ("tags", "fields") and col.type == "jsonb":
+            option = f"{col.name}_as_jsonb"
+            what = "tag" if col.name == "tags" else "field"
+            out.append(
+                f"{name} has a jsonb column {col.name}: outputs.postgresql {option} = true writes every {what}"
+                f" there, not into the {what} columns, so those rows are not rolled up; set {option} = false"
+            )
+        elif col.name != "time" and col.type.startswith("timestamp") and not col.hasdef:
+            # (a column with a default is someone's own, e.g. inserted_at; Telegraf sets none)
+            out.append(
+                f"{name} has a timestamp column {col.name} besides time: if outputs.postgresql"
+                f" timestamp_column_name names it, Telegraf writes the time there and none into"
+                ' "time"; keep the default timestamp_column_name = "time"'
+            )
+    return out
+
+
 def create_measurement(level: Level, schema: str) -> list[sql.Composed]:
     """A measurement table exactly as Telegraf's outputs.postgresql creates it (docs/telegraf.md
     §3), but with timestamptz: `time`, then a text column per tag (commented 'tag'), then a
@@ -231,8 +256,15 @@ def _adapt_measurement(cur: psycopg.Cursor[Any], level: Level, schema: str) -> l
         )
     time_col = cols.get("time")
     if time_col is None:
+        stamps = [c.name for c in cols.values() if c.type.startswith("timestamp")]
+        hint = (
+            f" (its time is in {', '.join(stamps)}: outputs.postgresql timestamp_column_name was changed)"
+            if stamps
+            else ""
+        )
         raise IncompatibleSchema(
-            f"{name} has no time column, so it is not Telegraf's table; rename or drop it"
+            f"{name} has no time column{hint}; telegraf-lutron needs Telegraf's default"
+            ' timestamp_column_name = "time": set it back and rename or drop the table'
         )
     if time_col.type.startswith("timestamp") and time_col.type.endswith("without time zone"):
         # Telegraf's default stores UTC wall-clock time; timestamptz keeps the same instants.
@@ -275,6 +307,9 @@ def _adapt_measurement(cur: psycopg.Cursor[Any], level: Level, schema: str) -> l
             actions.append(f"converted {name}.{fld} from {col.type} to double precision")
         else:
             raise IncompatibleSchema(f"field column {name}.{fld} is {col.type}, expected double precision")
+    for warning in telegraf_option_warnings(name, list(cols.values())):
+        log.warning("%s", warning)
+        actions.append(f"WARNING: {warning}")
     ours = set(level.columns)
     for col in cols.values():
         if col.name not in ours and col.notnull and not col.hasdef:
