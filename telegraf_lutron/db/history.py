@@ -1,8 +1,10 @@
 """Lighting history in Telegraf's shape, for the demo, the benchmarks and the tests.
 
-- `TelegrafWriter` writes metrics into PostgreSQL the way Telegraf's outputs.postgresql does: one
-  transaction per flush, a SAVEPOINT and one `COPY ... (time, tags..., fields...) FROM STDIN` per
-  measurement, columns named.
+- `TelegrafWriter` writes metrics into PostgreSQL the way Telegraf's outputs.postgresql does: the
+  output's namepass/taginclude, one transaction per flush, per measurement a SAVEPOINT, Telegraf's
+  column diff (ALTER TABLE ADD COLUMN for a missing one, and what it drops when that fails) and one
+  `COPY ... (time, tags..., fields...) FROM STDIN`, columns named. `add_agent_tags` adds what
+  Telegraf's agent adds (`host`, `[global_tags]`).
 - `HistoryGenerator` makes realistic history: zones switching with the time of day, dimmer levels,
   energy counters integrating power exactly as the plugin does (and resets, gaps, renames on demand).
 - `zone_specs(design, site)` gives the generator a design's zones with exactly the tags the plugin

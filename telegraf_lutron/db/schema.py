@@ -19,6 +19,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import class_row
 
 from telegraf_lutron.db import INTERNAL_SCHEMA, IncompatibleSchema, PermissionDenied, SchemaMissing
 from telegraf_lutron.db import fragments as frag
@@ -190,14 +191,15 @@ class _Column:
 
 
 def _columns(cur: psycopg.Cursor[Any], schema: str, table: str) -> dict[str, _Column]:
-    cur.execute(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef,"
-        " col_description(a.attrelid, a.attnum)"
-        " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-        (schema, table),
-    )
-    return {r[0]: _Column(r[0], r[1], r[2], r[3], r[4]) for r in cur.fetchall()}
+    with cur.connection.cursor(row_factory=class_row(_Column)) as columns:
+        columns.execute(
+            "SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,"
+            " a.atthasdef AS hasdef, col_description(a.attrelid, a.attnum) AS comment"
+            " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            (schema, table),
+        )
+        return {c.name: c for c in columns.fetchall()}
 
 
 def _is_tag_comment(comment: str | None) -> bool:
