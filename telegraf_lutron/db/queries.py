@@ -551,7 +551,7 @@ class HistoryStore:
                 -- the newest hour with an "off" sample: the zone came on after it
                 SELECT o.*, (
                     SELECT max(h.hour) FROM {hourly} h
-                    WHERE h.site = o.site AND h.zone_id = o.series AND h.hour <= o."time" AND h.off_samples > 0
+                    WHERE {h_matches_o} AND h.hour <= o."time" AND h.off_samples > 0
                 ) AS oh
                 FROM on_now o
             ),
@@ -568,7 +568,7 @@ class HistoryStore:
                    CASE
                        WHEN lo.oh IS NULL THEN (
                            SELECT h.first_time FROM {hourly} h
-                           WHERE h.site = lo.site AND h.zone_id = lo.series ORDER BY h.hour LIMIT 1)
+                           WHERE {h_matches_lo} ORDER BY h.hour LIMIT 1)
                        ELSE coalesce((
                            SELECT min(r."time") FROM {raw} r
                            WHERE {match_lo} AND r."time" > lo.off_t AND r."time" <= lo."time" AND r.level > 0),
@@ -585,6 +585,8 @@ class HistoryStore:
             match_st=frag.raw_matches(ZONE, "r", "st"),
             match_x=frag.raw_matches(ZONE, "r", "x"),
             match_lo=frag.raw_matches(ZONE, "r", "lo"),
+            h_matches_o=frag.rollup_matches(ZONE, "h", "o"),
+            h_matches_lo=frag.rollup_matches(ZONE, "h", "lo"),
             order=frag.raw_newest_first(ZONE, "r"),
             site_filter=sql.SQL("AND st.site = %(site)s") if site is not None else sql.SQL(""),
             area_filter=sql.SQL("AND cur.area = %(area)s") if area is not None else sql.SQL(""),
