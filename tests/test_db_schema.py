@@ -106,9 +106,12 @@ def test_telegraf_copy_by_column_name_lands_and_is_rolled_up(pg_lutron_dsn: str)
     gen = HistoryGenerator(make_house(3), start=datetime(2024, 6, 3, 10, tzinfo=UTC), pinned={"100": 50.0})
     with psycopg.connect(pg_lutron_dsn) as conn:
         writer = TelegrafWriter(conn)
-        writer.write_lines(gen.lines(gen.ticks(30)))
+        lines = gen.lines(gen.ticks(30))
+        writer.write_lines(lines)
+        # Telegraf's order over what the batch carries (no `tilt`: these zones are not shades).
+        sent = {f for m in metrics_of(lines) if m.name == "lutron_zone" for f in m.fields}
         tags, fields = EXPECTED["lutron_zone"]
-        columns = ", ".join(f'"{c}"' for c in ["time", *tags, *fields])
+        columns = ", ".join(f'"{c}"' for c in ["time", *tags, *(f for f in fields if f in sent)])
         assert writer.copies[0] == f'COPY "public"."lutron_zone" ({columns}) FROM STDIN'
         # Below the drain threshold the rows wait in the stage, all of them, none rolled up yet...
         staged = conn.execute("SELECT count(*) FROM lutron.stage_zone").fetchone()[0]

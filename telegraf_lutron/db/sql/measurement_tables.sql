@@ -1,7 +1,7 @@
 -- The measurement tables in schema public, as db init creates them, with indexes and triggers.
 -- Generated from telegraf_lutron/db/schema.py by `python -m telegraf_lutron.db.golden --write`: do not edit.
 
-CREATE TABLE "public"."lutron_zone" ("time" timestamptz NOT NULL, "area" text, "floor" text, "output_type" text, "site" text, "zone" text, "zone_id" text, "energy_joules_total" double precision, "level" double precision, "rated_watts" double precision, "watts" double precision);
+CREATE TABLE "public"."lutron_zone" ("time" timestamptz NOT NULL, "area" text, "floor" text, "output_type" text, "site" text, "zone" text, "zone_id" text, "energy_joules_total" double precision, "level" double precision, "rated_watts" double precision, "tilt" double precision, "watts" double precision);
 
 COMMENT ON COLUMN "public"."lutron_zone"."area" IS 'tag';
 
