@@ -1,10 +1,11 @@
 """`telegraf-lutron run`: the program Telegraf's inputs.execd starts and keeps running for months.
 
 The execd contract (telegraf-contract.md §1), all of it:
-- `signal = "STDIN"`: one snapshot per newline; newlines that queue up while a snapshot is being
-  written are coalesced into one more snapshot. `"none"`: our own interval (and, optionally, each
-  change as it happens). `"SIGHUP"`/`"SIGUSR1"`/`"SIGUSR2"`: one snapshot per signal; the
-  handlers are installed by `cli.py` before anything slow is imported.
+- One snapshot per newline on stdin and per SIGHUP/SIGUSR1/SIGUSR2, in every `signal` mode, so
+  a mismatch with `inputs.execd.signal` never silences us; newlines that queue up while a
+  snapshot is being written are coalesced into one more snapshot. The signal handlers are
+  installed by `cli.py` before anything slow is imported. `signal = "none"` adds our own
+  interval (and, optionally, each change as it happens); the other values change nothing.
 - stdin is read in every mode: EOF means Telegraf is stopping us, so we exit within a second.
   SIGTERM and SIGINT stop cleanly too. A broken stdout pipe means a quiet exit.
 - Every line ends in `\\n` and each batch is flushed. Logs go to stderr, one line each, prefixed.
@@ -167,13 +168,12 @@ class Plugin:
         gc = self.config.plugin
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        if gc.signal in TICK_SIGNALS:
-            loop.add_signal_handler(TICK_SIGNALS[gc.signal], self._tick.set)
-            if TICK_SIGNALS[gc.signal] in EARLY_SIGNALS:
-                self._tick.set()
-        for name, sig in TICK_SIGNALS.items():  # a stray signal must not kill us (default action)
-            if name != gc.signal:
-                loop.add_signal_handler(sig, lambda: None)
+        # Every tick signal takes a snapshot, whatever plugin.signal says: a mismatch with
+        # inputs.execd.signal must not silence us (and Python's default action would kill us).
+        for sig in TICK_SIGNALS.values():
+            loop.add_signal_handler(sig, self._tick.set)
+        if EARLY_SIGNALS:
+            self._tick.set()
         stdin = StdinWatcher(self.stdin, loop, self._on_stdin_line, self._on_stdin_eof)
         stdin.start()
         log.info("starting: processor %s, site %r, signal %s", self.session.where, gc.site, gc.signal)
@@ -220,8 +220,7 @@ class Plugin:
         self.session.start()
 
     def _on_stdin_line(self) -> None:
-        if self.config.plugin.signal == "STDIN":
-            self._tick.set()
+        self._tick.set()  # in every signal mode: Telegraf's STDIN ticks are never ignored
 
     def _on_stdin_eof(self) -> None:
         log.info("stdin closed: stopping")
