@@ -389,6 +389,7 @@ def naive_snapshot(ms: MetricSet, state: HouseState, health: ProcessorHealth, ts
         f"disconnects_total={float(c.disconnects)!r},bad_logins_total={float(c.bad_logins)!r},"
         f"commands_total={float(c.commands)!r},errors_total={float(c.errors)!r},"
         f"timeouts_total={float(c.timeouts)!r},events_total={float(c.events)!r},"
+        f"unknown_events_total={float(health.unknown_events)!r},"
         f"command_latency_seconds={health.command_latency!r},zones={float(len(ms.design.zones))!r},"
         f"keypads={float(len(ms.design.keypads))!r}"
         + (f",design_export_timestamp_seconds={ms.export_timestamp!r}" if ms.export_timestamp else "")

@@ -277,6 +277,7 @@ class Plugin:
             sunrise=clock.sunrise,
             sunset=clock.sunset,
             firmware=clock.firmware,
+            unknown_events=self.state.unknown_events,
         )
 
     def emit_snapshot(self) -> None:

@@ -131,6 +131,7 @@ CATALOGUE: tuple[Measurement, ...] = (
             ("errors_total", "counter"),
             ("timeouts_total", "counter"),
             ("events_total", "counter"),
+            ("unknown_events_total", "counter"),
             ("command_latency_seconds", "gauge"),
             ("design_export_timestamp_seconds", "gauge"),
             ("zones", "gauge"),
@@ -183,6 +184,7 @@ class ProcessorHealth:
     sunrise: float | None = None  # seconds after local midnight
     sunset: float | None = None
     firmware: str = ""  # "" until FIRMWAREREV or ?SYSTEM,8 answered
+    unknown_events: int = 0  # events about zones, components or areas the design does not list
 
 
 class MetricSet:
@@ -400,6 +402,7 @@ class MetricSet:
             "errors_total": float(c.errors),
             "timeouts_total": float(c.timeouts),
             "events_total": float(c.events),
+            "unknown_events_total": float(health.unknown_events),
             "command_latency_seconds": health.command_latency,
             "zones": float(len(self.design.zones)),
             "keypads": float(len(self.design.keypads)),

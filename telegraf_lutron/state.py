@@ -66,6 +66,9 @@ class HouseState:
     buttons: dict[tuple[int, int], ButtonCounts] = field(default_factory=dict)
     occupancy: dict[int, bool | None] = field(default_factory=dict)
     rest: RestOfHouse = field(init=False)  # inputs, time clocks, sysvars, shades, batteries (rest.py)
+    # Events about zones, components or areas the design does not list: counted, never stored
+    # per key, so a hostile or broken processor cannot grow memory or the counters file.
+    unknown_events: int = 0
 
     def __post_init__(self) -> None:
         self.rest = RestOfHouse(self.design)
@@ -86,8 +89,24 @@ class HouseState:
             self.zone_energy.setdefault(zid, 0.0)
         for area in design.areas:
             self.area_energy.setdefault(area.key, 0.0)
-        keypad_ids = {k.id for k in design.keypads}
-        self.leds = {k: v for k, v in self.leds.items() if k[0] in keypad_ids}
+        self.leds = {k: v for k, v in self.leds.items() if self._known_led(k)}
+        self.buttons = {k: v for k, v in self.buttons.items() if self._known_button(k)}
+        self.occupancy = {k: v for k, v in self.occupancy.items() if self._known_room(k)}
+
+    def _known_led(self, key: tuple[int, int]) -> bool:
+        keypad = self.design.keypad(key[0])
+        return keypad is not None and key[1] in keypad.leds
+
+    def _known_button(self, key: tuple[int, int]) -> bool:
+        """A button or contact input (CCI) the design lists on that keypad."""
+        keypad = self.design.keypad(key[0])
+        if keypad is None:
+            return False
+        return key[1] in keypad.ccis or any(b.component == key[1] for b in keypad.buttons)
+
+    def _known_room(self, area_iid: int) -> bool:
+        area = self.design.area(area_iid) if area_iid > 0 else None
+        return area is not None and not area.is_container
 
     # --- events --------------------------------------------------------------------------
 
@@ -99,18 +118,26 @@ class HouseState:
         if rest is not None:
             return rest
         if isinstance(event, p.OutputLevel):
+            if event.zone not in self.zones:
+                self.unknown_events += 1
+                return False
             return self.set_level(event.zone, event.level, now, wall)
         if isinstance(event, p.LedState):
-            if self.design.keypad(event.device) is None:
-                return False
             key = (event.device, event.led)
+            if not self._known_led(key):
+                self.unknown_events += 1
+                return False
             if self.leds.get(key) == event.state:
                 return False
             self.leds[key] = event.state
         elif isinstance(event, p.ButtonEvent):
-            if self.design.keypad(event.device) is None:
+            key = (event.device, event.component)
+            if not self._known_button(key):
+                self.unknown_events += 1
                 return False
-            counts = self.buttons.setdefault((event.device, event.component), ButtonCounts())
+            counts = self.buttons.get(key)
+            if counts is None:
+                counts = self.buttons[key] = ButtonCounts()
             if event.action == p.ButtonAction.PRESS:
                 counts.presses += 1
             elif event.action == p.ButtonAction.RELEASE:
@@ -122,6 +149,9 @@ class HouseState:
             else:
                 return False
         elif isinstance(event, p.OccupancyState):
+            if not self._known_room(event.group):
+                self.unknown_events += 1
+                return False
             if self.occupancy.get(event.group, "unset") == event.occupied:
                 return False
             self.occupancy[event.group] = event.occupied
@@ -208,7 +238,11 @@ class HouseState:
         }
 
     def load_counters(self, doc: dict[str, Any]) -> None:
-        """Restore persisted counters (raises ValueError/TypeError/KeyError on a malformed doc)."""
+        """Restore persisted counters (raises ValueError/TypeError/KeyError on a malformed doc).
+
+        Only zones, areas and buttons of the design in use are kept: a file grown by events for
+        things that do not exist (an older version stored them) shrinks at the next save.
+        """
         if doc.get("version") != ENERGY_FILE_VERSION:
             raise ValueError(f"unknown counters file version {doc.get('version')!r}")
         total = float(doc["total_joules"])
@@ -220,6 +254,10 @@ class HouseState:
             buttons[(device, component)] = ButtonCounts(*(float(v) for v in values))
         if any(v < 0 or v != v for v in (total, *zones.values(), *areas.values())):
             raise ValueError("negative or NaN counter")
+        area_keys = {a.key for a in self.design.areas}
+        zones = {k: v for k, v in zones.items() if k in self.zones}
+        areas = {k: v for k, v in areas.items() if k in area_keys}
+        buttons = {k: v for k, v in buttons.items() if self._known_button(k)}
         self.rest.load_counters(dict(doc.get("rest", {})))
         self.total_energy = total
         self.zone_energy.update(zones)

@@ -186,3 +186,50 @@ def test_counters_document_is_json(tmp_path) -> None:
     CounterStore(tmp_path).save(state)
     doc = json.loads((tmp_path / "counters.json").read_text())
     assert doc["version"] == 1 and doc["zones"] == {"1": 0.0}
+
+
+def test_events_for_things_not_in_the_design_are_counted_in_one_number_not_stored() -> None:
+    """A hostile or broken processor reporting endless made-up components grows nothing."""
+    state = HouseState(make_design([(1, "INC", 100.0)]), now=0.0)
+    sent = 0
+    for n in range(2000):
+        for event in (
+            p.LedState(("40", str(100 + n), "9", "1"), 40, 100 + n, 1),  # known keypad, unknown LED
+            p.LedState(("99", "81", "9", "1"), 99 + n, 81, 1),  # unknown keypad
+            p.ButtonEvent(("40", str(100 + n), "3"), 40, 100 + n, 3),  # known keypad, unknown button
+            p.ButtonEvent(("99", "1", "3"), 99 + n, 1, 3),
+            p.OccupancyState(("30", "3", "3"), 30 + n, 3),  # no such area
+            out(1000 + n, 50.0),  # no such zone
+        ):
+            assert not state.apply(event, 1.0)
+            sent += 1
+    assert state.unknown_events == sent
+    assert state.leds == {} and state.buttons == {} and state.occupancy == {}
+    doc = state.counters_document()
+    assert doc["buttons"] == {} and set(doc["zones"]) == {"1"}
+    # Known things still count as before.
+    assert state.apply(p.LedState(("40", "81", "9", "1"), 40, 81, 1), 2.0)
+    assert state.apply(p.ButtonEvent(("40", "1", "3"), 40, 1, 3), 2.0)
+    assert state.apply(p.OccupancyState(("10", "3", "3"), 10, 3), 2.0)
+    assert state.unknown_events == sent
+
+
+def test_the_counters_file_is_filtered_to_the_design_on_load(tmp_path) -> None:
+    design = make_design([(1, "INC", 100.0)])
+    doc = {
+        "version": 1,
+        "guid": "g1",
+        "total_joules": 500.0,
+        "zones": {"1": 100.0, **{str(1000 + n): 1.0 for n in range(5000)}},
+        "areas": {"10": 100.0, "-1": 0.0, **{str(5000 + n): 1.0 for n in range(5000)}},
+        "buttons": {"40:1": [1, 1, 0, 0], **{f"40:{100 + n}": [1, 0, 0, 0] for n in range(5000)}},
+    }
+    (tmp_path / "counters.json").write_text(json.dumps(doc))
+    state = HouseState(design, now=0.0)
+    assert CounterStore(tmp_path).load_into(state)
+    assert state.zone_energy == {1: 100.0}
+    assert state.area_energy == {-1: 0.0, 10: 100.0, 20: 0.0}
+    assert set(state.buttons) == {(40, 1)}
+    assert state.total_energy == 500.0  # the house total keeps what removed zones drew
+    CounterStore(tmp_path).save(state)
+    assert len((tmp_path / "counters.json").read_bytes()) < 300
