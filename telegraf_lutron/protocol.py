@@ -24,8 +24,9 @@ from typing import ClassVar
 
 # A prompt anywhere in a line: `QNET> ` (HWQS), `GNET> ` (RA2), `SAFE> ` (RA2 safe mode).
 _PROMPT_RE = re.compile(r"(QNET|GNET|SAFE)> ?")
-# What may wait at the end of the buffer without a newline.
-_PENDING_PROMPT_RE = re.compile(r"\s*(?:(QNET|GNET|SAFE)> ?|(login): ?|(password): ?)")
+# What may wait at the start of the buffer without a newline (after its leading whitespace).
+_PENDING_PROMPT_RE = re.compile(rb"(QNET|GNET|SAFE)> ?|(login): ?|(password): ?")
+_LEADING_SPACE_RE = re.compile(rb"[ \t\n\r\x0b\x0c]*")
 # Cap on a line without a newline: a hostile or broken peer must not grow the buffer forever.
 MAX_LINE_BYTES = 64 * 1024
 
@@ -425,24 +426,34 @@ def parse_line(line: str) -> Event | None:
 
 
 class LineParser:
-    """Incremental parser: feed it bytes as they arrive, get events in arrival order."""
+    """Incremental parser: feed it bytes as they arrive, get events in arrival order.
+
+    The cost is linear in the bytes fed, however they are split: every byte is searched for a
+    newline once and decoded once (with its line), and only the start of an incomplete line is
+    looked at for a prompt, so a peer trickling a long line a byte at a time cannot make each
+    read rescan what came before.
+    """
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self._searched = 0  # the first bytes of _buf known to hold no newline
 
     def feed(self, data: bytes) -> list[Event]:
         if b"\x00" in data:
             data = data.replace(b"\x00", b"")
-        self._buf += data
+        buf = self._buf
+        buf += data
         events: list[Event] = []
-        while True:
-            nl = self._buf.find(b"\n")
-            if nl < 0:
-                break
-            raw = bytes(self._buf[:nl])
-            del self._buf[: nl + 1]
-            self._line(raw.decode("utf-8", "replace").rstrip("\r"), events)
+        start = 0
+        nl = buf.find(b"\n", self._searched)
+        while nl >= 0:
+            self._line(buf[start:nl].decode("utf-8", "replace").rstrip("\r"), events)
+            start = nl + 1
+            nl = buf.find(b"\n", start)
+        if start:
+            del buf[:start]  # from the front of a bytearray: no copy of the rest
         self._pending(events)
+        self._searched = len(buf)  # what is left holds no newline
         return events
 
     @property
@@ -461,21 +472,24 @@ class LineParser:
 
     def _pending(self, events: list[Event]) -> None:
         # Prompts that arrive without a newline: consume them from the front of the buffer.
-        while self._buf:
-            text = self._buf.decode("utf-8", "replace")
-            m = _PENDING_PROMPT_RE.match(text)
-            if m is None or (m.end() == len(text) and not text.endswith((" ", ":", ">"))):
+        # Leading whitespace of an incomplete line goes first (a line is stripped anyway), so
+        # it is looked at once, not at every read.
+        buf = self._buf
+        while buf:
+            space = _LEADING_SPACE_RE.match(buf)
+            if space is not None and space.end():
+                del buf[: space.end()]
+            m = _PENDING_PROMPT_RE.match(buf)
+            if m is None:
                 break
             if m.group(1):
-                events.append(Prompt(m.group(1)))
+                events.append(Prompt(m.group(1).decode("ascii")))
             elif m.group(2):
                 events.append(LoginPrompt())
             else:
                 events.append(PasswordPrompt())
-            del self._buf[: len(text[: m.end()].encode("utf-8"))]
-        if self._buf.strip() == b"":
-            self._buf.clear()
-        elif len(self._buf) > MAX_LINE_BYTES:
+            del buf[: m.end()]
+        if len(buf) > MAX_LINE_BYTES:
             events.append(Unknown(self._buf[:200].decode("utf-8", "replace") + "..."))
             self._buf.clear()
 

@@ -281,3 +281,67 @@ def test_queries_of_the_rest_of_the_house_match_their_replies() -> None:
     assert p.query_shade_group(61).answered_by(shade)
     (tilt,) = feed_all([b"~OUTPUT,33,9,10.00\r\n"])
     assert p.query_tilt(33).answered_by(tilt)
+
+
+class _CountingBuffer(bytearray):
+    """The parser's buffer, counting the bytes each search, decode, strip or slice touches.
+
+    Regular-expression matches on the buffer are not counted (they cannot be intercepted); the
+    parser only ever anchors them at the start of the buffer.
+    """
+
+    touched = 0
+
+    def find(self, sub, start=None, end=None):  # type: ignore[no-untyped-def, override]
+        begin = 0 if start is None else start
+        stop = len(self) if end is None else end
+        found = super().find(sub, start, end)
+        self.touched += (found + len(sub) if found >= 0 else stop) - begin
+        return found
+
+    def decode(self, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        self.touched += len(self)
+        return super().decode(*args, **kwargs)
+
+    def strip(self, *args):  # type: ignore[no-untyped-def, override]
+        self.touched += len(self)
+        return super().strip(*args)
+
+    def __getitem__(self, key):  # type: ignore[no-untyped-def, override]
+        result = super().__getitem__(key)
+        if isinstance(key, slice):
+            self.touched += len(result)
+        return result
+
+
+def _work(chunks: list[bytes]) -> tuple[int, list[p.Event]]:
+    parser = p.LineParser()
+    buffer = _CountingBuffer()
+    parser._buf = buffer  # the test looks inside: it counts the work, not the time
+    events: list[p.Event] = []
+    for chunk in chunks:
+        events += parser.feed(chunk)
+    return buffer.touched, events
+
+
+def test_leading_whitespace_then_a_byte_at_a_time_costs_linear_work() -> None:
+    """60 KB of whitespace, then a line trickling in one byte per read (a core burnt before)."""
+    chunks = [b" " * 60_000 + b"~"] + [b"x"] * 3000 + [b"\r\n"]
+    fed = sum(map(len, chunks))
+    work, events = _work(chunks)
+    assert len(events) == 1 and isinstance(events[0], p.GenericReport)
+    assert work < 3 * fed, f"{work} bytes touched for {fed} bytes fed"
+
+
+def test_a_long_line_in_single_bytes_costs_linear_work() -> None:
+    line = b"~OUTPUT,27,1,75.00," + b"9" * 20_000 + b"\r\n"
+    work, events = _work([line[i : i + 1] for i in range(len(line))])
+    assert len(events) == 1 and isinstance(events[0], p.OutputLevel)
+    assert work < 3 * len(line), f"{work} bytes touched for {len(line)} bytes fed"
+
+
+def test_many_short_reads_of_many_lines_cost_linear_work() -> None:
+    data = b"".join(b"~OUTPUT,%d,1,50.00\r\nQNET> " % i for i in range(2000))
+    work, events = _work([data[i : i + 7] for i in range(0, len(data), 7)])
+    assert sum(isinstance(e, p.OutputLevel) for e in events) == 2000
+    assert work < 3 * len(data), f"{work} bytes touched for {len(data)} bytes fed"
