@@ -3,6 +3,8 @@
 Only the model lives here; reading XML into it is `design_xml.py`, fetching and caching it is
 `design_cache.py`. Everything is keyed by Integration ID (IID); areas with IID 0 are containers
 (the root area and floors) and get negative synthetic keys so they stay addressable in the tree.
+An area stores its parent's key, not its path: `Design.area_path` walks up (a stored path per
+area made deep nesting cost memory quadratic in the depth).
 """
 
 from __future__ import annotations
@@ -101,7 +103,6 @@ class Area:
     iid: int  # the IntegrationID as exported (0 for containers)
     name: str
     parent_key: int | None
-    path: tuple[str, ...]  # names from the root area down to this one, inclusive
     floor: str  # name of the innermost container above (or this area's name if it is one)
     occupancy_group: int = 0  # OccupancyGroupAssignedToID, 0 when none
 
@@ -281,6 +282,17 @@ class Design:
     def tilt_zones(self) -> tuple[Zone, ...]:
         return tuple(z for z in self.zones if z.output_type in TILT_OUTPUT_TYPES)
 
+    def area_path(self, key: int) -> tuple[str, ...]:
+        """Names from the root area down to area `key`, inclusive (() for an unknown key)."""
+        names: list[str] = []
+        seen: set[int] = set()
+        area = self._area_index.get(key)
+        while area is not None and area.key not in seen:  # a cycle cannot loop forever
+            seen.add(area.key)
+            names.append(area.name)
+            area = self._area_index.get(area.parent_key) if area.parent_key is not None else None
+        return tuple(reversed(names))
+
     @property
     def rooms(self) -> tuple[Area, ...]:
         """Areas that are real rooms (IID != 0): the ones with occupancy and commands."""
@@ -378,8 +390,7 @@ def design_from_dict(data: Any) -> Design:
                 key=_typed(a["key"], int),
                 iid=_typed(a["iid"], int),
                 name=_typed(a["name"], str),
-                parent_key=_opt_int(a["parent_key"]),
-                path=tuple(_typed(x, str) for x in _seq(a["path"])),
+                parent_key=_opt_int(a["parent_key"]),  # a "path" of older caches is ignored
                 floor=_typed(a["floor"], str),
                 occupancy_group=_typed(a["occupancy_group"], int),
             )

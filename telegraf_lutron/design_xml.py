@@ -19,6 +19,10 @@ Rules (lutron-protocol.md §6), decided here once:
   carries, else to the Area it sits in; its steps are GreenModeStep@StepNumber, @Name.
 - Unknown elements are ignored; a missing or malformed attribute takes a default (0, "", 0.0);
   outputs and devices without an IntegrationID are skipped (nothing can address them).
+- Hostile or broken files are refused cheaply, with one line naming the cap: the caps below are
+  checked before the XML is parsed (the number of tags) and while the model is built (area
+  nesting, areas, zones, devices, components, name lengths), so no cost grows faster than the file. They are far above real houses: the biggest known
+  export has about 2,000 zones; rooms nest 4 levels deep on HomeWorks QS.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import logging
 import math
 import re
 import xml.etree.ElementTree as ET
+from typing import Any
 
 import defusedxml.ElementTree as DET
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
@@ -55,6 +60,16 @@ __all__ = ["MAX_DESIGN_BYTES", "DesignError", "parse_design", "strip_prefix", "v
 log = logging.getLogger(__name__)
 
 MAX_DESIGN_BYTES = 32 * 1024 * 1024  # the largest known export is 1.14 MB; beyond this is not a design
+# Caps on what a design may hold (README, "Design caps"). A 1.1 MB export has ~50,000 tags.
+MAX_XML_TAGS = 2_000_000  # "<" characters (start and end tags): counted before parsing
+MAX_AREA_DEPTH = 32  # area nesting: root > floor > room > sub-room is 4
+MAX_AREAS = 10_000
+MAX_ZONES = 20_000
+MAX_DEVICES = 20_000
+MAX_DEVICE_COMPONENTS = 1_000  # per device; a RadioRA 2 main repeater lists 200
+MAX_COMPONENTS = 200_000
+MAX_GROUPS = 10_000  # occupancy groups, shade groups and time clocks, each
+MAX_NAME_CHARS = 512  # every name and text kept from the file (real names are a few dozen)
 _PREFIX_SCAN = 64 * 1024  # junk before the declaration is a few bytes; don't scan a whole bad file
 _BOM = b"\xef\xbb\xbf"
 # Device names HWQS gives by default; they say nothing about where the keypad is.
@@ -95,12 +110,22 @@ def _text(el: ET.Element) -> str:
     return (el.text or "").strip()
 
 
+def _capped(value: str, what: str) -> str:
+    if len(value) > MAX_NAME_CHARS:
+        raise _TooBig(f"a {what} longer than {MAX_NAME_CHARS} characters")
+    return value
+
+
 def _where(source: str) -> str:
     return f"{source}: " if source else ""
 
 
 class _RootReached(Exception):
     """The prolog is over: the root element has started."""
+
+
+class _TooBig(Exception):
+    """A cap was exceeded; the message says which (without echoing the file's content)."""
 
 
 class _StopAtRoot:
@@ -140,6 +165,10 @@ def _parse_tree(data: bytes, source: str) -> ET.Element:
     body = strip_prefix(data)
     if not body.strip():
         raise DesignError(f"{where}design is empty; export it again from the processor")
+    if body.count(b"<") > MAX_XML_TAGS:  # C speed: an element bomb never reaches the parser
+        raise DesignError(
+            f"{where}design refused: more than {MAX_XML_TAGS} XML tags; check where this file came from"
+        )
     try:
         _check_prolog(body)
         root = ET.fromstring(body)  # noqa: S314 - the prolog was checked by defusedxml just above
@@ -175,6 +204,17 @@ class _Reader:
         self.green_modes: list[tuple[ET.Element, int]] = []  # (GreenMode element, enclosing area key)
         self.next_container = -1
         self.skipped = 0
+        self.components = 0
+
+    @staticmethod
+    def name(el: ET.Element, attribute: str, default: str = "") -> str:
+        """An attribute kept in the model, at most MAX_NAME_CHARS long."""
+        return _capped(el.get(attribute, default), f"{el.tag}@{attribute}")
+
+    @staticmethod
+    def cap(items: list[Any], limit: int, what: str) -> None:
+        if len(items) >= limit:
+            raise _TooBig(f"more than {limit} {what}")
 
     def read(self, root: ET.Element) -> Design:
         names: dict[str, str] = {}
@@ -184,18 +224,22 @@ class _Reader:
         for child in root:
             tag = child.tag
             if tag == "ProjectName":
-                project_name = child.get("ProjectName") or _text(child)
+                project_name = _capped(child.get("ProjectName") or _text(child), "ProjectName")
             elif tag in ("GUID", "AppVer", "DbExportDate", "DbExportTime", "ProductType"):
-                names[tag] = _text(child)
+                names[tag] = _capped(_text(child), tag)
             elif tag == "Areas":
                 self.walk_areas(child)
             elif tag == "OccupancyGroups":
                 for g in child:
                     number = _int(g.get("OccupancyGroupNumber")) if g.tag == "OccupancyGroup" else 0
                     if number:
+                        self.cap(groups, MAX_GROUPS, "occupancy groups")
                         groups.append(number)
             elif tag == "Timeclocks":
-                clocks.extend(_timeclock(t) for t in child if t.tag == "Timeclock")
+                for t in child:
+                    if t.tag == "Timeclock":
+                        self.cap(clocks, MAX_GROUPS, "time clocks")
+                        clocks.append(_timeclock(t))
             elif tag == "GreenModes":
                 self.green_modes.extend((g, 0) for g in child if g.tag == "GreenMode")
         project = Project(
@@ -232,22 +276,27 @@ class _Reader:
             if not iid:
                 continue
             steps = tuple(
-                GreenStep(_int(s.get("StepNumber")), s.get("Name", ""))
+                GreenStep(_int(s.get("StepNumber")), self.name(s, "Name"))
                 for group in el
                 if group.tag == "GreenModeSteps"
                 for s in group
                 if s.tag == "GreenModeStep"
             )
+            self.cap(out, MAX_GROUPS, "green modes")
             out.append(GreenMode(iid, rooms.get(iid, enclosing), steps))
         return tuple(out)
 
     def walk_areas(self, areas_el: ET.Element) -> None:
-        # An explicit stack: hostile nesting must not hit Python's recursion limit.
-        stack: list[tuple[ET.Element, Area | None]] = [
-            (el, None) for el in reversed(areas_el) if el.tag == "Area"
+        # An explicit stack (area, parent, depth); the depth is capped long before Python's
+        # recursion limit would matter to anything that walks the tree later.
+        stack: list[tuple[ET.Element, Area | None, int]] = [
+            (el, None, 1) for el in reversed(areas_el) if el.tag == "Area"
         ]
         while stack:
-            el, parent = stack.pop()
+            el, parent, depth = stack.pop()
+            if depth > MAX_AREA_DEPTH:
+                raise _TooBig(f"areas nested more than {MAX_AREA_DEPTH} levels deep")
+            self.cap(self.areas, MAX_AREAS, "areas")
             area = self.area(el, parent)
             subareas: list[ET.Element] = []
             for child in el:
@@ -259,17 +308,18 @@ class _Reader:
                 elif tag == "ShadeGroups":
                     for s in child:
                         if s.tag == "ShadeGroup":
+                            self.cap(self.shade_groups, MAX_GROUPS, "shade groups")
                             self.shade_groups.append(
-                                ShadeGroup(_int(s.get("IntegrationID")), s.get("Name", ""), area.key)
+                                ShadeGroup(_int(s.get("IntegrationID")), self.name(s, "Name"), area.key)
                             )
                 elif tag == "GreenModes":
                     self.green_modes.extend((g, area.key) for g in child if g.tag == "GreenMode")
                 elif tag == "Areas":
                     subareas.extend(a for a in child if a.tag == "Area")
-            stack.extend((a, area) for a in reversed(subareas))
+            stack.extend((a, area, depth + 1) for a in reversed(subareas))
 
     def area(self, el: ET.Element, parent: Area | None) -> Area:
-        name = el.get("Name", "")
+        name = self.name(el, "Name")
         iid = _int(el.get("IntegrationID"))
         if iid == 0:
             key = self.next_container
@@ -278,13 +328,11 @@ class _Reader:
         else:
             key = iid
             floor = parent.floor if parent is not None else ""
-        path = (*parent.path, name) if parent is not None else (name,)
         area = Area(
             key=key,
             iid=iid,
             name=name,
             parent_key=parent.key if parent is not None else None,
-            path=path,
             floor=floor,
             occupancy_group=_int(el.get("OccupancyGroupAssignedToID")),
         )
@@ -299,11 +347,12 @@ class _Reader:
             if not iid:
                 self.skipped += 1
                 continue
-            output_type = out.get("OutputType", "")
+            output_type = self.name(out, "OutputType")
+            self.cap(self.zones, MAX_ZONES, "zones (outputs)")
             self.zones.append(
                 Zone(
                     id=iid,
-                    name=out.get("Name", ""),
+                    name=self.name(out, "Name"),
                     area_key=area.key,
                     area=area.name,
                     floor=area.floor,
@@ -318,7 +367,7 @@ class _Reader:
             if child.tag == "Device":
                 self.device(child, "", area)
             elif child.tag == "DeviceGroup":
-                group_name = child.get("Name", "")
+                group_name = self.name(child, "Name")
                 for devices in child:
                     if devices.tag == "Devices":
                         for dev in devices:
@@ -330,11 +379,13 @@ class _Reader:
         if not iid:
             self.skipped += 1
             return
-        device_type = dev.get("DeviceType", "")
-        device_name = dev.get("Name", "")
+        self.cap(self.keypads, MAX_DEVICES, "devices")
+        device_type = self.name(dev, "DeviceType")
+        device_name = self.name(dev, "Name")
         raw_buttons: list[tuple[int, str, str]] = []
         leds: list[int] = []
         ccis: list[int] = []
+        count = 0
         for comps in dev:
             if comps.tag != "Components":
                 continue
@@ -342,6 +393,12 @@ class _Reader:
                 number = _int(comp.get("ComponentNumber"), -1)
                 if comp.tag != "Component" or number < 0:
                     continue
+                count += 1
+                if count > MAX_DEVICE_COMPONENTS:
+                    raise _TooBig(f"a device with more than {MAX_DEVICE_COMPONENTS} components")
+                self.components += 1
+                if self.components > MAX_COMPONENTS:
+                    raise _TooBig(f"more than {MAX_COMPONENTS} keypad components")
                 kind = comp.get("ComponentType", "")
                 if kind == "BUTTON":
                     b = comp.find("Button")
@@ -349,7 +406,7 @@ class _Reader:
                         raw_buttons.append((number, "", ""))
                     else:
                         raw_buttons.append(
-                            (number, (b.get("Engraving") or "").strip(), b.get("ButtonType", ""))
+                            (number, self.name(b, "Engraving").strip(), self.name(b, "ButtonType"))
                         )
                 elif kind == "LED":
                     leds.append(number)
@@ -383,7 +440,7 @@ class _Reader:
                 area_key=area.key,
                 area=area.name,
                 floor=area.floor,
-                serial=dev.get("SerialNumber", "").strip(),
+                serial=self.name(dev, "SerialNumber").strip(),
                 buttons=tuple(buttons),
                 leds=tuple(leds),
                 ccis=tuple(ccis),
@@ -396,27 +453,31 @@ def _timeclock(el: ET.Element) -> Timeclock:
     events: list[TimeclockEvent] = []
     for child in el:
         if child.tag == "TimeclockModes":
-            modes.extend(
-                TimeclockMode(_int(m.get("Index")), m.get("Name", ""))
-                for m in child
-                if m.tag == "TimeclockMode"
-            )
+            for m in child:
+                if m.tag == "TimeclockMode":
+                    _Reader.cap(modes, MAX_GROUPS, "modes of a time clock")
+                    modes.append(TimeclockMode(_int(m.get("Index")), _Reader.name(m, "Name")))
         elif child.tag == "TimeClockEvents":
             for e in child:
                 if e.tag != "TimeClockEvent":
                     continue
+                _Reader.cap(events, MAX_GROUPS, "events of a time clock")
                 events.append(
                     TimeclockEvent(
                         number=_int(e.get("EventNumber"), len(events) + 1),
-                        name=e.get("Name", ""),
-                        kind=e.get("Type", ""),
-                        time=e.get("Time", ""),
-                        offset=e.get("Offset", ""),
-                        days=e.get("Days", ""),
+                        name=_Reader.name(e, "Name"),
+                        kind=_Reader.name(e, "Type"),
+                        time=_Reader.name(e, "Time"),
+                        offset=_Reader.name(e, "Offset"),
+                        days=_Reader.name(e, "Days"),
                     )
                 )
     return Timeclock(
-        _int(el.get("IntegrationID")), el.get("Name", ""), _int(el.get("Type")), tuple(modes), tuple(events)
+        _int(el.get("IntegrationID")),
+        _Reader.name(el, "Name"),
+        _int(el.get("Type")),
+        tuple(modes),
+        tuple(events),
     )
 
 
@@ -424,9 +485,14 @@ def parse_design(data: bytes, *, source: str = "") -> Design:
     """The design in a DbXmlInfo.xml export; `source` (URL or path) prefixes error messages.
 
     Raises DesignError, with a one-line message, for oversized, empty, malformed, truncated or
-    hostile input (DTD, entities, external references) and for a root other than <Project>.
+    hostile input (DTD, entities, external references, anything over the caps above) and for a
+    root other than <Project>.
     """
-    return _Reader().read(_parse_tree(data, source))
+    root = _parse_tree(data, source)
+    try:
+        return _Reader().read(root)
+    except _TooBig as exc:
+        raise DesignError(f"{_where(source)}design refused: {exc}; check where this file came from") from None
 
 
 def validate_design(design: Design, *, source: str = "") -> None:

@@ -26,9 +26,9 @@ def build_design(
     """Kitchen (IID 10, occupancy) with zones 27, 28 and non-dimmable 29 and seeTouch keypad 40
     (buttons 1-3 with LEDs 81-83, raise/lower 18/19); Hall (IID 20, no occupancy) with zone 31 and a
     Pico 50; all under a root container."""
-    root = Area(key=-1, iid=0, name="House", parent_key=None, path=("House",), floor="House")
-    kitchen = Area(10, 10, "Kitchen", -1, ("House", "Kitchen"), "House", occupancy_group=1)
-    hall = Area(20, 20, "Hall", -1, ("House", "Hall"), "House")
+    root = Area(key=-1, iid=0, name="House", parent_key=None, floor="House")
+    kitchen = Area(10, 10, "Kitchen", -1, "House", occupancy_group=1)
+    hall = Area(20, 20, "Hall", -1, "House")
 
     def zone(iid: int, name: str, area: Area, output_type: str = "INC", dimmable: bool = True) -> Zone:
         return Zone(iid, name, area.key, area.name, area.floor, output_type, 100.0, dimmable)

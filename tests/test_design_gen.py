@@ -40,7 +40,7 @@ def test_defaults_make_a_realistic_hwqs_house() -> None:
     types = {k.device_type for k in d.keypads}
     assert {"VISOR_CONTROL_RECEIVER", "PID_SWITCH", "MOTION_SENSOR"} <= types
     assert any(a.is_container for a in d.areas) and len(d.rooms) >= 6
-    assert any(len(a.path) == 4 for a in d.rooms)  # a sub-room
+    assert any(len(d.area_path(a.key)) == 4 for a in d.rooms)  # a sub-room
     assert any(d.area(z.area_key).is_container for z in d.zones)  # a zone directly under a floor
     assert any(k.buttons == () and k.leds == () for k in d.keypads)  # an empty-Components dimmer
     root = ET.fromstring(xml)
@@ -59,7 +59,7 @@ def test_ra2_house_has_a_main_repeater_with_a_few_phantom_buttons() -> None:
     assert len(repeater.buttons) == 5
     assert all(b.led_component == b.component + 100 for b in repeater.buttons)
     assert all(1 <= b.component <= 100 for b in repeater.buttons)
-    assert all(len(a.path) == 2 for a in d.rooms)  # rooms directly under the root
+    assert all(len(d.area_path(a.key)) == 2 for a in d.rooms)  # rooms directly under the root
     assert d.shade_groups == ()
 
 

@@ -82,7 +82,7 @@ def test_model_survives_json_exactly() -> None:
         lambda d: d["zones"][0].update(dimmable=1),
         lambda d: d["keypads"][0]["buttons"][0].pop("name"),
         lambda d: d.update(areas="nope"),
-        lambda d: d["areas"][0].update(path=5),
+        lambda d: d["areas"][0].update(floor=5),
     ],
 )
 def test_malformed_model_json_is_refused(mutate) -> None:  # type: ignore[no-untyped-def]
@@ -90,6 +90,25 @@ def test_malformed_model_json_is_refused(mutate) -> None:  # type: ignore[no-unt
     mutate(data)
     with pytest.raises(ValueError):
         design_from_dict(data)
+
+
+def test_area_paths_are_computed_from_parent_keys() -> None:
+    design = generate_design(GeneratorParams(seed=1))
+    for area in design.areas:
+        path = design.area_path(area.key)
+        assert path[-1] == area.name
+        parent = design.area(area.parent_key) if area.parent_key is not None else None
+        assert path[:-1] == (design.area_path(parent.key) if parent else ())
+    assert design.area_path(123456789) == ()
+    assert "path" not in design_to_dict(design)["areas"][0]
+
+
+def test_a_model_cached_by_an_older_version_with_area_paths_still_loads() -> None:
+    design = generate_design(GeneratorParams(seed=1))
+    data = design_to_dict(design)
+    for a in data["areas"]:
+        a["path"] = list(design.area_path(a["key"]))
+    assert design_from_dict(json.loads(json.dumps(data))) == design
 
 
 def test_diff_reports_added_removed_and_renamed() -> None:

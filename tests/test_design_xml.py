@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from telegraf_lutron.design import Area, Design, DesignError
-from telegraf_lutron.design_xml import MAX_DESIGN_BYTES, parse_design, validate_design
+from telegraf_lutron.design_xml import (
+    MAX_AREA_DEPTH,
+    MAX_AREAS,
+    MAX_DESIGN_BYTES,
+    MAX_DEVICE_COMPONENTS,
+    MAX_NAME_CHARS,
+    MAX_XML_TAGS,
+    MAX_ZONES,
+    parse_design,
+    validate_design,
+)
 from telegraf_lutron.simulator.designgen import GeneratorParams, design_to_xml, generate_design
 
 FIXTURE = Path("/work/shared/fixtures/example-hwqs.xml")
@@ -117,7 +128,7 @@ def test_three_level_nesting_with_a_sub_room_keeps_paths_and_floors() -> None:
         house("<Outputs>" + output(11, "Downlights") + "</Outputs><Areas>" + pantry_area + "</Areas>")
     )
     pantry = d_area(d, "Pantry")
-    assert pantry.path == ("Floor 001", "Level 1", "Kitchen", "Pantry")
+    assert d.area_path(pantry.key) == ("Floor 001", "Level 1", "Kitchen", "Pantry")
     assert pantry.floor == "Level 1"
     assert pantry.parent_key == 10
     assert d.zone(13).area == "Pantry" and d.zone(13).floor == "Level 1"
@@ -450,12 +461,88 @@ def test_oversized_input_is_rejected_before_parsing() -> None:
         parse_design(b" " * (MAX_DESIGN_BYTES + 1))
 
 
-def test_deep_nesting_does_not_hit_the_recursion_limit() -> None:
-    depth = 3000
+def nested_areas(depth: int) -> str:
     tree = "".join(f'<Area Name="a{i}" IntegrationID="{i + 1}"><Areas>' for i in range(depth))
-    tree += "</Areas></Area>" * depth
-    d = parse_design(project(tree))
-    assert len(d.areas) == depth and d.areas[-1].path[-1] == f"a{depth - 1}"
+    return tree + "</Areas></Area>" * depth
+
+
+def test_nesting_up_to_the_cap_is_read_with_paths_from_parent_keys() -> None:
+    d = parse_design(project(nested_areas(MAX_AREA_DEPTH)))
+    assert len(d.areas) == MAX_AREA_DEPTH
+    assert d.area_path(d.areas[-1].key) == tuple(f"a{i}" for i in range(MAX_AREA_DEPTH))
+
+
+def test_12000_nested_areas_are_refused_in_under_a_second_with_one_line() -> None:
+    """A 645 KiB file that used to take 688 MiB and 83 s (every area stored its whole path)."""
+    data = project(nested_areas(12_000))
+    assert 600_000 < len(data) < MAX_DESIGN_BYTES
+    started = time.perf_counter()
+    with pytest.raises(DesignError) as info:
+        parse_design(data, source="hostile.xml")
+    assert time.perf_counter() - started < 1.0
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("hostile.xml: ")
+    assert "nested" in message
+
+
+def test_area_nesting_over_the_cap_is_refused() -> None:
+    with pytest.raises(DesignError, match=f"more than {MAX_AREA_DEPTH} levels"):
+        parse_design(project(nested_areas(MAX_AREA_DEPTH + 1)))
+
+
+def test_more_areas_than_the_cap_are_refused() -> None:
+    rooms = "".join(area(f"r{i}", i + 1) for i in range(MAX_AREAS + 1))
+    with pytest.raises(DesignError, match=f"more than {MAX_AREAS} areas"):
+        parse_design(project(rooms))
+
+
+def test_more_zones_than_the_cap_are_refused() -> None:
+    outputs = "".join(output(i + 1, f"z{i}") for i in range(MAX_ZONES + 1))
+    with pytest.raises(DesignError, match=f"more than {MAX_ZONES} zones"):
+        parse_design(project(area("Room", 1, f"<Outputs>{outputs}</Outputs>")))
+
+
+def test_more_keypad_components_than_the_cap_are_refused() -> None:
+    comps = "".join(led(n) for n in range(MAX_DEVICE_COMPONENTS + 1))
+    devices = group("Hall", device(2, "SEETOUCH_KEYPAD", comps))
+    with pytest.raises(DesignError, match=f"more than {MAX_DEVICE_COMPONENTS} components"):
+        parse_design(project(area("Room", 1, f"<DeviceGroups>{devices}</DeviceGroups>")))
+
+
+def test_an_element_bomb_is_refused_before_parsing() -> None:
+    data = project(area("Room", 1), extra="<Junk>" + "<x/>" * MAX_XML_TAGS + "</Junk>")
+    started = time.perf_counter()
+    with pytest.raises(DesignError, match=f"more than {MAX_XML_TAGS} XML tags"):
+        parse_design(data)
+    assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        lambda name: area(name, 1, "<Outputs>" + output(2, "z") + "</Outputs>"),
+        lambda name: area("Room", 1, "<Outputs>" + output(2, name) + "</Outputs>"),
+        lambda name: area(
+            "Room",
+            1,
+            "<DeviceGroups>" + group(name, device(3, "SEETOUCH_KEYPAD", led(81))) + "</DeviceGroups>",
+        ),
+        lambda name: area(
+            "Room",
+            1,
+            "<DeviceGroups>"
+            + group("Hall", device(3, "SEETOUCH_KEYPAD", button(1, name)))
+            + "</DeviceGroups>",
+        ),
+    ],
+    ids=["area", "zone", "keypad", "engraving"],
+)
+def test_overlong_names_are_refused_without_echoing_them(where) -> None:  # type: ignore[no-untyped-def]
+    ok = parse_design(project(where("n" * MAX_NAME_CHARS)))
+    assert ok.areas
+    with pytest.raises(DesignError, match=f"longer than {MAX_NAME_CHARS} characters") as info:
+        parse_design(project(where("n" * (MAX_NAME_CHARS + 1))))
+    assert "nnnn" not in str(info.value)
 
 
 def test_validate_rejects_a_design_without_zones_or_keypads() -> None:

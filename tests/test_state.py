@@ -15,9 +15,9 @@ from telegraf_lutron.state import CounterStore, HouseState, zone_watts
 
 def make_design(zones: list[tuple[int, str, float]], guid: str = "g1") -> Design:
     areas = (
-        Area(-1, 0, "Floor 1", None, ("Floor 1",), "Floor 1"),
-        Area(10, 10, "Kitchen", -1, ("Floor 1", "Kitchen"), "Floor 1", occupancy_group=1),
-        Area(20, 20, "Hall", -1, ("Floor 1", "Hall"), "Floor 1"),
+        Area(-1, 0, "Floor 1", None, "Floor 1"),
+        Area(10, 10, "Kitchen", -1, "Floor 1", occupancy_group=1),
+        Area(20, 20, "Hall", -1, "Floor 1"),
     )
     zs = tuple(
         Zone(

@@ -42,7 +42,12 @@ def search_design(design: Design, needle: str) -> DesignSearch:
     for a in design.areas:
         if _hit(n, a.name):
             rows.append(
-                {"Kind": "area", "Name": a.name, "Where": " › ".join(a.path[:-1]), "Details": f"IID {a.iid}"}
+                {
+                    "Kind": "area",
+                    "Name": a.name,
+                    "Where": " › ".join(design.area_path(a.key)[:-1]),
+                    "Details": f"IID {a.iid}",
+                }
             )
             keys.add(a.key)
     for z in design.zones:
@@ -162,14 +167,14 @@ class Live:
 NO_LIVE = Live.of({})
 
 
-def area_heading(area: Area) -> str:
+def area_heading(design: Design, area: Area) -> str:
     """A Markdown heading for `area`, one level deeper per level of nesting."""
-    depth = max(0, len(area.path) - 2)
+    depth = max(0, len(design.area_path(area.key)) - 2)
     return f"{'#' * min(4 + depth, 6)} {md(area.name)}"
 
 
-def area_caption(area: Area) -> str:
-    where = md(" › ".join(area.path))
+def area_caption(design: Design, area: Area) -> str:
+    where = md(" › ".join(design.area_path(area.key)))
     return f"{where} · IID {area.iid}" if area.iid else f"{where} · container"
 
 

@@ -261,8 +261,7 @@ class _Builder:
             self.next_container -= 1
         else:
             key = iid
-        path = (*parent.path, name) if parent else (name,)
-        area = Area(key, iid, name, parent.key if parent else None, path, floor, group)
+        area = Area(key, iid, name, parent.key if parent else None, floor, group)
         self.areas.append(area)
         return area
 

@@ -66,8 +66,8 @@ for i, section in enumerate(house.sections):
         expanded=(i == 0 and len(design.zones) <= OPEN_FIRST_FLOOR) or matches is not None,
     ):
         for a in section.areas:
-            st.markdown(design_view.area_heading(a))
-            st.caption(design_view.area_caption(a))
+            st.markdown(design_view.area_heading(design, a))
+            st.caption(design_view.area_caption(design, a))
             zone_col, keypad_col = st.columns([11, 10])
             if house.zones.get(a.key):
                 zone_col.markdown(design_view.zone_table(house.zones[a.key], levels, live))
