@@ -1,8 +1,12 @@
 """Getting the design: fetch or read DbXmlInfo.xml, cache it per revision, follow revision changes.
 
 - `DesignSource` reads the export from the processor over HTTP (default
-  `http://HOST:80/DbXmlInfo.xml`, 60 s, streamed to a temporary file, capped at 32 MB) or from a
-  local file. Every failure is a `DesignError` naming the URL or path and the cause on one line.
+  `http://HOST:80/DbXmlInfo.xml`; streamed to a temporary file, capped at 32 MB; 60 s for the
+  whole download, however slowly it trickles; redirects only within the same scheme, host and
+  port; `user:password@` in the URL is basic authentication and never shown) or from a local
+  file. Every failure is a `DesignError` naming the URL (without credentials) or path and the
+  cause on one line. Downloads run in daemon threads whose socket is cut on a stop, so an
+  export in flight never delays the plugin's exit.
 - `DesignCache(cache_dir)` keeps the raw XML and the parsed model (JSON, never pickle) of the last
   five revisions, written atomically, plus `history.json` for the UI:
   `{"schema": 1, "revisions": [{"revision", "design_version", "key", "stored_at", "project",
@@ -19,6 +23,7 @@ directory and never logged.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import http.client
@@ -26,16 +31,15 @@ import json
 import logging
 import os
 import socket
+import ssl
 import tempfile
+import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from telegraf_lutron.design import (
     Design,
@@ -47,8 +51,9 @@ from telegraf_lutron.design import (
     normalize_revision,
 )
 from telegraf_lutron.design_xml import MAX_DESIGN_BYTES, parse_design, validate_design
-from telegraf_lutron.files import atomic_write
+from telegraf_lutron.files import atomic_write, private_dir
 from telegraf_lutron.log import one_line
+from telegraf_lutron.urls import DesignURL, URLError, parse_design_url, shown_url
 
 __all__ = [
     "DEFAULT_HTTP_PORT",
@@ -82,36 +87,112 @@ def url_for_host(host: str, port: int = DEFAULT_HTTP_PORT) -> str:
 
 
 def redact_url(url: str) -> str:
-    """`url` without a password, for messages (a URL may carry user:password@)."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "<invalid URL>"
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    """`url` without user, password or query, for messages (never the raw text of a bad URL)."""
+    return shown_url(url)
 
 
-def _http_cause(exc: BaseException, timeout: float) -> str:
-    if isinstance(exc, urllib.error.HTTPError):
-        return f"HTTP {exc.code} {exc.reason}"
-    if isinstance(exc, urllib.error.URLError):
-        exc = exc.reason if isinstance(exc.reason, BaseException) else OSError(str(exc.reason))
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return f"no answer within {timeout:g} s"
+MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_GRACE = 1.0  # beyond the timeout, for what the deadline cannot cut (a name lookup)
+
+T = TypeVar("T")
+
+
+class _Download:
+    """One download's socket, which the deadline or a stop cuts from another thread: shutting it
+    down ends whatever read, write or TLS handshake is blocked on it at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self.reason: str | None = None  # "timeout" or "stopped" once cut
+
+    def attach(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sock = sock
+            if self.reason is None:
+                return
+        self._shutdown(sock)
+
+    def abort(self, reason: str) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+            sock = self._sock
+        if sock is not None:
+            self._shutdown(sock)
+
+    @staticmethod
+    def _shutdown(sock: socket.socket) -> None:
+        # socket.socket's own shutdown, also for an SSLSocket: the TLS layer is not touched.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Connection(http.client.HTTPConnection):
+    """HTTP(S) to one origin, its socket handed to the `_Download` before anything is read."""
+
+    def __init__(
+        self, url: DesignURL, timeout: float, download: _Download, context: ssl.SSLContext | None
+    ) -> None:
+        super().__init__(url.host, url.port, timeout=timeout)
+        self._download, self._context, self._server = download, context, url.host
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        try:
+            self._download.attach(sock)
+            if self._context is not None:
+                sock = self._context.wrap_socket(
+                    sock, server_hostname=self._server, do_handshake_on_connect=False
+                )
+                self._download.attach(sock)
+                sock.do_handshake()
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def _in_daemon_thread(fn: Callable[[], T], name: str) -> concurrent.futures.Future[T]:
+    """Run `fn` in a daemon thread: unlike asyncio.to_thread, nothing waits for it at exit, so a
+    download in flight never delays stopping (its socket is cut; a name lookup just ends later)."""
+    future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            result = fn()
+        except BaseException as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
+
+
+def _http_cause(exc: BaseException) -> str:
     if isinstance(exc, socket.gaierror):
         return f"host name not found ({exc.strerror})"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate not accepted ({exc.verify_message})"
     if isinstance(exc, http.client.HTTPException):
-        return f"connection broken ({type(exc).__name__}: {exc})"
+        return f"connection broken ({type(exc).__name__})"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
-    return f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__
 
 
 @dataclass(frozen=True, slots=True)
 class DesignSource:
-    """Where the design comes from: an HTTP(S) URL or a local file (exactly one)."""
+    """Where the design comes from: an HTTP(S) URL or a local file (exactly one).
+
+    A URL's `user:password@` is sent as HTTP basic authentication and never shown. `timeout`
+    bounds the whole download (connecting, every redirect, headers and body), however slowly
+    the server sends. Redirects are followed only within the same scheme, host and port.
+    """
 
     url: str = ""
     path: str = ""
@@ -124,18 +205,51 @@ class DesignSource:
 
     @property
     def description(self) -> str:
-        """The URL (password hidden) or path, as every message names it."""
+        """The URL (without credentials or query) or path, as every message names it."""
         return redact_url(self.url) if self.url else self.path
 
     def read(self) -> bytes:
         """The raw export (blocking). Raises DesignError naming the URL or path and the cause."""
-        return self._fetch() if self.url else self._read_file()
+        if self.path:
+            return self._read_file()
+        download = _Download()
+        future = _in_daemon_thread(lambda: self._fetch(download), "design-download")
+        try:
+            return future.result(timeout=self.timeout + _GRACE)
+        except concurrent.futures.TimeoutError:
+            download.abort("timeout")
+            raise DesignError(self._timed_out(answered=False)) from None
+
+    async def aread(self) -> bytes:
+        """`read` for an event loop: cancelling it cuts the download at once."""
+        if self.path:
+            return await asyncio.wrap_future(_in_daemon_thread(self._read_file, "design-read"))
+        download = _Download()
+        future = _in_daemon_thread(lambda: self._fetch(download), "design-download")
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout + _GRACE)
+        except TimeoutError:
+            download.abort("timeout")
+            raise DesignError(self._timed_out(answered=False)) from None
+        except asyncio.CancelledError:
+            download.abort("stopped")
+            raise
+
+    def parse(self, raw: bytes) -> Design:
+        design = parse_design(raw, source=self.description)
+        validate_design(design, source=self.description)
+        return design
 
     def load(self) -> tuple[bytes, Design]:
         """The raw export and its parsed, validated design (blocking)."""
         raw = self.read()
-        design = parse_design(raw, source=self.description)
-        validate_design(design, source=self.description)
+        return raw, self.parse(raw)
+
+    async def aload(self) -> tuple[bytes, Design]:
+        """`load` for an event loop; cancelling it returns at once (a parse in progress finishes
+        in its daemon thread, bounded by the design caps)."""
+        raw = await self.aread()
+        design = await asyncio.wrap_future(_in_daemon_thread(lambda: self.parse(raw), "design-parse"))
         return raw, design
 
     def _read_file(self) -> bytes:
@@ -151,48 +265,113 @@ class DesignSource:
             )
         return data
 
-    def _fetch(self) -> bytes:
+    def _timed_out(self, *, answered: bool) -> str:
         where = self.description
-        scheme = urllib.parse.urlsplit(self.url).scheme.lower() if "://" in self.url else ""
-        if scheme not in ("http", "https"):
-            raise DesignError(f"cannot fetch the design from {where}: only http:// and https:// URLs work")
-        # A processor is on the local network: no proxy from the environment in between.
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        request = urllib.request.Request(self.url, headers={"User-Agent": "telegraf-lutron"})  # noqa: S310
-        deadline = time.monotonic() + self.timeout
+        if not answered:
+            return f"cannot fetch the design from {where}: no answer within {self.timeout:g} s"
+        return (
+            f"cannot fetch the design from {where}: not complete within {self.timeout:g} s; "
+            "raise processor.xml_timeout if the processor is slow"
+        )
+
+    def _fetch(self, download: _Download) -> bytes:
+        """Blocking; the deadline timer cuts the socket when `timeout` is over."""
         try:
-            with opener.open(request, timeout=self.timeout) as response, tempfile.TemporaryFile() as tmp:
-                announced = response.headers.get("Content-Length", "")
-                if announced.isdigit() and int(announced) > self.max_bytes:
-                    raise DesignError(
-                        f"cannot fetch the design from {where}: it is {announced} bytes, over the "
-                        f"{self.max_bytes} byte limit; check the URL"
-                    )
-                total = 0
-                while chunk := response.read(_CHUNK):
-                    total += len(chunk)
-                    if total > self.max_bytes:
-                        raise DesignError(
-                            f"cannot fetch the design from {where}: more than {self.max_bytes} bytes, "
-                            "stopped reading; check the URL"
-                        )
-                    if time.monotonic() > deadline:
-                        raise DesignError(
-                            f"cannot fetch the design from {where}: not complete within "
-                            f"{self.timeout:g} s; raise the timeout if the processor is slow"
-                        )
-                    tmp.write(chunk)
-                tmp.seek(0)
-                return tmp.read()
+            url = parse_design_url(self.url)
+        except URLError as exc:
+            raise DesignError(f"cannot fetch the design: {exc}") from None
+        timer = threading.Timer(self.timeout, download.abort, args=("timeout",))
+        timer.daemon = True
+        timer.start()
+        state = {"answered": False}
+        try:
+            return self._follow(url, download, state)
         except DesignError:
             raise
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            if isinstance(exc, urllib.error.HTTPError):
-                exc.close()  # it holds the response and its socket
-            cause = one_line(_http_cause(exc, self.timeout), 300)
+            if download.reason == "timeout":
+                raise DesignError(self._timed_out(answered=state["answered"])) from None
+            if download.reason == "stopped":
+                raise DesignError(f"cannot fetch the design from {self.description}: stopped") from None
+            if isinstance(exc, TimeoutError):
+                raise DesignError(self._timed_out(answered=state["answered"])) from None
+            cause = one_line(_http_cause(exc), 300)
             raise DesignError(
-                f"cannot fetch the design from {where}: {cause}; check the host, port and network"
+                f"cannot fetch the design from {self.description}: {cause}; check the host, port and network"
             ) from None
+        finally:
+            timer.cancel()
+
+    def _follow(self, url: DesignURL, download: _Download, state: dict[str, bool]) -> bytes:
+        where = self.description
+        context = ssl.create_default_context() if url.scheme == "https" else None
+        for _ in range(MAX_REDIRECTS + 1):
+            headers = {"User-Agent": "telegraf-lutron", "Accept-Encoding": "identity"}
+            if url.authorization is not None:
+                headers["Authorization"] = url.authorization
+            # A processor is on the local network: no proxy from the environment in between.
+            conn = _Connection(url, self.timeout, download, context)
+            response: http.client.HTTPResponse | None = None
+            try:
+                conn.request("GET", url.target, headers=headers)
+                response = conn.getresponse()
+                state["answered"] = True
+                if response.status in _REDIRECTS:
+                    location = response.getheader("Location") or ""
+                    try:
+                        target = url.resolve(location)
+                    except URLError:
+                        target = None
+                    if target is None or target.origin != url.origin:
+                        raise DesignError(
+                            f"cannot fetch the design from {where}: it redirects to another host, port "
+                            "or scheme, which is not followed; set processor.xml_url to the final "
+                            "URL if you trust it"
+                        )
+                    url = target
+                    continue
+                if response.status != 200:
+                    reason = one_line(response.reason or "", 100)
+                    if response.status != 401:
+                        fix = "check the host, port and network"
+                    elif url.authorization is None:
+                        fix = "the server wants a user name and password: put user:password@ in the URL"
+                    else:
+                        fix = "the user name or password in the URL is not accepted"
+                    raise DesignError(
+                        f"cannot fetch the design from {where}: HTTP {response.status} {reason}".rstrip()
+                        + f"; {fix}"
+                    )
+                return self._body(response, where)
+            finally:
+                if response is not None:
+                    response.close()  # it may own the socket (Connection: close)
+                conn.close()
+        raise DesignError(
+            f"cannot fetch the design from {where}: more than {MAX_REDIRECTS} redirects; check the URL"
+        )
+
+    def _body(self, response: http.client.HTTPResponse, where: str) -> bytes:
+        announced = response.getheader("Content-Length", "")
+        if announced.isdigit() and int(announced) > self.max_bytes:
+            raise DesignError(
+                f"cannot fetch the design from {where}: it is {announced} bytes, over the "
+                f"{self.max_bytes} byte limit; check the URL"
+            )
+        with tempfile.TemporaryFile() as tmp:
+            total = 0
+            while chunk := response.read1(_CHUNK):
+                total += len(chunk)
+                if total > self.max_bytes:
+                    raise DesignError(
+                        f"cannot fetch the design from {where}: more than {self.max_bytes} bytes, "
+                        "stopped reading; check the URL"
+                    )
+                tmp.write(chunk)
+            if response.length:  # the connection closed before Content-Length was reached
+                raise http.client.IncompleteRead(b"", response.length)
+            tmp.seek(0)
+            return tmp.read()
 
 
 # --- the cache -------------------------------------------------------------------------------------
@@ -341,8 +520,8 @@ class DesignCache:
         """
         revision = normalize_revision(revision)
         key = cache_key(revision)
-        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.designs.mkdir(mode=0o700, exist_ok=True)
+        private_dir(self.dir)
+        private_dir(self.designs)
         atomic_write(self._xml_path(key), raw)
         model = json.dumps(design_to_dict(design), ensure_ascii=False, separators=(",", ":"))
         atomic_write(self._model_path(key), model.encode())
@@ -457,7 +636,7 @@ class DesignFollower:
             if failed is not None and self._clock() - failed[0] < self.retry_interval:
                 return await self._fall_back_to_cache(failed[1])
             try:
-                raw, design = await asyncio.to_thread(self.source.load)
+                raw, design = await self.source.aload()
             except DesignError as exc:
                 message = str(exc)
                 self._failed[(rev, design_version)] = (self._clock(), message)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import logging
 import os
@@ -99,6 +101,38 @@ class Processor:
 
         self.routes[path] = route
 
+    def trickle(self, path: str = "/DbXmlInfo.xml", *, headers_too: bool = False) -> None:
+        """A server sending one byte every 50 ms (for at most 10 s), headers included if asked."""
+
+        def route(h: BaseHTTPRequestHandler) -> None:
+            head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n"
+            data = head + b"<?xml version='1.0'?><Project>" + b" " * 999_970 + b"</Project>"
+            if not headers_too:
+                h.wfile.write(head)
+                data = data[len(head) :]
+            deadline = time.monotonic() + 10.0
+            try:
+                for i in range(len(data)):
+                    if time.monotonic() > deadline:
+                        return
+                    h.wfile.write(data[i : i + 1])
+                    h.wfile.flush()
+                    time.sleep(0.05)
+            finally:
+                self.trickle_ended.set()
+
+        self.trickle_ended = threading.Event()
+        self.routes[path] = route
+
+    def redirect(self, location: str, path: str = "/old.xml") -> None:
+        def route(h: BaseHTTPRequestHandler) -> None:
+            h.send_response(302)
+            h.send_header("Location", location)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+
+        self.routes[path] = route
+
 
 @pytest.fixture
 def processor() -> Iterator[Processor]:
@@ -139,12 +173,68 @@ def test_url_for_host() -> None:
     assert url_for_host("fe80::1") == "http://[fe80::1]/DbXmlInfo.xml"
 
 
-def test_passwords_never_appear_in_messages(refused_url: str) -> None:
+def test_credentials_never_appear_in_messages(refused_url: str) -> None:
     url = refused_url.replace("127.0.0.1", "admin:s3cret@127.0.0.1")
-    assert "s3cret" not in redact_url(url)
+    assert redact_url(url) == refused_url
     with pytest.raises(DesignError) as info:
         DesignSource(url=url, timeout=5).read()
-    assert "s3cret" not in str(info.value) and "admin:***@127.0.0.1" in str(info.value)
+    assert "s3cret" not in str(info.value) and "admin" not in str(info.value)
+    assert refused_url in str(info.value)
+
+
+def basic_auth(processor: Processor, body: bytes, user: str, password: str) -> list[str | None]:
+    """Serve `body` only with the right basic authentication; returns the Authorization headers seen."""
+    seen: list[str | None] = []
+    token = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    def route(h: BaseHTTPRequestHandler) -> None:
+        seen.append(h.headers.get("Authorization"))
+        if h.headers.get("Authorization") != token:
+            h.send_response(401)
+            h.send_header("WWW-Authenticate", 'Basic realm="lutron"')
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    processor.routes["/DbXmlInfo.xml"] = route
+    return seen
+
+
+def test_user_and_password_in_the_url_are_basic_authentication_never_shown(processor: Processor) -> None:
+    design, xml = house()
+    seen = basic_auth(processor, xml, "lutron", "My Secret@pw:x/")
+    secret = "lutron:My%20Secret%40pw%3Ax%2F@"
+    url = processor.url().replace("http://", f"http://{secret}")
+    source = DesignSource(url=url)
+    assert source.description == processor.url()
+    assert source.load() == (xml, design)
+    assert seen and seen[0] is not None and seen[0].startswith("Basic ")
+    wrong = DesignSource(url=url.replace("Secret", "Guess"))
+    with pytest.raises(DesignError, match="HTTP 401") as info:
+        wrong.read()
+    assert "Guess" not in str(info.value) and "lutron:" not in str(info.value)
+    assert processor.url() in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://alice:SECRET@127.0.0.1:1:2/DbXmlInfo.xml",  # a second colon: not a port
+        "http://alice:SECR/ET@127.0.0.1/DbXmlInfo.xml",  # an unencoded / inside the password
+        "http://alice:12/SECRET@127.0.0.1/DbXmlInfo.xml",
+        "ftp://alice:SECRET@127.0.0.1/DbXmlInfo.xml",
+    ],
+)
+def test_a_url_that_cannot_be_used_is_refused_in_one_line_without_echoing_it(url: str) -> None:
+    with pytest.raises(DesignError) as info:
+        DesignSource(url=url, timeout=2).read()
+    message = str(info.value)
+    assert "SECR" not in message and "alice" not in message and "\n" not in message
+    assert "SECR" not in redact_url(url)
 
 
 def test_fetch_over_http(processor: Processor) -> None:
@@ -177,6 +267,80 @@ def test_silent_processor_times_out() -> None:
             DesignSource(url=url, timeout=0.3).read()
     finally:
         listener.close()
+
+
+@pytest.mark.parametrize("headers_too", [False, True], ids=["body", "headers"])
+def test_xml_timeout_covers_the_whole_download_of_a_server_trickling_bytes(
+    processor: Processor, headers_too: bool
+) -> None:
+    processor.trickle(headers_too=headers_too)
+    outcome: list[BaseException | bytes] = []
+
+    def fetch() -> None:
+        try:
+            outcome.append(DesignSource(url=processor.url(), timeout=0.5).read())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    started = time.monotonic()
+    worker = threading.Thread(target=fetch, daemon=True)
+    worker.start()
+    worker.join(5.0)
+    took = time.monotonic() - started
+    assert outcome, "the download was still running after 5 s"
+    assert took < 1.5
+    error = outcome[0]
+    assert isinstance(error, DesignError)
+    expected = "no answer within 0.5 s" if headers_too else "not complete within 0.5 s"
+    assert expected in str(error) and processor.url() in str(error)
+
+
+async def test_cancelling_a_download_cuts_its_connection_at_once(
+    processor: Processor, tmp_path: Path
+) -> None:
+    processor.trickle()
+    follower = DesignFollower(DesignSource(url=processor.url(), timeout=30), DesignCache(tmp_path))
+    task = asyncio.create_task(follower.ensure("05/16/2025,18:00:00"))
+    while processor.requests == 0:  # noqa: ASYNC110 - the server runs in another thread
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - started < 0.1
+    # The server notices within a write or two: nothing goes on downloading behind our back.
+    assert await asyncio.to_thread(processor.trickle_ended.wait, 2.0)
+
+
+def test_a_redirect_to_another_host_is_not_followed(processor: Processor) -> None:
+    processor.redirect(processor.url().replace("127.0.0.1", "localhost"))
+    with pytest.raises(DesignError, match="redirects to another host, port or scheme") as info:
+        DesignSource(url=processor.url("/old.xml"), timeout=5).read()
+    assert processor.requests == 1 and "localhost" not in str(info.value)
+
+
+def test_a_redirect_to_another_scheme_is_not_followed(processor: Processor) -> None:
+    processor.redirect("ftp://127.0.0.1/DbXmlInfo.xml")
+    with pytest.raises(DesignError, match="redirects to another host, port or scheme"):
+        DesignSource(url=processor.url("/old.xml"), timeout=5).read()
+    assert processor.requests == 1
+
+
+def test_a_redirect_on_the_same_server_is_followed_with_the_credentials(processor: Processor) -> None:
+    design, xml = house()
+    seen = basic_auth(processor, xml, "lutron", "pw")
+    processor.redirect("/DbXmlInfo.xml")
+    url = processor.url("/old.xml").replace("http://", "http://lutron:pw@")
+    assert DesignSource(url=url, timeout=5).load() == (xml, design)
+    assert seen == ["Basic " + base64.b64encode(b"lutron:pw").decode()]
+
+
+def test_endless_redirects_stop(processor: Processor) -> None:
+    processor.redirect("/old.xml")
+    with pytest.raises(DesignError, match="more than 5 redirects"):
+        DesignSource(url=processor.url("/old.xml"), timeout=5).read()
+    assert processor.requests == 6
 
 
 def test_only_http_urls_are_fetched(tmp_path: Path) -> None:
