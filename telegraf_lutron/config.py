@@ -1,7 +1,8 @@
 """The plugin's TOML configuration: read, validate, and explain every mistake in one line.
 
 Secrets: the password comes from `password`, `password_file`, or the environment variable
-LUTRON_PASSWORD (which wins). It is never logged or printed; `repr` hides it.
+LUTRON_PASSWORD (which wins). It is never logged or printed; `repr` hides it. So is the
+`user:password@` an `xml_url` may carry (sent as HTTP basic authentication).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from telegraf_lutron.errors import TelegrafLutronError
 from telegraf_lutron.processor_settings import ProcessorSettings
+from telegraf_lutron.urls import URLError, parse_design_url
 
 SIGNALS = ("STDIN", "none", "SIGHUP", "SIGUSR1", "SIGUSR2")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -54,6 +56,8 @@ class Config:
     plugin: PluginConfig
     path: Path | None = None
     sysvars: tuple[SysvarConfig, ...] = ()
+    password_file: Path | None = None  # where the password was read from, if a file
+    password_in_config: bool = False  # the TOML itself holds a password (or xml_url credentials)
 
 
 def _duration(key: str, value: Any) -> float:
@@ -118,6 +122,7 @@ def parse_config(
     pc.username = _text("processor.username", proc.get("username", pc.username))
     if "password" in proc and "password_file" in proc:
         raise ConfigError("processor.password and processor.password_file: set only one of them")
+    password_file: Path | None = None
     if "password" in proc:
         pc.password = _text("processor.password", proc["password"], allow_empty=True)
     if "password_file" in proc:
@@ -129,12 +134,19 @@ def parse_config(
         except OSError as exc:
             raise ConfigError(f"processor.password_file: cannot read {path}: {exc.strerror}") from None
         _text("processor.password_file (its content)", pc.password, allow_empty=True)
+        password_file = path
     if "LUTRON_PASSWORD" in env:
         pc.password = _text("LUTRON_PASSWORD (environment)", env["LUTRON_PASSWORD"], allow_empty=True)
+    in_config = bool(proc.get("password"))
     if "xml_url" in proc:
         pc.xml_url = _text("processor.xml_url", proc["xml_url"])
-        if not pc.xml_url.startswith(("http://", "https://")):
-            raise ConfigError(f"processor.xml_url: expected an http:// or https:// URL, got {pc.xml_url!r}")
+        try:
+            url = parse_design_url(pc.xml_url)  # user:password@ is basic authentication, never shown
+        except URLError as exc:
+            raise ConfigError(
+                f"processor.xml_url: {exc} (the URL is not shown: it may hold a password)"
+            ) from None
+        in_config = in_config or url.authorization is not None
     for key in (
         "connect_timeout",
         "login_timeout",
@@ -175,7 +187,13 @@ def parse_config(
         if level not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"plugin.log_level: expected debug, info, warning or error, got {level!r}")
         gc.log_level = level
-    return Config(pc, gc, sysvars=_sysvars(doc.get("sysvar", [])))
+    return Config(
+        pc,
+        gc,
+        sysvars=_sysvars(doc.get("sysvar", [])),
+        password_file=password_file,
+        password_in_config=in_config,
+    )
 
 
 _SYSVAR_KEYS = {"id", "name", "states"}

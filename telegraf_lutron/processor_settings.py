@@ -20,7 +20,9 @@ class ProcessorSettings:
     http_port: int = 80
     username: str = "default"
     password: str = field(default="", repr=False)
-    xml_url: str = ""  # default http://<host>[:<http_port>]/DbXmlInfo.xml
+    xml_url: str = field(
+        default="", repr=False
+    )  # default http://<host>[:<http_port>]/DbXmlInfo.xml; may hold user:password@
     connect_timeout: float = 10.0
     login_timeout: float = 10.0
     query_timeout: float = 5.0

@@ -88,6 +88,29 @@ def test_mistakes_are_one_line_naming_the_key(tmp_path: Path, change: tuple[str,
     assert "hunter2" not in message
 
 
+def test_an_xml_url_with_user_and_password_is_accepted_and_never_shown(tmp_path: Path) -> None:
+    text = GOOD.replace("[plugin]", 'xml_url = "http://lutron:S3CRET@192.168.1.40/DbXmlInfo.xml"\n[plugin]')
+    config = load_config(write(tmp_path, text), env={})
+    assert config.processor.design_url == "http://lutron:S3CRET@192.168.1.40/DbXmlInfo.xml"
+    assert "S3CRET" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://lutron:S3CRET@192.168.1.40/DbXmlInfo.xml",
+        "http://lutron:S3/CRET@192.168.1.40/DbXmlInfo.xml",
+        "http://lutron:S3CRET@192.168.1.40:80:80/DbXmlInfo.xml",
+        "http://lutron:S3CRET@/DbXmlInfo.xml",
+    ],
+)
+def test_a_bad_xml_url_is_one_line_that_does_not_echo_it(tmp_path: Path, url: str) -> None:
+    text = GOOD.replace("[plugin]", f'xml_url = "{url}"\n[plugin]')
+    with pytest.raises(ConfigError, match=r"processor\.xml_url: ") as info:
+        load_config(write(tmp_path, text), env={})
+    assert "S3" not in str(info.value) and "\n" not in str(info.value)
+
+
 def test_not_toml(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is not valid TOML"):
         load_config(write(tmp_path, "[processor\nhost="), env={})
