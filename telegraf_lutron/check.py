@@ -3,7 +3,9 @@
 Validates the configuration, logs in once (never more: a second wrong password would only bring
 the account closer to a lockout), reads the design revision and the design itself, and prints a
 short report: what was found, what is wrong, and what to do about it. Exit 0 when everything
-works, 1 when something needs fixing, 2 when the configuration itself is invalid.
+works (warnings, such as a password file others can read, are printed but do not fail it), 1 when
+something needs fixing, 2 when the configuration itself is invalid. Every line is passed through
+`terminal_safe`: names and replies from the processor never reach the terminal raw.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import stat
 import sys
 import tempfile
+from pathlib import Path
 from typing import TextIO
 
 from telegraf_lutron import log as tlog
@@ -21,6 +25,8 @@ from telegraf_lutron.config import Config, ConfigError, load_config
 from telegraf_lutron.design import Design, DesignError, normalize_revision
 from telegraf_lutron.design_cache import DesignSource
 from telegraf_lutron.execd import LoginLock
+from telegraf_lutron.files import private_dir
+from telegraf_lutron.log import terminal_safe
 from telegraf_lutron.session import LoginOutcome, Session, SessionError, SessionState
 
 
@@ -32,16 +38,26 @@ class Report:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.problems = 0
+        self.warnings = 0
+
+    def line(self, text: str) -> None:
+        print(terminal_safe(text), file=self.out, flush=True)
 
     def ok(self, text: str) -> None:
-        print(f"  ok    {text}", file=self.out, flush=True)
+        self.line(f"  ok    {text}")
 
     def bad(self, text: str, fix: str) -> None:
         self.problems += 1
-        print(f"  FAIL  {text}\n        -> {fix}", file=self.out, flush=True)
+        self.line(f"  FAIL  {text}")
+        self.line(f"        -> {fix}")
+
+    def warn(self, text: str, fix: str) -> None:
+        self.warnings += 1
+        self.line(f"  WARN  {text}")
+        self.line(f"        -> {fix}")
 
     def info(self, text: str) -> None:
-        print(f"        {text}", file=self.out, flush=True)
+        self.line(f"        {text}")
 
 
 async def login_once(config: Config, report: Report) -> tuple[str | None, str]:
@@ -96,7 +112,7 @@ def describe_design(design: Design, report: Report) -> None:
 def check_cache_dir(config: Config, report: Report) -> None:
     path = config.plugin.cache_dir
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        private_dir(path)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".check-"):
             pass
     except OSError as exc:
@@ -106,15 +122,50 @@ def check_cache_dir(config: Config, report: Report) -> None:
         )
         return
     report.ok(f"cache directory {path} is writable")
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & 0o077:
+        report.warn(
+            f"cache directory {path} can be entered by more than its owner (mode {stat.S_IMODE(mode):04o}); "
+            "the cached design holds the dealer's contact data",
+            f"chmod 700 {path}",
+        )
+
+
+def _readers(mode: int) -> str:
+    who = [name for bit, name in ((stat.S_IRGRP, "its group"), (stat.S_IROTH, "everyone")) if mode & bit]
+    return " and ".join(who)
+
+
+def check_secret_files(config: Config, report: Report) -> None:
+    """Warn when a file holding a password can be read by more than its owner."""
+    files: list[tuple[Path, str]] = []
+    if config.password_file is not None:
+        files.append((config.password_file, "password file"))
+    if config.password_in_config and config.path is not None:
+        files.append((Path(config.path), "configuration (it holds a password)"))
+    for path, what in files:
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            continue
+        if mode & (stat.S_IRGRP | stat.S_IROTH):
+            report.warn(
+                f"the {what} {path} can be read by {_readers(mode)} (mode {stat.S_IMODE(mode):04o})",
+                f"chmod 600 {path}, owned by the user Telegraf runs as",
+            )
 
 
 async def run_check(config: Config, out: TextIO) -> int:
     report = Report(out)
     pc = config.processor
-    print(f"telegraf-lutron check: {config.path}", file=out)
+    report.line(f"telegraf-lutron check: {config.path}")
     report.ok(f"configuration is valid (site {config.plugin.site!r}, signal {config.plugin.signal})")
     if not pc.password:
         report.info("no password set (processor.password, password_file or LUTRON_PASSWORD)")
+    check_secret_files(config, report)
     check_cache_dir(config, report)
     lock = LoginLock(config.plugin.cache_dir, pc.host, pc.username)
     revision = None
@@ -130,7 +181,7 @@ async def run_check(config: Config, out: TextIO) -> int:
         )
     source = DesignSource(url=pc.design_url, timeout=pc.xml_timeout)
     try:
-        _, design = await asyncio.to_thread(source.load)
+        _, design = await source.aload()
     except DesignError as exc:
         report.bad(f"design database: {exc}", "check processor.http_port or processor.xml_url")
     else:
@@ -140,10 +191,11 @@ async def run_check(config: Config, out: TextIO) -> int:
                 f"the processor reports revision {revision} but the XML says {design.project.revision}: "
                 "the design was probably transferred while this ran; the plugin follows it"
             )
+    warnings = f" ({report.warnings} warning(s) above)" if report.warnings else ""
     if report.problems:
-        print(f"{report.problems} problem(s) found.", file=out)
+        report.line(f"{report.problems} problem(s) found{warnings}.")
         return 1
-    print("Everything works. Wire it into Telegraf with telegraf.conf.example.", file=out)
+    report.line(f"Everything works{warnings}. Wire it into Telegraf with telegraf.conf.example.")
     return 0
 
 
@@ -153,6 +205,6 @@ def main(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"E! {exc}", file=sys.stderr)
+        print(terminal_safe(f"E! {exc}"), file=sys.stderr)
         return 2
     return asyncio.run(run_check(config, sys.stdout))

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any
 
 from telegraf_lutron.design import Area, Design, DesignError, Keypad, Zone
 from telegraf_lutron.design_cache import DEFAULT_HTTP_PORT, DEFAULT_TIMEOUT, DesignSource, url_for_host
-from telegraf_lutron.log import one_line
+from telegraf_lutron.log import one_line, terminal_safe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -117,8 +118,20 @@ def _keypad_lines(k: Keypad) -> list[str]:
     return lines
 
 
+# What json.dumps(ensure_ascii=False) leaves raw but a terminal would act on: DEL, C1 controls and
+# bidirectional overrides (C0 controls it escapes itself). \uXXXX keeps the data exact.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def json_text(design: Design) -> str:
+    """The JSON document, safe to print: every control character is a \\u escape."""
+    text = json.dumps(design_json(design), ensure_ascii=False, indent=2)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def design_tree(design: Design) -> str:
-    """Floors > rooms > zones and keypads (buttons with their LEDs), indented two spaces a level."""
+    """Floors > rooms > zones and keypads (buttons with their LEDs), indented two spaces a level.
+    Control characters in names are written as visible escapes (`terminal_safe`)."""
     p = design.project
     export = p.export
     product = " ".join(x for x in (p.product_type, p.app_version) if x)
@@ -149,7 +162,7 @@ def design_tree(design: Design) -> str:
         for k in keypads.get(area.key, []):
             lines.extend(f"{pad}  {line}" for line in _keypad_lines(k))
         stack.extend((child, depth + 1) for child in reversed(children.get(area.key, [])))
-    return "\n".join(lines)
+    return "\n".join(terminal_safe(line) for line in lines)
 
 
 def _write(text: str) -> None:
@@ -163,10 +176,10 @@ def main(args: argparse.Namespace) -> int:
         source = _source(args)
         _, design = source.load()
     except (DesignError, ValueError) as exc:
-        print(f"telegraf-lutron design: {one_line(str(exc))}", file=sys.stderr)
+        print(terminal_safe(f"telegraf-lutron design: {one_line(str(exc))}"), file=sys.stderr)
         return 1
     if args.format == "json":
-        _write(json.dumps(design_json(design), ensure_ascii=False, indent=2))
+        _write(json_text(design))
     else:
         _write(design_tree(design))
     return 0

@@ -37,6 +37,7 @@ from telegraf_lutron.cli import EARLY_SIGNALS
 from telegraf_lutron.config import Config, ConfigError, load_config
 from telegraf_lutron.design import Design, Project, normalize_revision
 from telegraf_lutron.design_cache import DesignCache, DesignFollower, DesignSource
+from telegraf_lutron.files import private_dir
 from telegraf_lutron.live import live_document, write_live
 from telegraf_lutron.metrics import MetricSet, ProcessorHealth
 from telegraf_lutron.polls import HousePolls
@@ -78,7 +79,7 @@ class LoginLock:
         self._fd: int | None = None
 
     def try_acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -1,4 +1,4 @@
-"""Small file helpers shared by the design cache and the energy counters."""
+"""Small file helpers shared by the design cache, the energy counters and the login lock."""
 
 from __future__ import annotations
 
@@ -6,6 +6,13 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+
+
+def private_dir(path: Path) -> None:
+    """Create directory `path` (and missing parents) with mode 0700: the cache holds the design,
+    with the dealer's contact data. Parents get the default mode; an existing directory is left
+    as its owner set it (`check` says when others can read it)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -8,6 +8,7 @@ included) and capped well below that limit.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import traceback
 from typing import TextIO
@@ -20,6 +21,22 @@ _PREFIX = {
     logging.INFO: "I! ",
     logging.DEBUG: "D! ",
 }
+
+
+# C0 and C1 control characters, DEL, and the bidirectional overrides and isolates that can make
+# text display as something else (Trojan Source): never sent raw to a terminal.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every control character written as a visible escape (`\\x1b`, `\\u202e`), so
+    names and replies from a processor or a design file cannot drive the terminal."""
+    return _UNSAFE.sub(_escape, text)
 
 
 def one_line(text: str, limit: int = MAX_LINE) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from telegraf_lutron import protocol as p
 from telegraf_lutron.design import Design, Zone
-from telegraf_lutron.files import atomic_write
+from telegraf_lutron.files import atomic_write, private_dir
 from telegraf_lutron.rest import RestOfHouse
 
 log = logging.getLogger(__name__)
@@ -293,7 +293,7 @@ class CounterStore:
         self.write(state.counters_document())
 
     def write(self, doc: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         atomic_write(self.path, json.dumps(doc, separators=(",", ":")).encode())
 
 

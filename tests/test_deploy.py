@@ -622,7 +622,11 @@ def test_the_stack_telegraf_config_matches_the_example() -> None:
     stack = tomllib.loads((DEPLOY / "telegraf.conf").read_text())
     example = tomllib.loads((ROOT / "telegraf.conf.example").read_text())
     (s_prom,), (e_prom,) = stack["outputs"]["prometheus_client"], example["outputs"]["prometheus_client"]
+    # The one difference: inside the container /metrics listens on every interface, for Prometheus
+    # on the compose network; compose publishes it on the host at 127.0.0.1 only.
+    assert e_prom.pop("listen") == "127.0.0.1:9992" and s_prom.pop("listen") == ":9992"
     assert s_prom == e_prom
+    assert compose()["services"]["telegraf"]["ports"] == ["127.0.0.1:9992:9992"]
     (s_pg,), (e_pg,) = stack["outputs"]["postgresql"], example["outputs"]["postgresql"]
     assert {k: v for k, v in s_pg.items() if k != "connection"} == {
         k: v for k, v in e_pg.items() if k != "connection"

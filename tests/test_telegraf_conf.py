@@ -42,7 +42,7 @@ def test_execd_runs_the_plugin_directly_with_stdin_ticks() -> None:
 
 def test_every_metric_has_its_prometheus_type() -> None:
     (prom,) = load()["outputs"]["prometheus_client"]
-    assert prom["listen"] == ":9992" and prom["metric_version"] == 2
+    assert prom["metric_version"] == 2
     types = prom["metric_types"]
     names = prometheus_names()
     assert len(names) == sum(len(m.fields) for m in CATALOGUE)
@@ -54,6 +54,12 @@ def test_every_metric_has_its_prometheus_type() -> None:
     for kind, globs in types.items():
         for g in globs:
             assert any(fnmatchcase(n, g) for n in names), (kind, g)
+
+
+def test_metrics_listen_on_this_machine_only_by_default() -> None:
+    """/metrics has no authentication and publishes occupancy: 127.0.0.1 unless chosen otherwise."""
+    (prom,) = load()["outputs"]["prometheus_client"]
+    assert prom["listen"] == "127.0.0.1:9992"
 
 
 def test_postgresql_gets_power_and_energy_only() -> None:
