@@ -13,7 +13,9 @@ def test_the_processor_line_carries_every_session_counter() -> None:
     counters = Counters(
         connects=3, disconnects=2, bad_logins=1, commands=500, errors=4, timeouts=5, events=900
     )
-    line = MetricSet(design, "home", "10.0.0.5").processor_line(ProcessorHealth(True, counters, 0.25), " 1")
+    line = MetricSet(design, "home", "10.0.0.5").processor_line(
+        ProcessorHealth(True, counters, 0.25, unknown_events=7), " 1"
+    )
     metric = parse_line(line)
     assert metric.name == "lutron_processor"
     assert metric.fields == {
@@ -25,6 +27,7 @@ def test_the_processor_line_carries_every_session_counter() -> None:
         "errors_total": 4.0,
         "timeouts_total": 5.0,
         "events_total": 900.0,
+        "unknown_events_total": 7.0,
         "command_latency_seconds": 0.25,
         "design_export_timestamp_seconds": metric.fields["design_export_timestamp_seconds"],
         "zones": float(len(design.zones)),
