@@ -561,7 +561,16 @@ def test_every_setting_is_a_variable_with_a_default() -> None:
 
 def test_the_stack_has_its_services() -> None:
     services = compose()["services"]
-    assert set(services) == {"postgres", "db-init", "telegraf", "webui", "prometheus", "grafana", "simulator"}
+    assert set(services) == {
+        "secrets",
+        "postgres",
+        "db-init",
+        "telegraf",
+        "webui",
+        "prometheus",
+        "grafana",
+        "simulator",
+    }
     assert services["simulator"]["profiles"] == ["simulator"]
     assert all("profiles" not in s for name, s in services.items() if name != "simulator")
 
@@ -569,7 +578,12 @@ def test_the_stack_has_its_services() -> None:
 def test_startup_order_database_then_init_then_telegraf() -> None:
     services = compose()["services"]
     assert services["postgres"]["healthcheck"]["test"][0] == "CMD-SHELL"
-    assert services["db-init"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert services["db-init"]["depends_on"] == {
+        "secrets": {"condition": "service_completed_successfully"},
+        "postgres": {"condition": "service_healthy"},
+    }
+    for name in ("postgres", "grafana"):
+        assert services[name]["depends_on"]["secrets"] == {"condition": "service_completed_successfully"}
     assert services["db-init"]["restart"] == "no"
     for name in ("telegraf", "webui"):
         assert services[name]["depends_on"]["db-init"] == {"condition": "service_completed_successfully"}
@@ -589,7 +603,7 @@ def test_images_are_pinned_or_built_here() -> None:
 def test_services_built_from_one_target_share_one_image() -> None:
     services = compose()["services"]
     plugin = {n: s["image"] for n, s in services.items() if s.get("build", {}).get("target") == "plugin"}
-    assert set(plugin) == {"db-init", "telegraf", "simulator"} and len(set(plugin.values())) == 1
+    assert set(plugin) == {"secrets", "db-init", "telegraf", "simulator"} and len(set(plugin.values())) == 1
 
 
 def plugin_argv(service: dict[str, Any]) -> list[str]:
@@ -665,15 +679,17 @@ def test_every_mounted_file_exists() -> None:
 
 def test_services_use_only_declared_secrets_and_configs() -> None:
     doc = compose()
+    given = secrets_given()
     for name, service in doc["services"].items():
         for secret in service.get("secrets", []):
             assert secret in doc["secrets"], (name, secret)
         for config in service.get("configs", []):
             assert config["source"] in doc["configs"], (name, config)
         env = service.get("environment", {})
+        available = set(service.get("secrets", [])) | set(given.get(name, ()))
         for key, value in env.items():
             if key.endswith("_FILE") and str(value).startswith("/run/secrets/"):
-                assert value.removeprefix("/run/secrets/") in service["secrets"], (name, key)
+                assert value.removeprefix("/run/secrets/") in available, (name, key)
 
 
 def test_ports_are_published_on_localhost_by_default() -> None:
@@ -713,7 +729,7 @@ def test_compose_writes_a_valid_plugin_config_from_the_environment(tmp_path: Pat
         80,
     )
     assert (real.processor.username, real.plugin.site) == ("telegraf", "Haus am See")
-    assert "lutron_password" in compose()["services"]["telegraf"]["secrets"]
+    assert "lutron_password" in secrets_given()["telegraf"]
 
 
 def test_the_baked_in_plugin_config_has_the_same_keys_and_defaults(tmp_path: Path) -> None:
@@ -743,6 +759,187 @@ def test_the_simulator_uses_the_plugin_login() -> None:
     assert sim.user == "telegraf"
     assert 'username = "telegraf"' in doc["configs"]["lutron_toml"]["content"]
     assert "lutron_password" in doc["services"]["simulator"]["secrets"]
+
+
+# --- secrets and database roles -------------------------------------------------------------
+
+SECRETS_SH = DEPLOY / "secrets.sh"
+SECRET_NAMES = (
+    "lutron_password",
+    "db_password",
+    "db_ui_password",
+    "db_telegraf_password",
+    "grafana_admin_password",
+)
+
+
+def secrets_given() -> dict[str, tuple[str, ...]]:
+    """What deploy/secrets.sh copies into each service's volume: `give SERVICE UID:GID NAME...`."""
+    given = {}
+    for line in SECRETS_SH.read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["give"] and len(words) > 3:
+            given[words[1]] = tuple(words[3:])
+    return given
+
+
+def test_the_secrets_service_runs_first_as_root_with_every_secret() -> None:
+    doc = compose()
+    service = doc["services"]["secrets"]
+    assert service["user"] == "0:0" and service["restart"] == "no"
+    assert service["entrypoint"] == ["/bin/sh", "/opt/telegraf-lutron/secrets.sh"]
+    assert "./deploy/secrets.sh:/opt/telegraf-lutron/secrets.sh:ro" in service["volumes"]
+    assert "./deploy/secrets:/opt/telegraf-lutron/demo-secrets:ro" in service["volumes"]
+    assert set(service["secrets"]) == set(SECRET_NAMES) == set(doc["secrets"])
+    assert service["depends_on"]["simulator"] == {"condition": "service_started", "required": False}
+    for name in SECRET_NAMES:
+        assert (DEPLOY / "secrets" / f"{name}.demo").is_file(), name
+        assert doc["secrets"][name]["file"] == f"./deploy/secrets/{name}.demo"  # the defaults
+
+
+def test_each_service_mounts_only_its_own_secrets_volume() -> None:
+    doc = compose()
+    given = secrets_given()
+    assert set(given) == {"postgres", "db-init", "telegraf", "webui", "grafana"}
+    outputs = {v.split(":")[1]: v.split(":")[0] for v in doc["services"]["secrets"]["volumes"]}
+    for service in given:
+        assert outputs[f"/out/{service}"] == f"secrets-{service}"
+        assert f"secrets-{service}" in doc["volumes"]
+    for name, service in doc["services"].items():
+        mounts = [v for v in service.get("volumes", []) if v.startswith("secrets-")]
+        if name == "secrets":
+            continue
+        if name in given:
+            assert mounts == [f"secrets-{name}:/run/secrets:ro"], name
+            assert "secrets" not in service, f"{name}: its secrets come from its volume"
+        else:
+            assert mounts == [], name
+    # Only db init sees the superuser's password; the UI and Telegraf get their role's.
+    assert [s for s, names in given.items() if "db_password" in names] == ["postgres", "db-init"]
+    assert given["webui"] == ("db_ui_password",)
+    assert set(given["telegraf"]) == {"lutron_password", "db_telegraf_password"}
+
+
+def test_the_ui_and_telegraf_use_their_own_database_roles() -> None:
+    services = compose()["services"]
+    init = build_parser("db").parse_args(plugin_argv(services["db-init"]))
+    assert (init.ui_role, init.telegraf_role) == ("lutron_ui", "lutron_telegraf")
+    assert init.ui_password_file == "/run/secrets/db_ui_password"
+    assert init.telegraf_password_file == "/run/secrets/db_telegraf_password"
+    assert services["db-init"]["environment"]["PGPASSWORD_FILE"] == "/run/secrets/db_password"
+    telegraf = services["telegraf"]["environment"]
+    assert (telegraf["PGUSER"], telegraf["PGPASSWORD_FILE"]) == (
+        init.telegraf_role,
+        "/run/secrets/db_telegraf_password",
+    )
+    webui = services["webui"]["environment"]
+    assert (webui["PGUSER"], webui["PGPASSWORD_FILE"]) == (init.ui_role, "/run/secrets/db_ui_password")
+    assert f"user={init.ui_role}" in webui["TL_DSN"].split()
+    superuser = services["postgres"]["environment"]["POSTGRES_USER"]
+    assert superuser not in (telegraf["PGUSER"], webui["PGUSER"])
+
+
+def test_the_secrets_readme_keeps_the_files_private() -> None:
+    text = (DEPLOY / "secrets" / "README.md").read_text()
+    assert "install -d -m 0700" in text and "umask 077" in text
+    assert "0644" not in text and "0755" not in text
+    for name in SECRET_NAMES:
+        assert name in text, name
+    assert "simulator" in text and "refuse" in text
+
+
+def run_secrets(tmp_path: Path, values: dict[str, str], env: dict[str, str], *, simulator_up: bool) -> Any:
+    """deploy/secrets.sh with the compose secrets, the volumes and `getent` in temporary places."""
+    src, out, bin_dir = tmp_path / "in", tmp_path / "out", tmp_path / "bin"
+    for d in (src, out, bin_dir):
+        d.mkdir(exist_ok=True)
+    for name, value in values.items():
+        (src / name).write_text(value)
+    for service in secrets_given():
+        (out / service).mkdir(exist_ok=True)
+    getent = bin_dir / "getent"  # the simulator's name resolves only when its container runs
+    getent.write_text("#!/bin/sh\nexit 0\n" if simulator_up else "#!/bin/sh\nexit 2\n")
+    getent.chmod(0o755)
+    (bin_dir / "sleep").write_text("#!/bin/sh\nexit 0\n")  # no waiting in tests
+    (bin_dir / "sleep").chmod(0o755)
+    full = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "TL_SECRETS_IN": str(src),
+        "TL_DEMO_DIR": str(DEPLOY / "secrets"),
+        "TL_SECRETS_OUT": str(out),
+        **env,
+    }
+    return subprocess.run(
+        ["sh", str(SECRETS_SH)], env=full, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def demo_values() -> dict[str, str]:
+    return {name: (DEPLOY / "secrets" / f"{name}.demo").read_text() for name in SECRET_NAMES}
+
+
+OWN = {name: f"own-{name}-Secret $1 'x'\n" for name in SECRET_NAMES}
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize(
+    ("host", "simulator_up"),
+    [("192.168.1.40", False), ("192.168.1.40", True), ("simulator", False), ("", False)],
+    ids=["real-host", "real-host-simulator-running", "simulator-host-not-running", "no-host"],
+)
+def test_the_demo_passwords_are_refused_outside_the_simulator_profile(
+    tmp_path: Path, host: str, simulator_up: bool
+) -> None:
+    result = run_secrets(tmp_path, demo_values(), {"LUTRON_HOST": host}, simulator_up=simulator_up)
+    assert result.returncode == 1
+    assert result.stderr.startswith("E! secret lutron_password ") and result.stderr.count("\n") == 1
+    assert "LUTRON_PASSWORD_FILE" in result.stderr and "demonstration password" in result.stderr
+    assert not any(v in result.stderr for v in demo_values().values())
+    assert not any((tmp_path / "out").rglob("*password*"))  # nothing handed out
+
+
+@pytest.mark.subprocess
+def test_one_demo_password_among_your_own_is_refused_too(tmp_path: Path) -> None:
+    values = {**OWN, "grafana_admin_password": demo_values()["grafana_admin_password"] + "\n"}
+    result = run_secrets(tmp_path, values, {"LUTRON_HOST": "192.168.1.40"}, simulator_up=False)
+    assert result.returncode == 1 and "secret grafana_admin_password " in result.stderr
+    assert "GRAFANA_ADMIN_PASSWORD_FILE" in result.stderr
+
+
+@pytest.mark.subprocess
+def test_the_simulator_profile_may_use_the_demo_passwords(tmp_path: Path) -> None:
+    result = run_secrets(tmp_path, demo_values(), {"LUTRON_HOST": "simulator"}, simulator_up=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "grafana" / "grafana_admin_password").read_text() == "grafana-demo"
+
+
+@pytest.mark.subprocess
+def test_each_service_gets_its_own_private_copy(tmp_path: Path) -> None:
+    result = run_secrets(tmp_path, OWN, {"LUTRON_HOST": "192.168.1.40"}, simulator_up=False)
+    assert result.returncode == 0, result.stderr
+    assert not any(v.strip() in result.stdout + result.stderr for v in OWN.values())
+    owners = {"postgres": 999, "db-init": 10001, "telegraf": 10001, "webui": 10001, "grafana": 472}
+    for service, names in secrets_given().items():
+        directory = tmp_path / "out" / service
+        assert sorted(p.name for p in directory.iterdir()) == sorted(names)
+        for name in names:
+            path = directory / name
+            assert path.read_text() == OWN[name]
+            assert path.stat().st_mode & 0o777 == 0o400
+            if os.geteuid() == 0:
+                assert path.stat().st_uid == owners[service]
+    # Run again after a secret changed: the copies follow, nothing stale is left.
+    changed = {**OWN, "db_ui_password": "rotated\n"}
+    assert run_secrets(tmp_path, changed, {"LUTRON_HOST": "192.168.1.40"}, simulator_up=False).returncode == 0
+    assert (tmp_path / "out" / "webui" / "db_ui_password").read_text() == "rotated\n"
+
+
+@pytest.mark.subprocess
+def test_a_missing_secret_is_one_line_naming_its_variable(tmp_path: Path) -> None:
+    values = {k: v for k, v in OWN.items() if k != "db_telegraf_password"}
+    result = run_secrets(tmp_path, values, {"LUTRON_HOST": "192.168.1.40"}, simulator_up=False)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "db_telegraf_password" in result.stderr and "TL_DB_TELEGRAF_PASSWORD_FILE" in result.stderr
 
 
 # --- Prometheus -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 
@@ -46,6 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--ui-role", metavar="NAME", help="create/grant a read-only role for the web UI")
     p.add_argument(
         "--telegraf-role", metavar="NAME", help="create/grant a role that may insert (for Telegraf)"
+    )
+    p.add_argument(
+        "--ui-password-file",
+        metavar="FILE",
+        help="set the --ui-role's password from this file (e.g. a secret)",
+    )
+    p.add_argument(
+        "--telegraf-password-file", metavar="FILE", help="set the --telegraf-role's password from this file"
     )
     p.add_argument("--quiet", action="store_true", help="do not print the [[outputs.postgresql]] block")
 
@@ -87,9 +96,31 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_ERROR
 
 
-def _init(args: argparse.Namespace, dsn: str) -> int:
-    from telegraf_lutron.db.schema import init
+def _password_from(path: str | None, option: str, role_option: str, role: str | None) -> str | None:
+    """A role's password from a file (a Docker secret): trailing newlines dropped, never shown."""
+    if not path:
+        return None
+    if not role:
+        raise DbError(f"{option} needs {role_option} NAME: the role whose password it is")
+    try:
+        password = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise DbError(f"{option}: cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise DbError(f"{option}: {path} is not UTF-8 text") from None
+    if not password:
+        raise DbError(f"{option}: {path} is empty")
+    return password
 
+
+def _init(args: argparse.Namespace, dsn: str) -> int:
+    from telegraf_lutron.db.schema import init, set_role_password
+
+    # Read before anything changes: a missing file must not leave a role without its password.
+    ui_password = _password_from(args.ui_password_file, "--ui-password-file", "--ui-role", args.ui_role)
+    telegraf_password = _password_from(
+        args.telegraf_password_file, "--telegraf-password-file", "--telegraf-role", args.telegraf_role
+    )
     with connect(dsn) as conn:
         report = init(
             conn,
@@ -98,6 +129,10 @@ def _init(args: argparse.Namespace, dsn: str) -> int:
             ui_role=args.ui_role,
             telegraf_role=args.telegraf_role,
         )
+        for role, password in ((args.ui_role, ui_password), (args.telegraf_role, telegraf_password)):
+            if role and password is not None:
+                set_role_password(conn, role, password)
+                report.actions.append(f"set the password of role {role}")
     print(f"database: {mask_dsn(dsn)}")
     print(
         f"schema version {report.version}, measurement tables in {report.schema}, time zone {report.timezone}"

@@ -478,6 +478,14 @@ def _grant(cur: psycopg.Cursor[Any], role: str, raw_schema: str, *, writer: bool
     return actions
 
 
+def set_role_password(conn: psycopg.Connection[Any], role: str, password: str) -> None:
+    """Give `role` this password. It is sent as a SCRAM-SHA-256 verifier computed here, so the
+    clear text never reaches the server (nor a statement log)."""
+    verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(I(role), sql.Literal(verifier.decode())))
+
+
 # --- init -------------------------------------------------------------------------------------
 
 
