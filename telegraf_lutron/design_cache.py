@@ -52,7 +52,7 @@ from telegraf_lutron.design import (
 )
 from telegraf_lutron.design_xml import MAX_DESIGN_BYTES, parse_design, validate_design
 from telegraf_lutron.files import atomic_write, private_dir
-from telegraf_lutron.log import one_line
+from telegraf_lutron.log import one_line, terminal_safe
 from telegraf_lutron.urls import DesignURL, URLError, parse_design_url, shown_url
 
 __all__ = [
@@ -331,7 +331,7 @@ class DesignSource:
                     url = target
                     continue
                 if response.status != 200:
-                    reason = one_line(response.reason or "", 100)
+                    reason = terminal_safe(one_line(response.reason or "", 100))  # the server's text
                     if response.status != 401:
                         fix = "check the host, port and network"
                     elif url.authorization is None:
@@ -342,7 +342,10 @@ class DesignSource:
                         f"cannot fetch the design from {where}: HTTP {response.status} {reason}".rstrip()
                         + f"; {fix}"
                     )
-                return self._body(response, where)
+                body = self._body(response, where)
+                if download.reason is not None:  # cut while a close-delimited body was read
+                    raise OSError(f"download {download.reason}")
+                return body
             finally:
                 if response is not None:
                     response.close()  # it may own the socket (Connection: close)
