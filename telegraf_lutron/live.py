@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from telegraf_lutron.config import SysvarConfig
-from telegraf_lutron.files import atomic_write
+from telegraf_lutron.files import atomic_write, private_dir
 from telegraf_lutron.state import HouseState
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def live_document(
 
 def write_live(cache_dir: Path, doc: dict[str, Any]) -> None:
     path = Path(cache_dir) / LIVE_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     atomic_write(path, json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 

@@ -23,6 +23,7 @@ from telegraf_lutron.check import run_check
 from telegraf_lutron.config import load_config
 from telegraf_lutron.design import Design
 from telegraf_lutron.execd import LoginLock
+from telegraf_lutron.live import write_live
 from telegraf_lutron.simulator import SimulatorThread
 from telegraf_lutron.simulator.designgen import GeneratorParams, design_to_xml, generate_design
 from telegraf_lutron.state import CounterStore, HouseState
@@ -187,6 +188,8 @@ def test_the_cache_directory_is_created_private(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "cache").stat().st_mode & 0o777 == 0o700
     CounterStore(tmp_path / "b").save(HouseState(generate_design(GeneratorParams(seed=1))))
     assert (tmp_path / "b").stat().st_mode & 0o777 == 0o700
+    write_live(tmp_path / "l", {})
+    assert (tmp_path / "l").stat().st_mode & 0o777 == 0o700
     config = write_config(
         tmp_path,
         f'[processor]\nhost = "127.0.0.1"\ntelnet_port = {free_port()}\nhttp_port = {free_port()}\n'
