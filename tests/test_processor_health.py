@@ -14,7 +14,10 @@ def test_the_processor_line_carries_every_session_counter() -> None:
         connects=3, disconnects=2, bad_logins=1, commands=500, errors=4, timeouts=5, events=900
     )
     line = MetricSet(design, "home", "10.0.0.5").processor_line(
-        ProcessorHealth(True, counters, 0.25, unknown_events=7), " 1"
+        ProcessorHealth(
+            True, counters, 0.25, clock_offset=-2.5, sunrise=21600.0, sunset=72000.0, unknown_events=7
+        ),
+        " 1",
     )
     metric = parse_line(line)
     assert metric.name == "lutron_processor"
@@ -29,6 +32,9 @@ def test_the_processor_line_carries_every_session_counter() -> None:
         "events_total": 900.0,
         "unknown_events_total": 7.0,
         "command_latency_seconds": 0.25,
+        "clock_offset_seconds": -2.5,
+        "sunrise_seconds": 21600.0,
+        "sunset_seconds": 72000.0,
         "design_export_timestamp_seconds": metric.fields["design_export_timestamp_seconds"],
         "zones": float(len(design.zones)),
         "keypads": float(len(design.keypads)),
