@@ -7,6 +7,7 @@ Each layer has its own family below it, so a caller can catch one layer or every
   `CommandError`, `CommandTimeout`; `session` re-exports them);
 - `design.DesignError`: reading, fetching or parsing a design (the design cache's failures too: it
   turns an unreadable entry into a miss and logs a cache it cannot write);
+- `urls.URLError`: a design URL that cannot be used (also a `ValueError`; never echoes the URL);
 - `db.DbError`: PostgreSQL (`DatabaseUnavailable`, `SchemaMissing`, `PermissionDenied`,
   `IncompatibleSchema`);
 - `ui_cli.UiError`: starting the web UI;

@@ -11,10 +11,12 @@ import base64
 import urllib.parse
 from dataclasses import dataclass, field
 
+from telegraf_lutron.errors import TelegrafLutronError
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class URLError(ValueError):
+class URLError(TelegrafLutronError, ValueError):
     """A design URL that cannot be used; the message never contains the URL."""
 
 
