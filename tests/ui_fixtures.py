@@ -221,7 +221,8 @@ def hostile_house(seed: int = 5) -> tuple[Design, bytes]:
         return renamed.get(name, name)
 
     areas = tuple(
-        replace(a, name=r(a.name), path=tuple(map(r, a.path)), floor=r(a.floor)) for a in design.areas
+        replace(a, name=r(a.name), floor=r(a.floor))
+        for a in design.areas  # paths follow the names
     )
     zones = tuple(
         replace(z, name=HOSTILE_NAMES[i % len(HOSTILE_NAMES)], area=r(z.area), floor=r(z.floor))
