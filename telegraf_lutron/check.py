@@ -16,6 +16,7 @@ import logging
 import stat
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -28,6 +29,14 @@ from telegraf_lutron.execd import LoginLock
 from telegraf_lutron.files import private_dir
 from telegraf_lutron.log import terminal_safe
 from telegraf_lutron.session import LoginOutcome, Session, SessionError, SessionState
+from telegraf_lutron.wattage import (
+    ZoneOverride,
+    apply_overrides,
+    kinds_of,
+    missing_summary,
+    missing_wattage,
+    unmatched_message,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,18 +103,25 @@ async def login_once(config: Config, report: Report) -> tuple[str | None, str]:
         await session.close()
 
 
-def describe_design(design: Design, report: Report) -> None:
+def describe_design(design: Design, report: Report, overrides: Sequence[ZoneOverride] = ()) -> None:
+    """What the design holds, with the owner's [[zone]] entries applied, and what lacks a wattage."""
+    design, unmatched = apply_overrides(design, overrides)
     zones = design.zones
-    unknown = [z for z in zones if z.rated_watts <= 0]
     leds = sum(len(k.leds) for k in design.keypads)
+    kinds = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in kinds_of(zones).items())
     report.ok(
-        f"design {design.project.name!r}: {len(design.rooms)} rooms, {len(zones)} zones, "
+        f"design {design.project.name!r}: {len(design.rooms)} rooms, {len(zones)} zones ({kinds}), "
         f"{len(design.keypads)} keypads ({leds} LEDs), {len(design.occupancy_areas)} areas with occupancy"
     )
-    if unknown:
+    if overrides:
+        report.info(f"{len(overrides) - len(unmatched)} of {len(overrides)} [[zone]] entries match zones")
+    for entry in unmatched:
+        report.info(unmatched_message(entry))
+    missing = missing_wattage(zones)
+    if any(n for n, _ in missing.values()):
         report.info(
-            f"{len(unknown)} of {len(zones)} zones have no wattage in the design: their power and energy "
-            "read 0 (set Wattage in the design software to count them)"
+            f"no wattage for {missing_summary(zones)}: their power and energy read 0; fill them in "
+            "with [[zone]] entries (`telegraf-lutron design wattage --host ...` prints them)"
         )
 
 
@@ -185,7 +201,7 @@ async def run_check(config: Config, out: TextIO) -> int:
     except DesignError as exc:
         report.bad(f"design database: {exc}", "check processor.http_port or processor.xml_url")
     else:
-        describe_design(design, report)
+        describe_design(design, report, config.zones)
         if revision and normalize_revision(design.project.revision) != normalize_revision(revision):
             report.info(
                 f"the processor reports revision {revision} but the XML says {design.project.revision}: "

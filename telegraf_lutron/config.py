@@ -14,9 +14,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from telegraf_lutron.design import FAN_SPEED_STEPS, KINDS
 from telegraf_lutron.errors import TelegrafLutronError
 from telegraf_lutron.processor_settings import ProcessorSettings
 from telegraf_lutron.urls import URLError, parse_design_url
+from telegraf_lutron.wattage import ZoneOverride
 
 SIGNALS = ("STDIN", "none", "SIGHUP", "SIGUSR1", "SIGUSR2")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -58,6 +60,7 @@ class Config:
     sysvars: tuple[SysvarConfig, ...] = ()
     password_file: Path | None = None  # where the password was read from, if a file
     password_in_config: bool = False  # the TOML itself holds a password (or xml_url credentials)
+    zones: tuple[ZoneOverride, ...] = ()  # [[zone]] entries, in file order
 
 
 def _duration(key: str, value: Any) -> float:
@@ -93,6 +96,61 @@ _PROCESSOR_KEYS = {f.name for f in fields(ProcessorSettings)} | {"password_file"
 _PLUGIN_KEYS = {"cache_dir", "site", "signal", "interval", "emit_on_change", "resync_interval", "log_level"}
 
 
+_ZONE_KEYS = {"id", "name", "watts", "kind", "speed_watts"}
+
+
+def _watts_value(where: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e7:
+        raise ConfigError(f"{where}: expected a number of watts, 0 or more, got {value!r}")
+    return float(value)
+
+
+def _zone_overrides(entries: Any) -> tuple[ZoneOverride, ...]:
+    """The `[[zone]]` entries (wattage and kind overrides), validated, in file order."""
+    if not isinstance(entries, list):
+        raise ConfigError("zone must be written as [[zone]] tables (an array of tables)")
+    out = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"[[zone]] #{number}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be a table")
+        for key in entry:
+            if key not in _ZONE_KEYS:
+                raise ConfigError(f"unknown key {key} in {where}; allowed: {', '.join(sorted(_ZONE_KEYS))}")
+        if ("id" in entry) == ("name" in entry):
+            raise ConfigError(
+                f'{where}: give exactly one of id (an Integration ID) or name (a glob like "Kitchen/Pendant*")'
+            )
+        zone_id = name = None
+        if "id" in entry:
+            zone_id = entry["id"]
+            if isinstance(zone_id, bool) or not isinstance(zone_id, int) or zone_id < 1:
+                raise ConfigError(
+                    f"{where}: id: expected an Integration ID (a whole number, 1 or more), got {zone_id!r}"
+                )
+        else:
+            name = _text(f"{where}: name", entry["name"])
+        watts = _watts_value(f"{where}: watts", entry["watts"]) if "watts" in entry else None
+        kind = entry.get("kind")
+        if kind is not None and kind not in KINDS:
+            raise ConfigError(f"{where}: kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+        speeds = None
+        if "speed_watts" in entry:
+            raw = entry["speed_watts"]
+            if not isinstance(raw, list) or len(raw) != len(FAN_SPEED_STEPS):
+                raise ConfigError(
+                    f"{where}: speed_watts: expected {len(FAN_SPEED_STEPS)} numbers (watts at off, low, "
+                    f"medium, medium-high, high), got {raw!r}"
+                )
+            speeds = tuple(_watts_value(f"{where}: speed_watts", w) for w in raw)
+            if kind not in (None, "fan"):
+                raise ConfigError(f'{where}: speed_watts is for fans; remove it or set kind = "fan"')
+        if watts is None and kind is None and speeds is None:
+            raise ConfigError(f"{where} sets nothing: add watts, kind or speed_watts")
+        out.append(ZoneOverride(number, zone_id, name, watts, kind, speeds))
+    return tuple(out)
+
+
 def _check_keys(section: str, table: Any, allowed: set[str]) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise ConfigError(f"[{section}] must be a table")
@@ -108,8 +166,10 @@ def parse_config(
     """Validate a parsed TOML document into a Config (raises ConfigError)."""
     env = dict(os.environ) if env is None else env
     for key in doc:
-        if key not in ("processor", "plugin", "sysvar"):
-            raise ConfigError(f"unknown section or key {key!r}; allowed: [processor], [plugin], [[sysvar]]")
+        if key not in ("processor", "plugin", "sysvar", "zone"):
+            raise ConfigError(
+                f"unknown section or key {key!r}; allowed: [processor], [plugin], [[sysvar]], [[zone]]"
+            )
     proc = _check_keys("processor", doc.get("processor", {}), _PROCESSOR_KEYS)
     plug = _check_keys("plugin", doc.get("plugin", {}), _PLUGIN_KEYS)
 
@@ -193,6 +253,7 @@ def parse_config(
         sysvars=_sysvars(doc.get("sysvar", [])),
         password_file=password_file,
         password_in_config=in_config,
+        zones=_zone_overrides(doc.get("zone", [])),
     )
 
 

@@ -58,9 +58,73 @@ BATTERY_DEVICE_TYPES = frozenset({"PICO_KEYPAD", *MOTION_DEVICE_TYPES})
 TILT_OUTPUT_TYPES = frozenset({"VENETIAN_BLIND"})
 
 
+# What each OutputType is (lutron-protocol.md §6.3). `load` is never exported: only an owner's
+# `[[zone]]` override makes a zone a load (a switched heater, pump or receptacle).
+KINDS = ("light", "fan", "shade", "motor", "contact", "load")
+# Kinds that draw power on their own; shades, motors and contacts draw 0 W unless an override gives
+# them watts (a shade's level is how far it is open, not power).
+POWER_KINDS = frozenset({"light", "fan", "load"})
+OUTPUT_KINDS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "INC",
+            "MLV",
+            "ELV",
+            "AUTO_DETECT",
+            "DALI",
+            "ECO_SYSTEM_FLUORESCENT",
+            "FLUORESCENT_DB",
+            "ZERO_TO_TEN",
+            "NON_DIM",
+            "NON_DIM_INC",
+            "NON_DIM_ELV",
+            "NON_DIM_MLV",
+            "NON_DIM_FLUORESCENT",
+            "RELAY_LIGHTING",
+        ),
+        "light",
+    ),
+    "CEILING_FAN_TYPE": "fan",
+    "EXHAUST_FAN_TYPE": "fan",
+    "SYSTEM_SHADE": "shade",
+    "SIVOIA_QED": "shade",
+    "SHEER_BLIND": "shade",
+    "VENETIAN_BLIND": "shade",
+    "MOTOR": "motor",
+    "SWITCHED_MOTOR": "motor",
+    "CCO_PULSED": "contact",
+    "CCO_MAINTAINED": "contact",
+}
+# A ceiling fan's level is a speed step (openHAB's steps): off, low, medium, medium-high, high.
+FAN_SPEED_STEPS = (0.0, 25.0, 50.0, 75.0, 100.0)
+SPEED_OUTPUT_TYPES = frozenset({"CEILING_FAN_TYPE"})
+# A pulsed contact closure answers `?OUTPUT` with 100 forever (openHAB, RA2): never queried, never on.
+PULSED_OUTPUT_TYPES = frozenset({"CCO_PULSED"})
+
+
 def is_dimmable(output_type: str) -> bool:
     """True when a zone of this OutputType takes levels between 0 and 100 (not just on/off)."""
     return not output_type.startswith("NON_DIM") and output_type not in NON_DIMMABLE_OUTPUT_TYPES
+
+
+def known_kind(output_type: str) -> str | None:
+    """The kind of a zone of this OutputType, or None when the type is not one we know."""
+    kind = OUTPUT_KINDS.get(output_type)
+    if kind is None and output_type.startswith("NON_DIM"):
+        return "light"
+    return kind
+
+
+def kind_for(output_type: str) -> str:
+    """The kind of a zone of this OutputType; an unknown type counts as a light."""
+    return known_kind(output_type) or "light"
+
+
+def speed_step(level: float) -> int:
+    """The fan speed step (1 low .. 4 high) nearest to a level above 0; 0 for off."""
+    if level <= 0.0:
+        return 0
+    return max(1, min(len(FAN_SPEED_STEPS) - 1, round(min(level, 100.0) / 25.0)))
 
 
 def led_for_button(device_type: str, component: int) -> int | None:
@@ -119,8 +183,35 @@ class Zone:
     area: str
     floor: str
     output_type: str
-    rated_watts: float  # 0.0 means unknown (Wattage missing or 0), not "draws nothing"
+    # Watts at 100 %: the design's Wattage, or an owner's override. 0.0 means unknown for the kinds
+    # that draw power, and "draws nothing" for shades, motors and contacts (their Wattage is ignored).
+    rated_watts: float
     dimmable: bool
+    kind: str = ""  # light, fan, shade, motor, contact or load; "" = from the OutputType
+    speed_watts: tuple[float, ...] = ()  # fans: watts at off, low, medium, medium-high, high
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            object.__setattr__(self, "kind", kind_for(self.output_type))
+
+    @property
+    def pulsed(self) -> bool:
+        """A pulsed contact closure: never queried, never on; each report above 0 is one pulse."""
+        return self.output_type in PULSED_OUTPUT_TYPES
+
+    @property
+    def has_speeds(self) -> bool:
+        """Its level is a fan speed step (rated x level / 100 unless `speed_watts` says otherwise)."""
+        return self.output_type in SPEED_OUTPUT_TYPES
+
+    @property
+    def draws_power(self) -> bool:
+        """Its kind draws power (light, fan, load), or an override gave it watts."""
+        return self.kind in POWER_KINDS or self.rated_watts > 0 or bool(self.speed_watts)
+
+    @property
+    def wattage_known(self) -> bool:
+        return self.rated_watts > 0 or any(w > 0 for w in self.speed_watts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,7 +428,8 @@ def normalize_revision(revision: str) -> str:
 
 # --- JSON form of the model (the cache stores this; never pickle) ---------------------------------
 
-MODEL_SCHEMA = 1
+# 2: zones carry their kind and fans their speed watts (schema 1 caches are read again from their XML).
+MODEL_SCHEMA = 2
 
 
 def design_to_dict(design: Design) -> dict[str, Any]:
@@ -374,6 +466,12 @@ def _ints(values: Any) -> tuple[int, ...]:
     return tuple(_typed(v, int) for v in _seq(values))
 
 
+def _kind(value: Any) -> str:
+    if _typed(value, str) not in KINDS:
+        raise ValueError(f"unknown zone kind {value!r}")
+    return str(value)
+
+
 def _opt_int(value: Any) -> int | None:
     return None if value is None else _typed(value, int)
 
@@ -382,7 +480,7 @@ def design_from_dict(data: Any) -> Design:
     """Rebuild a Design from `design_to_dict` output; raises ValueError on anything malformed."""
     try:
         if not isinstance(data, dict) or data.get("schema") != MODEL_SCHEMA:
-            raise ValueError("not a design model of schema 1")
+            raise ValueError(f"not a design model of schema {MODEL_SCHEMA}")
         p = data["project"]
         project = Project(**{f: _typed(p[f], str) for f in Project.__dataclass_fields__})
         areas = tuple(
@@ -406,6 +504,8 @@ def design_from_dict(data: Any) -> Design:
                 output_type=_typed(z["output_type"], str),
                 rated_watts=_typed(z["rated_watts"], float),
                 dimmable=_typed(z["dimmable"], bool),
+                kind=_kind(z["kind"]),
+                speed_watts=tuple(_typed(w, float) for w in _seq(z["speed_watts"])),
             )
             for z in data["zones"]
         )

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from telegraf_lutron.design import (
+    MODEL_SCHEMA,
     Design,
     DesignDiff,
     DesignError,
@@ -472,7 +473,18 @@ class DesignCache:
     def _load_key(self, key: str) -> Design | None:
         model_path = self._model_path(key)
         try:
-            return design_from_dict(json.loads(model_path.read_bytes()))
+            data = json.loads(model_path.read_bytes())
+            if (
+                isinstance(data, dict)
+                and isinstance(data.get("schema"), int)
+                and data["schema"] < MODEL_SCHEMA
+            ):
+                # Written by an older version: the cached XML is read again below (no warning).
+                log.debug(
+                    "design cache %s is of model schema %s: reading its XML", model_path, data["schema"]
+                )
+            else:
+                return design_from_dict(data)
         except FileNotFoundError:
             pass
         except (OSError, ValueError) as exc:

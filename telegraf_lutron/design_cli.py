@@ -1,12 +1,14 @@
-"""`telegraf-lutron design show`: a processor's design (DbXmlInfo.xml) as JSON or a readable tree.
+"""`telegraf-lutron design show|wattage`: a processor's design (DbXmlInfo.xml) as JSON or a readable
+tree, or as a `[[zone]]` template for the plugin's TOML (`wattage.wattage_template`).
 
 JSON shape (ids are Integration IDs; `areas` lists rooms, the areas with an ID of their own, while
-floors appear as the `floor` of each; `rated_watts` 0 means unknown; `led_component` is null when the
-button has no LED):
+floors appear as the `floor` of each; `rated_watts` 0 means unknown (for shades, motors and
+contacts: draws no power); `kind` is light, fan, shade, motor or contact; `led_component` is null
+when the button has no LED):
 
     {"project": {"name", "export", "revision", "guid", "app_version", "product_type"},
      "areas": [{"id", "name", "floor"}],
-     "zones": [{"id", "name", "area", "floor", "output_type", "rated_watts", "dimmable"}],
+     "zones": [{"id", "name", "area", "floor", "output_type", "rated_watts", "dimmable", "kind"}],
      "keypads": [{"id", "name", "device_type", "area",
                   "buttons": [{"component", "engraving", "name", "led_component"}]}]}
 """
@@ -22,6 +24,23 @@ from typing import Any
 from telegraf_lutron.design import Area, Design, DesignError, Keypad, Zone
 from telegraf_lutron.design_cache import DEFAULT_HTTP_PORT, DEFAULT_TIMEOUT, DesignSource, url_for_host
 from telegraf_lutron.log import one_line, terminal_safe
+from telegraf_lutron.wattage import wattage_template
+
+
+def _source_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--host", help="the processor: fetch http://HOST:PORT/DbXmlInfo.xml")
+    source.add_argument("--url", help="fetch the export from this http(s) URL")
+    source.add_argument("--file", help="read the export from this file")
+    parser.add_argument(
+        "--http-port", type=int, default=DEFAULT_HTTP_PORT, help=f"with --host (default: {DEFAULT_HTTP_PORT})"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds allowed for the download (default: {DEFAULT_TIMEOUT:g})",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,22 +48,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     show = sub.add_parser(
         "show", help="print the design as JSON or a tree of floors, rooms, zones and keypads"
     )
-    source = show.add_mutually_exclusive_group(required=True)
-    source.add_argument("--host", help="the processor: fetch http://HOST:PORT/DbXmlInfo.xml")
-    source.add_argument("--url", help="fetch the export from this http(s) URL")
-    source.add_argument("--file", help="read the export from this file")
+    _source_arguments(show)
     show.add_argument(
         "--format", choices=("json", "tree"), default="tree", help="output format (default: tree)"
     )
-    show.add_argument(
-        "--http-port", type=int, default=DEFAULT_HTTP_PORT, help=f"with --host (default: {DEFAULT_HTTP_PORT})"
+    wattage = sub.add_parser(
+        "wattage",
+        help="print [[zone]] entries for the plugin's TOML: every zone that draws power, "
+        "those without wattage first",
     )
-    show.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        help=f"seconds allowed for the download (default: {DEFAULT_TIMEOUT:g})",
-    )
+    _source_arguments(wattage)
 
 
 def _source(args: argparse.Namespace) -> DesignSource:
@@ -77,6 +90,7 @@ def design_json(design: Design) -> dict[str, Any]:
                 "output_type": z.output_type,
                 "rated_watts": z.rated_watts,
                 "dimmable": z.dimmable,
+                "kind": z.kind,
             }
             for z in design.zones
         ],
@@ -102,9 +116,17 @@ def design_json(design: Design) -> dict[str, Any]:
 
 
 def _zone_line(z: Zone) -> str:
-    kind = "dimmable" if z.dimmable else "on/off"
-    watts = f"{z.rated_watts:g} W" if z.rated_watts else "watts unknown"
-    return f"zone {z.id} {z.name}: {z.output_type or 'unknown type'}, {kind}, {watts}"
+    if z.kind == "shade":
+        control = "position"
+    elif z.has_speeds:
+        control = "speeds"
+    else:
+        control = "dimmable" if z.dimmable else "on/off"
+    if z.rated_watts:
+        watts = f"{z.rated_watts:g} W"
+    else:
+        watts = "watts unknown" if z.draws_power else "draws no power"
+    return f"zone {z.id} {z.name}: {z.kind}, {z.output_type or 'unknown type'}, {control}, {watts}"
 
 
 def _keypad_lines(k: Keypad) -> list[str]:
@@ -178,7 +200,10 @@ def main(args: argparse.Namespace) -> int:
     except (DesignError, ValueError) as exc:
         print(terminal_safe(f"telegraf-lutron design: {one_line(str(exc))}"), file=sys.stderr)
         return 1
-    if args.format == "json":
+    if args.design_command == "wattage":
+        # Names are in comments only; control characters in them are shown escaped, never sent.
+        _write("\n".join(terminal_safe(line) for line in wattage_template(design).rstrip("\n").splitlines()))
+    elif args.format == "json":
         _write(json_text(design))
     else:
         _write(design_tree(design))

@@ -23,6 +23,9 @@ Rules (lutron-protocol.md §6), decided here once:
   checked before the XML is parsed (the number of tags) and while the model is built (area
   nesting, areas, zones, devices, components, name lengths), so no cost grows faster than the file. They are far above real houses: the biggest known
   export has about 2,000 zones; rooms nest 4 levels deep on HomeWorks QS.
+- Every zone gets its kind from its OutputType (`design.OUTPUT_KINDS`); an unknown OutputType is a
+  light, with one warning per unknown type naming it. Shades, motors and contacts get rated watts 0
+  whatever their Wattage says (real exports say 0; they draw nothing unless an override says so).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import defusedxml.ElementTree as DET
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
 from telegraf_lutron.design import (
+    POWER_KINDS,
     Area,
     Button,
     Design,
@@ -52,12 +56,15 @@ from telegraf_lutron.design import (
     TimeclockMode,
     Zone,
     is_dimmable,
+    known_kind,
     led_for_button,
 )
 
 __all__ = ["MAX_DESIGN_BYTES", "DesignError", "parse_design", "strip_prefix", "validate_design"]
 
 log = logging.getLogger(__name__)
+
+MAX_UNKNOWN_TYPE_WARNINGS = 20  # one warning per unknown OutputType, up to this many
 
 MAX_DESIGN_BYTES = 32 * 1024 * 1024  # the largest known export is 1.14 MB; beyond this is not a design
 # Caps on what a design may hold (README, "Design caps"). A 1.1 MB export has ~50,000 tags.
@@ -205,6 +212,7 @@ class _Reader:
         self.next_container = -1
         self.skipped = 0
         self.components = 0
+        self.unknown_types: dict[str, int] = {}
 
     @staticmethod
     def name(el: ET.Element, attribute: str, default: str = "") -> str:
@@ -257,6 +265,20 @@ class _Reader:
         occupancy = tuple(OccupancyGroup(n, tuple(members.get(n, ()))) for n in groups)
         if self.skipped:
             log.warning("design: skipped %d outputs or devices without an IntegrationID", self.skipped)
+        unknown = sorted(self.unknown_types.items())
+        for output_type, count in unknown[:MAX_UNKNOWN_TYPE_WARNINGS]:
+            log.warning(
+                "design: unknown OutputType %r (%d zone%s) counted as light; "
+                "a [[zone]] entry with kind = ... in the plugin's configuration can say what it is",
+                output_type,
+                count,
+                "" if count == 1 else "s",
+            )
+        if len(unknown) > MAX_UNKNOWN_TYPE_WARNINGS:  # a broken or hostile file: not a line each
+            log.warning(
+                "design: %d more unknown OutputTypes counted as light",
+                len(unknown) - MAX_UNKNOWN_TYPE_WARNINGS,
+            )
         return Design(
             project=project,
             areas=tuple(self.areas),
@@ -349,6 +371,10 @@ class _Reader:
                 continue
             output_type = self.name(out, "OutputType")
             self.cap(self.zones, MAX_ZONES, "zones (outputs)")
+            kind = known_kind(output_type)
+            if kind is None:
+                self.unknown_types[output_type] = self.unknown_types.get(output_type, 0) + 1
+                kind = "light"
             self.zones.append(
                 Zone(
                     id=iid,
@@ -357,8 +383,10 @@ class _Reader:
                     area=area.name,
                     floor=area.floor,
                     output_type=output_type,
-                    rated_watts=_watts(out.get("Wattage")),
+                    # Shades, motors and contacts draw nothing unless an owner's override says so.
+                    rated_watts=_watts(out.get("Wattage")) if kind in POWER_KINDS else 0.0,
                     dimmable=is_dimmable(output_type),
+                    kind=kind,
                 )
             )
 

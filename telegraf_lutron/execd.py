@@ -42,7 +42,8 @@ from telegraf_lutron.live import live_document, write_live
 from telegraf_lutron.metrics import MetricSet, ProcessorHealth
 from telegraf_lutron.polls import HousePolls
 from telegraf_lutron.session import Session, SessionError
-from telegraf_lutron.state import CounterStore, HouseState, leds_to_query
+from telegraf_lutron.state import CounterStore, HouseState, leds_to_query, zones_to_query
+from telegraf_lutron.wattage import apply_overrides, unmatched_message
 
 log = logging.getLogger("telegraf_lutron.run")
 
@@ -345,7 +346,7 @@ class Plugin:
     def _queue_change(self, event: p.Event) -> None:
         ts = f" {time.time_ns()}"
         m = self.metrics
-        if isinstance(event, p.OutputLevel):
+        if isinstance(event, p.OutputLevel | p.OutputReport):
             self._changed_zones.add(event.zone)  # its area and the house total follow at the flush
             text = ""
         elif isinstance(event, p.LedState):
@@ -392,6 +393,9 @@ class Plugin:
             self._use_design(update.design)
 
     def _use_design(self, design: Design) -> None:
+        design, unmatched = apply_overrides(design, self.config.zones)
+        for entry in unmatched:
+            log.warning("%s", unmatched_message(entry))
         self.state.set_design(design, time.monotonic())
         if not self.have_design:
             self.counter_store.load_into(self.state)
@@ -447,7 +451,7 @@ class Plugin:
 
     async def _sync(self) -> None:
         design = self.state.design
-        commands = [p.query_output_level(z.id) for z in design.zones]
+        commands = [p.query_output_level(zone) for zone in zones_to_query(design)]
         commands += [p.query_led(d, c) for d, c in leds_to_query(design)]
         commands += [p.query_occupancy(a.iid) for a in design.occupancy_areas]
         started = time.monotonic()

@@ -19,7 +19,7 @@ from telegraf_lutron import protocol as p
 from telegraf_lutron.config import SysvarConfig
 from telegraf_lutron.design import Area, Design
 from telegraf_lutron.lineprotocol import encode_fields, safe_tag_value, series_prefix
-from telegraf_lutron.state import ButtonCounts, HouseState
+from telegraf_lutron.state import ButtonCounts, Counts, HouseState
 
 if TYPE_CHECKING:  # the catalogue must not pull the telnet client into the web UI and db
     from telegraf_lutron.connection import Counters
@@ -58,13 +58,14 @@ _KEYPAD_TAGS = ("site", "keypad_id", "keypad", "area", "component", "button")
 CATALOGUE: tuple[Measurement, ...] = (
     Measurement(
         "lutron_zone",
-        ("site", "zone_id", "zone", "area", "floor", "output_type"),
+        ("site", "zone_id", "zone", "area", "floor", "output_type", "kind"),
         _fields(
             ("level", "gauge"),
             ("watts", "gauge"),
             ("rated_watts", "gauge"),
             ("energy_joules_total", "counter"),
             ("tilt", "gauge"),
+            ("pulses_total", "counter"),  # pulsed contact closures only
         ),
         postgres=True,
         optional_tags=("floor",),
@@ -72,7 +73,13 @@ CATALOGUE: tuple[Measurement, ...] = (
     Measurement(
         "lutron_area",
         ("site", "area_id", "area", "floor"),
-        _fields(("watts", "gauge"), ("energy_joules_total", "counter"), ("zones_on", "gauge")),
+        _fields(
+            ("watts", "gauge"),
+            ("energy_joules_total", "counter"),
+            ("lights_on", "gauge"),
+            ("fans_on", "gauge"),
+            ("shades_open", "gauge"),
+        ),
         postgres=True,
         optional_tags=("floor",),
     ),
@@ -82,8 +89,11 @@ CATALOGUE: tuple[Measurement, ...] = (
         _fields(
             ("watts", "gauge"),
             ("energy_joules_total", "counter"),
-            ("zones_on", "gauge"),
-            ("zones_total", "gauge"),
+            ("lights_on", "gauge"),
+            ("fans_on", "gauge"),
+            ("shades_open", "gauge"),
+            # A gauge despite its suffix: list it by name under metric_types' gauge (gauge wins).
+            ("lights_total", "gauge"),
         ),
         postgres=True,
     ),
@@ -212,6 +222,7 @@ class MetricSet:
                 "zone": tag(z.name, f"zone {z.id}"),
                 "area": tag(z.area, f"area {z.area_key}"),
                 "output_type": tag(z.output_type, "UNKNOWN"),
+                "kind": z.kind,
             }
             if floor := safe_tag_value(z.floor):
                 tags["floor"] = floor
@@ -347,23 +358,29 @@ class MetricSet:
         tilt = state.rest.tilts.get(zone_id)
         if tilt is not None:
             fields["tilt"] = float(tilt)
+        if zone.pulsed:
+            fields["pulses_total"] = state.pulses.get(zone_id, 0.0)
         return self._line(self.zone_prefix[zone_id], fields, ts)
 
-    def area_line(self, state: HouseState, key: int, watts: float, on: int, ts: str) -> str:
+    def area_line(self, state: HouseState, key: int, counts: Counts, ts: str) -> str:
         fields = {
-            "watts": watts,
+            "watts": counts.watts,
             "energy_joules_total": state.area_energy.get(key, 0.0),
-            "zones_on": float(on),
+            "lights_on": float(counts.lights_on),
+            "fans_on": float(counts.fans_on),
+            "shades_open": float(counts.shades_open),
         }
         return self._line(self.area_prefix[key], fields, ts)
 
     def power_line(self, state: HouseState, ts: str) -> str:
-        watts, on, total = state.system_totals()
+        counts = state.system_totals()
         fields = {
-            "watts": watts,
+            "watts": counts.watts,
             "energy_joules_total": state.total_energy,
-            "zones_on": float(on),
-            "zones_total": float(total),
+            "lights_on": float(counts.lights_on),
+            "fans_on": float(counts.fans_on),
+            "shades_open": float(counts.shades_open),
+            "lights_total": float(counts.lights),
         }
         return self._line(self.power_prefix, fields, ts)
 
@@ -506,9 +523,8 @@ class MetricSet:
             return
         yield self.power_line(state, ts)
         totals = state.area_totals()
-        for key in self.area_prefix:
-            watts, on = totals.get(key, (0.0, 0))
-            yield self.area_line(state, key, watts, on, ts)
+        for area_key in self.area_prefix:
+            yield self.area_line(state, area_key, totals.get(area_key) or Counts(), ts)
         for zone_id in self.zone_prefix:
             yield self.zone_line(state, zone_id, ts)
         for led, value in state.leds.items():
@@ -528,9 +544,6 @@ class MetricSet:
             return ""
         lines = [self.zone_line(state, z.id, ts) for z in zones]
         for key in sorted({z.area_key for z in zones}):
-            members = self.area_zones.get(key, ())
-            watts = sum(state.watts(i) for i in members)
-            on = sum(1 for i in members if state.level(i))
-            lines.append(self.area_line(state, key, watts, on, ts))
+            lines.append(self.area_line(state, key, state.counts(self.area_zones.get(key, ())), ts))
         lines.append(self.power_line(state, ts))
         return "".join(lines)

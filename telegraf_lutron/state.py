@@ -1,10 +1,21 @@
 """The live model of the house: levels, LEDs, buttons and occupancy, and energy integrated exactly.
 
 Pure logic: events in (from the session), numbers out (for the metrics); time is passed in, so
-tests can move it. Power of a zone is `rated watts x level / 100` when dimmable, `rated watts`
-when a non-dimmable zone is on. Energy is integrated between events: a zone's power is constant
-between two level reports, so joules = watts x seconds exactly, whatever the reporting interval.
-Zones whose wattage is unknown (0 in the design) draw 0 W here and say so in `rated_watts`.
+tests can move it. Energy is integrated between events: a zone's power is constant between two
+level reports, so joules = watts x seconds exactly, whatever the reporting interval.
+
+Power by kind (`zone_watts`): a light or load draws `rated watts x level / 100` when dimmable and
+`rated watts` when on; a ceiling fan's level is a speed step, so it draws its `speed_watts` for that
+step when the owner gave them and `rated watts x level / 100` otherwise (an on/off fan: rated when
+on); shades, motors and contacts draw their rated watts while above 0, which is 0 W unless an
+override gave them watts. Zones whose wattage is unknown draw 0 W and say so in `rated_watts`.
+
+A pulsed contact closure (CCO_PULSED) answers 100 forever: it is never "on" (level 0, 0 W) and
+each report above 0 counts one pulse. A moving shade's `~OUTPUT,<id>,32,2,<level>` position report
+(docs/protocol.md §5.1) updates its level like `~OUTPUT,<id>,1`.
+
+Counts follow the kinds: lights on, fans on and shades open (level > 0) per area and house, and the
+number of lights; loads count in watts and energy only.
 """
 
 from __future__ import annotations
@@ -17,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from telegraf_lutron import protocol as p
-from telegraf_lutron.design import Design, Zone
+from telegraf_lutron.design import Design, Zone, speed_step
 from telegraf_lutron.files import atomic_write, private_dir
 from telegraf_lutron.rest import RestOfHouse
 
@@ -36,11 +47,37 @@ class ButtonCounts:
 
 def zone_watts(zone: Zone, level: float | None) -> float:
     """Power drawn by `zone` at `level` (None = not known yet: 0)."""
-    if level is None or level <= 0.0 or zone.rated_watts <= 0.0:
+    if level is None or zone.pulsed:
         return 0.0
-    if zone.dimmable:
+    if zone.kind == "fan" and zone.speed_watts:
+        return zone.speed_watts[speed_step(level)]
+    if level <= 0.0 or zone.rated_watts <= 0.0:
+        return 0.0
+    if zone.kind in ("light", "load", "fan") and (zone.dimmable or zone.has_speeds):
         return zone.rated_watts * min(level, 100.0) / 100.0
     return zone.rated_watts
+
+
+@dataclass(slots=True)
+class Counts:
+    """Power and what is on, for an area or the house."""
+
+    watts: float = 0.0
+    lights_on: int = 0
+    fans_on: int = 0
+    shades_open: int = 0
+    lights: int = 0  # lights in total
+
+    def add(self, kind: str, level: float | None, watts: float) -> None:
+        self.watts += watts
+        on = bool(level and level > 0)
+        if kind == "light":
+            self.lights += 1
+            self.lights_on += on
+        elif kind == "fan":
+            self.fans_on += on
+        elif kind == "shade":
+            self.shades_open += on
 
 
 @dataclass
@@ -69,6 +106,7 @@ class HouseState:
     # Events about zones, components or areas the design does not list: counted, never stored
     # per key, so a hostile or broken processor cannot grow memory or the counters file.
     unknown_events: int = 0
+    pulses: dict[int, float] = field(default_factory=dict)  # pulsed contact closures, persisted
 
     def __post_init__(self) -> None:
         self.rest = RestOfHouse(self.design)
@@ -85,6 +123,9 @@ class HouseState:
         for zid, live in self.zones.items():
             zone = design.zone(zid)
             assert zone is not None
+            if zone.pulsed:
+                live.level, live.on_since_wall = 0.0, None  # never on, whatever it answers
+                self.pulses.setdefault(zid, 0.0)
             live.watts = zone_watts(zone, live.level)
             self.zone_energy.setdefault(zid, 0.0)
         for area in design.areas:
@@ -122,6 +163,9 @@ class HouseState:
                 self.unknown_events += 1
                 return False
             return self.set_level(event.zone, event.level, now, wall)
+        if isinstance(event, p.OutputReport):
+            position = shade_position(event)
+            return position is not None and self.set_level(event.zone, position, now, wall)
         if isinstance(event, p.LedState):
             key = (event.device, event.led)
             if not self._known_led(key):
@@ -164,6 +208,11 @@ class HouseState:
         zone = self.design.zone(zone_id)
         if live is None or zone is None:
             return False
+        if zone.pulsed:
+            if level <= 0:
+                return False
+            self.pulses[zone_id] = self.pulses.get(zone_id, 0.0) + 1  # each report above 0: a pulse
+            return True
         if live.level == level:
             return False
         self._integrate(zone_id, live, now)
@@ -206,20 +255,33 @@ class HouseState:
         live = self.zones.get(zone_id)
         return 0.0 if live is None else live.watts
 
-    def area_totals(self) -> dict[int, tuple[float, int]]:
-        """Per area key: (watts, zones on)."""
-        totals: dict[int, tuple[float, int]] = {a.key: (0.0, 0) for a in self.design.areas}
+    def area_totals(self) -> dict[int, Counts]:
+        """Per area key: its power and what is on."""
+        totals: dict[int, Counts] = {a.key: Counts() for a in self.design.areas}
         for zone in self.design.zones:
             live = self.zones[zone.id]
-            watts, on = totals.get(zone.area_key, (0.0, 0))
-            totals[zone.area_key] = (watts + live.watts, on + (1 if live.level else 0))
+            counts = totals.get(zone.area_key)
+            if counts is None:
+                counts = totals[zone.area_key] = Counts()
+            counts.add(zone.kind, live.level, live.watts)
         return totals
 
-    def system_totals(self) -> tuple[float, int, int]:
-        """(watts, zones on, zones total)."""
-        watts = sum(live.watts for live in self.zones.values())
-        on = sum(1 for live in self.zones.values() if live.level)
-        return watts, on, len(self.zones)
+    def counts(self, zone_ids: Iterable[int]) -> Counts:
+        """Power and what is on among these zones."""
+        counts = Counts()
+        for zid in zone_ids:
+            zone, live = self.design.zone(zid), self.zones.get(zid)
+            if zone is not None and live is not None:
+                counts.add(zone.kind, live.level, live.watts)
+        return counts
+
+    def system_totals(self) -> Counts:
+        """The house's power and what is on."""
+        counts = Counts()
+        for zone in self.design.zones:
+            live = self.zones[zone.id]
+            counts.add(zone.kind, live.level, live.watts)
+        return counts
 
     # --- persistence ---------------------------------------------------------------------
 
@@ -235,6 +297,7 @@ class HouseState:
                 for (d, c), b in self.buttons.items()
             },
             "rest": self.rest.counters_document(),
+            "pulses": {str(k): v for k, v in self.pulses.items()},
         }
 
     def load_counters(self, doc: dict[str, Any]) -> None:
@@ -252,17 +315,20 @@ class HouseState:
         for key, values in dict(doc.get("buttons", {})).items():
             device, component = (int(x) for x in key.split(":"))
             buttons[(device, component)] = ButtonCounts(*(float(v) for v in values))
-        if any(v < 0 or v != v for v in (total, *zones.values(), *areas.values())):
+        pulses = {int(k): float(v) for k, v in dict(doc.get("pulses", {})).items()}
+        if any(v < 0 or v != v for v in (total, *zones.values(), *areas.values(), *pulses.values())):
             raise ValueError("negative or NaN counter")
         area_keys = {a.key for a in self.design.areas}
         zones = {k: v for k, v in zones.items() if k in self.zones}
         areas = {k: v for k, v in areas.items() if k in area_keys}
         buttons = {k: v for k, v in buttons.items() if self._known_button(k)}
+        pulses = {k: v for k, v in pulses.items() if k in self.zones}
         self.rest.load_counters(dict(doc.get("rest", {})))
         self.total_energy = total
         self.zone_energy.update(zones)
         self.area_energy.update(areas)
         self.buttons.update(buttons)
+        self.pulses.update(pulses)
 
 
 class CounterStore:
@@ -295,6 +361,23 @@ class CounterStore:
     def write(self, doc: dict[str, Any]) -> None:
         private_dir(self.path.parent)
         atomic_write(self.path, json.dumps(doc, separators=(",", ":")).encode())
+
+
+def shade_position(event: p.OutputReport) -> float | None:
+    """The level in a moving shade's `~OUTPUT,<id>,32,2,<level>` report, or None for other reports."""
+    if event.action != 32 or len(event.fields) < 4:
+        return None
+    try:
+        level = float(event.fields[3])
+    except ValueError:
+        return None
+    return level if 0.0 <= level <= 100.0 else None  # also rejects NaN
+
+
+def zones_to_query(design: Design) -> Iterable[int]:
+    """Zones whose level the full state read asks for: all but pulsed contact closures (they answer
+    100 forever, which would read as a pulse)."""
+    return (z.id for z in design.zones if not z.pulsed)
 
 
 def leds_to_query(design: Design) -> Iterable[tuple[int, int]]:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from telegraf_lutron import protocol as p
 from telegraf_lutron.design import Area, Button, Design, Keypad, Project, Zone, is_dimmable
-from telegraf_lutron.state import CounterStore, HouseState, zone_watts
+from telegraf_lutron.state import CounterStore, Counts, HouseState, zone_watts
 
 
 def make_design(zones: list[tuple[int, str, float]], guid: str = "g1") -> Design:
@@ -108,9 +108,9 @@ def test_area_and_system_totals() -> None:
     state.apply(out(1, 25.0), 1.0)
     state.apply(out(2, 100.0), 1.0)
     totals = state.area_totals()
-    assert totals[10] == (25.0, 1)  # zones 1 and 3 are in the kitchen, 3 is unknown
-    assert totals[20] == (60.0, 1)
-    assert state.system_totals() == (85.0, 2, 3)
+    assert totals[10] == Counts(25.0, lights_on=1, lights=2)  # zones 1 and 3 are in the kitchen
+    assert totals[20] == Counts(60.0, lights_on=1, lights=1)
+    assert state.system_totals() == Counts(85.0, lights_on=2, lights=3)
 
 
 def test_leds_buttons_occupancy() -> None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from telegraf_lutron.design import (
+    OUTPUT_KINDS,
+    POWER_KINDS,
     Area,
     Button,
     Design,
@@ -31,6 +33,7 @@ from telegraf_lutron.design import (
     TimeclockMode,
     Zone,
     is_dimmable,
+    kind_for,
 )
 
 SYSTEMS = ("HWQS", "RA2")
@@ -161,6 +164,9 @@ class GeneratorParams:
     missing_wattage: float = 0.15  # Wattage attribute absent
     zero_wattage: float = 0.25  # Wattage="0" (unknown, like absent)
     occupancy: float = 0.7  # fraction of HWQS rooms with an occupancy group (RA2: every room)
+    # The last room also gets one zone of every OutputType (docs/protocol.md §6.3) the house has
+    # none of yet (RA2: those RA2 has), so every kind is present: lights, fans, shades, motors, CCOs.
+    every_output_type: bool = True
     shade_groups: bool = True  # HWQS only: a ShadeGroup in rooms that have shades
     timeclocks: int = 2
     green_modes: bool = True  # HWQS only: a green mode in the first room of each floor
@@ -220,6 +226,7 @@ class GeneratorParams:
             empty_component_dimmers=False,
             pid_switch=False,
             motion_sensors=False,
+            every_output_type=False,
         )
         return replace(base, **overrides)
 
@@ -240,6 +247,7 @@ class _Builder:
         self.occupancy_numbers: list[int] = []
         self.first_room: Area | None = None  # where the HWQS VISOR_CONTROL_RECEIVER goes
         self.green_modes: list[GreenMode] = []
+        self.rooms_built = 0
 
     def iid(self) -> int:
         value = self.next_iid
@@ -349,6 +357,12 @@ class _Builder:
         if hwqs and p.empty_component_dimmers and first:
             self.device(area, rng.choice(_DIMMER_TYPES), f"{name} Dimmer")
         zone_names = [self.zone_spec(name) for _ in range(p.zones_per_room)]
+        self.rooms_built += 1
+        if p.every_output_type and self.rooms_built == p.floors * p.rooms_per_floor:
+            used = {z.output_type for z in self.zones} | {t for _, t in zone_names}
+            for otype in ALL_OUTPUT_TYPES:
+                if otype not in used and not (p.system == "RA2" and otype in _HWQS_ONLY_OUTPUTS):
+                    zone_names.append((self.unique(f"{name} {_fixture_name(otype)}"), otype))
         if hwqs and p.shade_groups and any(t in _SHADE_TYPES for _, t in zone_names):
             self.shade_groups.append(ShadeGroup(self.iid(), f"{name} Shades", area.key))
         for zname, otype in zone_names:
@@ -382,8 +396,19 @@ class _Builder:
         roll = rng.random()
         if roll >= self.p.missing_wattage + self.p.zero_wattage:
             watts = float(rng.choice(_WATTS))
+        kind = kind_for(output_type)
+        if kind not in POWER_KINDS:
+            watts = 0.0  # real exports give shades, motors and contacts Wattage="0"
         zone = Zone(
-            self.iid(), name, area.key, area.name, area.floor, output_type, watts, is_dimmable(output_type)
+            self.iid(),
+            name,
+            area.key,
+            area.name,
+            area.floor,
+            output_type,
+            watts,
+            is_dimmable(output_type),
+            kind,
         )
         self.zones.append(zone)
 
@@ -511,6 +536,16 @@ _TIMECLOCK_EVENTS = (
 )
 _GREEN_STEPS = (GreenStep(1, "Normal"), GreenStep(2, "Green 1"), GreenStep(3, "Green 2"))
 _SHADE_TYPES = frozenset({"SYSTEM_SHADE", "SIVOIA_QED", "MOTOR", "VENETIAN_BLIND", "SHEER_BLIND"})
+ALL_OUTPUT_TYPES = tuple(OUTPUT_KINDS)
+_EXTRA_FIXTURE_NAMES = {"SHEER_BLIND": "Sheers", "CCO_PULSED": "Gate", "CCO_MAINTAINED": "Pump Relay"}
+
+
+def _fixture_name(output_type: str) -> str:
+    if output_type in _EXTRA_FIXTURE_NAMES:
+        return _EXTRA_FIXTURE_NAMES[output_type]
+    return next((f for f, types in _FIXTURES if output_type in types), "Load")
+
+
 _HWQS_ONLY_OUTPUTS = frozenset({"SYSTEM_SHADE", "DALI", "ECO_SYSTEM_FLUORESCENT", "FLUORESCENT_DB", "MOTOR"})
 
 
@@ -680,7 +715,8 @@ class _XmlWriter:
                     UUID=self.uuid(),
                     IntegrationID=z.id,
                     OutputType=z.output_type,
-                    Wattage=self.wattage(z.rated_watts),
+                    # Real exports give shades, motors and contacts Wattage="0".
+                    Wattage=self.wattage(z.rated_watts) if z.kind in POWER_KINDS else "0",
                     SortOrder=i,
                 ),
             )
