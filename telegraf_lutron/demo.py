@@ -346,7 +346,8 @@ class Snapshots:
         f = power.fields
         say(
             self.out,
-            f"{stamp}  {f['watts']:7.0f} W  {int(f['zones_on']):3d} of {int(f['zones_total'])} zones on  "
+            f"{stamp}  {f['watts']:7.0f} W  {int(f['lights_on']):3d} of {int(f['lights_total'])} lights on,"
+            f" {int(f['fans_on'])} fans on, {int(f['shades_open'])} shades open  "
             f"{f['energy_joules_total'] / 3.6e6:8.3f} kWh since start  ({len(metrics)} metrics)",
         )
         for zone in by_name.get("lutron_zone", []):
@@ -358,7 +359,8 @@ class Snapshots:
             if before is not None and before != level:
                 say(
                     self.out,
-                    f"          {zone.tags['zone']} ({zone.tags['area']}): {before:.0f} % -> {level:.0f} %",
+                    f"          {zone.tags['zone']} ({zone.tags['area']}, {zone.tags.get('kind', '')}):"
+                    f" {before:.0f} % -> {level:.0f} %",
                 )
         if self.db is not None:
             try:

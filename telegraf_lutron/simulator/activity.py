@@ -4,7 +4,9 @@ At `rate` events per second on average (Poisson arrivals from a seeded generator
 zone level, taps a keypad button (its LED and zones follow), toggles a room's occupancy (its motion
 sensors follow), opens or closes a door (a contact input), runs a time clock event or drains a
 battery a step (good, low, missing), each reported to monitoring sessions exactly as the control
-methods do.
+methods do. Zones get what their kind takes: shades open by day (processor clock) and close at
+night, ceiling fans run at a speed step, motors and contacts switch, a gate's pulsed contact is
+pulsed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import random
 from typing import TYPE_CHECKING
 
+from telegraf_lutron.design import Zone
 from telegraf_lutron.simulator.house import BATTERY_GOOD, BATTERY_LOW, BATTERY_MISSING, PRESS, SOURCE_LOCAL
 
 if TYPE_CHECKING:
@@ -23,6 +26,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEVELS = (0.0, 0.0, 25.0, 50.0, 75.0, 100.0)  # off is as common as it is in a real house
+SHADE_DAY_LEVELS = (100.0, 100.0, 75.0, 50.0)  # how far a shade is opened by day
+FAN_LEVELS = (0.0, 25.0, 50.0, 50.0, 75.0, 100.0)  # off and the four speed steps
+DAYTIME = range(7, 20)  # processor-clock hours when people open the shades
 
 
 class HouseActivity:
@@ -88,4 +94,20 @@ class HouseActivity:
             self._sim.set_battery(device, drained)
         elif design.zones:
             zone = rng.choice(design.zones)
-            self._sim.set_level(zone.id, rng.choice(LEVELS), source=SOURCE_LOCAL)
+            self._sim.set_level(zone.id, self.level_for(zone), source=SOURCE_LOCAL)
+
+    def level_for(self, zone: Zone) -> float:
+        """A level people would choose for this zone now: shades open by day and close at night,
+        fans run at one of their speeds, a gate's pulsed contact is pulsed."""
+        rng = self._rng
+        if zone.kind == "shade":
+            return (
+                rng.choice(SHADE_DAY_LEVELS) if DAYTIME.start <= self._sim.now().hour < DAYTIME.stop else 0.0
+            )
+        if zone.has_speeds:
+            return rng.choice(FAN_LEVELS)
+        if zone.pulsed:
+            return 100.0
+        if zone.kind in ("motor", "contact"):
+            return rng.choice((0.0, 100.0))
+        return rng.choice(LEVELS)

@@ -211,6 +211,19 @@ def _set_output(args: tuple[str, ...], proc: Processor, mon: Monitoring) -> Outc
         if action == 9:
             return Outcome(events=house.set_tilt(zone_id, parse_level(args[2])))
         return Outcome(events=house.set_tilt(zone_id, parse_level(args[3]), parse_level(args[2])))
+    elif action == 6:  # pulse a contact closure (§5.1)
+        zone = house.zone(zone_id)
+        if zone is None or zone.kind != "contact":
+            raise CommandError(ERR_ACTION)
+        _need(args, 2, 3)
+        length = parse_time(args[2]) if len(args) > 2 and args[2] else 0.5
+        if zone.pulsed:
+            return Outcome(events=house.pulse(zone_id, SOURCE_INTEGRATION))
+        # A maintained closure closes for the pulse time, then opens again.
+        return Outcome(
+            events=house.set_level(zone_id, 100.0, SOURCE_INTEGRATION),
+            later=[(max(length, 0.25), lambda: house.set_level(zone_id, 0.0, SOURCE_INTEGRATION))],
+        )
     else:
         raise CommandError(ERR_ACTION)
     if delay > 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import functools
 import hmac
 import logging
 import time
@@ -27,6 +28,7 @@ from telegraf_lutron.simulator.house import (
     MON_ZONE,
     PRESS,
     RELEASE,
+    SHADE_TRAVEL,
     SOURCE_LOCAL,
     Event,
     House,
@@ -78,6 +80,7 @@ class Simulator:
         seed: int = 0,
         clock: Callable[[], datetime] | None = None,
         clock_skew: float = 0.0,
+        shade_travel: float = SHADE_TRAVEL,
     ):
         if system not in PROMPTS:
             raise ValueError(f"system must be HWQS or RA2, not {system!r}")
@@ -94,7 +97,9 @@ class Simulator:
         self._clock = clock
         self.clock_skew = clock_skew  # seconds the processor's clock is ahead of the real one
         self._design_version = 1
-        self._house = House(self._stamped(design, None, xml), system=system, sysvars=sysvars)
+        self._house = House(
+            self._stamped(design, None, xml), system=system, sysvars=sysvars, shade_travel=shade_travel
+        )
         self._xml = xml
         self._xml_cache: bytes | None = None
         self._requested_ports = (telnet_port, http_port)
@@ -274,6 +279,11 @@ class Simulator:
         own: list[str] = []
         if not events:
             return own
+        later = [ev for ev in events if ev.delay > 0]
+        if later:
+            events = [ev for ev in events if ev.delay <= 0]
+            for ev in later:
+                self.schedule(ev.delay, functools.partial(_due, ev))
         for session in self._sessions.values():
             if not session.logged_in:
                 continue
@@ -451,6 +461,13 @@ class Simulator:
     @activity_rate.setter
     def activity_rate(self, rate: float) -> None:
         self._activity.rate = rate
+
+
+def _due(event: Event) -> list[Event]:
+    """A delayed event when its time comes: sent now, unless it no longer holds."""
+    if event.due is not None and not event.due():
+        return []
+    return [dataclasses.replace(event, delay=0.0, due=None)]
 
 
 def _iid(obj: int | Zone | Keypad | Area) -> int:

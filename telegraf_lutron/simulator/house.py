@@ -7,10 +7,11 @@ Every change returns the report lines a real processor would send to monitoring 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
-from telegraf_lutron.design import Design, Keypad, Zone
+from telegraf_lutron.design import FAN_SPEED_STEPS, Design, Keypad, Zone, speed_step
 
 # Monitoring types (lutron-protocol.md §2).
 MON_BUTTON = 3
@@ -42,6 +43,8 @@ HOLD_RELEASE = 32
 BUTTON_ACTIONS = frozenset({PRESS, RELEASE, HOLD, MULTITAP, HOLD_RELEASE})
 
 ON_LEVEL = 100.0  # what a keypad button turns its zones on to
+SHADE_TRAVEL = 10.0  # seconds a shade takes from closed to open
+SHADE_REPORT_STEP = 10.0  # a moving shade reports its position every this many percent
 
 # Battery status as `~DEVICE,<id>,1,22,...` reports it (docs/protocol.md §5.2).
 BATTERY_GOOD = 2
@@ -52,10 +55,14 @@ SHADE_TYPES = frozenset({"SYSTEM_SHADE", "SIVOIA_QED", "MOTOR", "VENETIAN_BLIND"
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """Report lines for sessions monitoring `monitor`."""
+    """Report lines for sessions monitoring `monitor`; `delay` > 0: sent that many seconds later,
+    and then only if `due` (when given) says so: it makes the change the lines report, or returns
+    False when they no longer hold (a shade sent elsewhere meanwhile)."""
 
     monitor: int
     lines: tuple[str, ...]
+    delay: float = 0.0
+    due: Callable[[], bool] | None = field(default=None, compare=False)
 
 
 def format_level(level: float) -> str:
@@ -65,8 +72,18 @@ def format_level(level: float) -> str:
 class House:
     """State of every zone, LED, occupancy area and system variable of one design."""
 
-    def __init__(self, design: Design, *, system: str = "HWQS", sysvars: Mapping[int, int] | None = None):
+    def __init__(
+        self,
+        design: Design,
+        *,
+        system: str = "HWQS",
+        sysvars: Mapping[int, int] | None = None,
+        shade_travel: float = SHADE_TRAVEL,
+    ):
         self.system = system
+        self.shade_travel = shade_travel
+        self._moves: dict[int, int] = {}  # per shade: which movement is the current one
+        self.positions: dict[int, float] = {}  # per shade: where it is (its level once it stops)
         self.levels: dict[int, float] = {}
         self.leds: dict[tuple[int, int], int] = {}
         self.occupancy: dict[int, int] = {}
@@ -92,7 +109,9 @@ class House:
 
     def _load(self, design: Design, *, keep: bool) -> None:
         old_levels, old_leds, old_occ = (self.levels, self.leds, self.occupancy) if keep else ({}, {}, {})
-        self.levels = {z.id: old_levels.get(z.id, 0.0) for z in design.zones}
+        # A pulsed contact closure answers 100 forever (openHAB documents it for RA2).
+        self.levels = {z.id: ON_LEVEL if z.pulsed else old_levels.get(z.id, 0.0) for z in design.zones}
+        self.positions = {z.id: self.levels[z.id] for z in design.zones if z.kind == "shade"}
         self.leds = {}
         self._buttons: dict[int, frozenset[int]] = {}
         self._button_zones: dict[tuple[int, int], tuple[int, ...]] = {}
@@ -171,12 +190,22 @@ class House:
     # -- changes ----------------------------------------------------------------------------------
 
     def set_level(self, zone_id: int, level: float, source: int) -> list[Event]:
-        """Set a zone (on/off zones snap to 0 or 100) and report it, as the processor always does."""
+        """Set a zone and report it, as the processor always does.
+
+        On/off zones snap to 0 or 100 and ceiling fans to their speed steps (0, 25, 50, 75, 100);
+        shades take any position and report it while they move (`~OUTPUT,<id>,32,2,<level>`, each
+        10 %, `shade_travel` seconds from closed to open) after reporting their target. A pulsed
+        contact closure stays at 100: any level above 0 pulses it, and the pulse is all it reports.
+        """
         zone = self._design.zone(zone_id)
         if zone is None:
             raise KeyError(f"no zone with integration id {zone_id}")
         level = round(min(100.0, max(0.0, level)), 2)
-        if not zone.dimmable:
+        if zone.pulsed:
+            return self.pulse(zone_id, source) if level > 0 else []
+        if zone.has_speeds:
+            level = FAN_SPEED_STEPS[speed_step(level)]
+        elif not zone.dimmable and zone.kind != "shade":
             level = ON_LEVEL if level > 0 else 0.0
         self.levels[zone_id] = level
         lvl = format_level(level)
@@ -185,7 +214,49 @@ class House:
             f"~OUTPUT,{zone_id},29,{source}",
             f"~OUTPUT,{zone_id},30,1,{lvl}",
         )
-        return [Event(MON_ZONE, lines)]
+        events = [Event(MON_ZONE, lines)]
+        if zone.kind == "shade":
+            events += self._movement(zone_id, self.positions.get(zone_id, 0.0), level)
+        return events
+
+    def pulse(self, zone_id: int, source: int) -> list[Event]:
+        """A pulsed contact closure closes briefly: it reports 100 (as it always answers) and no 0."""
+        self.levels[zone_id] = ON_LEVEL
+        return [
+            Event(
+                MON_ZONE, (f"~OUTPUT,{zone_id},1,{format_level(ON_LEVEL)}", f"~OUTPUT,{zone_id},29,{source}")
+            )
+        ]
+
+    def _movement(self, zone_id: int, start: float, target: float) -> list[Event]:
+        """Position reports of a shade travelling from `start` to `target`, each at its time."""
+        move = self._moves.get(zone_id, 0) + 1
+        self._moves[zone_id] = move  # a newer command for this shade silences this movement
+        distance = target - start
+        steps = math.ceil(abs(distance) / SHADE_REPORT_STEP)
+
+        def reached(position: float) -> Callable[[], bool]:
+            def due() -> bool:
+                if self._moves.get(zone_id) != move:
+                    return False
+                self.positions[zone_id] = position
+                return True
+
+            return due
+
+        events = []
+        for i in range(1, steps + 1):
+            position = target if i == steps else round(start + distance * i / steps, 2)
+            delay = self.shade_travel * abs(distance) / 100.0 * i / steps
+            events.append(
+                Event(
+                    MON_ZONE,
+                    (f"~OUTPUT,{zone_id},32,2,{format_level(position)}",),
+                    delay=max(delay, 0.001),
+                    due=reached(position),
+                )
+            )
+        return events
 
     def set_led(self, keypad_id: int, component: int, state: int) -> list[Event]:
         if (keypad_id, component) not in self.leds:
@@ -276,7 +347,7 @@ class House:
         self.tilts[zone_id] = tilt
         if lift is None:
             return [Event(MON_ZONE, (f"~OUTPUT,{zone_id},9,{format_level(tilt)}",))]
-        self.levels[zone_id] = round(min(100.0, max(0.0, lift)), 2)
+        self.levels[zone_id] = self.positions[zone_id] = round(min(100.0, max(0.0, lift)), 2)
         line = f"~OUTPUT,{zone_id},10,{format_level(self.levels[zone_id])},{format_level(tilt)}"
         return [Event(MON_ZONE, (line,))]
 
