@@ -105,7 +105,7 @@ def metric_tags(name: str) -> set[str]:
 
 def test_the_tags_are_those_of_the_catalogue_in_the_readme() -> None:
     tags = measurement_tags()
-    assert tags["lutron_zone"] == {"site", "zone_id", "zone", "area", "floor", "output_type"}
+    assert tags["lutron_zone"] == {"site", "zone_id", "zone", "area", "floor", "output_type", "kind"}
     assert tags["lutron_area"] == {"site", "area_id", "area", "floor"}
     assert tags["lutron_power"] == {"site"}
     assert tags["lutron_occupancy"] == {"site", "area_id", "area"}
@@ -234,7 +234,9 @@ def result_labels(expr: str) -> set[str]:
 
 def test_the_promql_checks_catch_mistakes() -> None:
     assert label_problems('sum by (area) (lutron_area_watts{site=~"$site"})') == []
-    assert label_problems("lutron_area_zones_on > 0 and on (site, area) lutron_occupancy_occupied == 0") == []
+    assert (
+        label_problems("lutron_area_lights_on > 0 and on (site, area) lutron_occupancy_occupied == 0") == []
+    )
     assert label_problems("lutron_power_watt") == ["unknown metric lutron_power_watt"]
     assert label_problems('lutron_power_watts{area="Kitchen"}') == ["lutron_power_watts has no label 'area'"]
     assert label_problems("sum by (zone) (lutron_area_watts)") == [
@@ -971,7 +973,7 @@ def test_every_alert_is_tested_firing_and_quiet() -> None:
         "LutronDesignEmpty",
         "LutronLightsOnInEmptyArea",
         "LutronPowerAboveUsual",
-        "LutronZonesOnOvernight",
+        "LutronLightsOnOvernight",
         "LutronBatteryLow",
         "LutronBatteryMissing",
         "LutronProcessorClockOff",
@@ -1068,7 +1070,11 @@ def test_the_dashboard_shows_what_it_promises() -> None:
     for needle in [
         "lutron_power_watts",
         "increase(lutron_area_energy_joules_total",
-        "lutron_area_zones_on",
+        "lutron_area_lights_on",
+        "lutron_power_lights_total",
+        "lutron_power_fans_on",
+        "lutron_power_shades_open",
+        "sum by (kind) (lutron_zone_watts",
         "rate(lutron_button_presses_total",
         "lutron_occupancy_occupied",
         "lutron_processor_up",
@@ -1129,3 +1135,23 @@ def test_grafana_provisions_the_datasource_and_the_dashboard() -> None:
     assert mounts["./deploy/grafana/provisioning/dashboards"] == "/etc/grafana/provisioning/dashboards"
     home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
     assert home == f"{provider['options']['path']}/{DASHBOARD.name}"
+
+
+def test_the_readme_catalogue_lists_every_metric_with_its_type() -> None:
+    text = (ROOT / "README.md").read_text()
+    table = text.split("## Metric catalogue", 1)[1].split("\n## ", 1)[0]
+    listed: dict[str, str] = {}
+    for row in table.splitlines():
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if len(cells) != 5 or cells[4] not in ("gauge", "counter"):
+            continue
+        measurement = None
+        names = re.findall(r"`([^`]+)`", cells[3])
+        for name in names:
+            if "<field>" in name:
+                measurement = name.split("_<field>")[0]
+                for field_name in re.findall(r"`([^`]+)`", cells[2]):
+                    listed[f"{measurement}_{field_name}"] = cells[4]
+            else:
+                listed[name] = cells[4]
+    assert listed == prometheus_names()
