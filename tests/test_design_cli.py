@@ -40,6 +40,7 @@ def test_json_of_the_shared_fixture() -> None:
         "output_type": "CEILING_FAN_TYPE",
         "rated_watts": 60.0,
         "dimmable": False,
+        "kind": "fan",
     }
     pid = data["keypads"][0]
     assert {k: pid[k] for k in ("id", "name", "device_type", "area")} == {
@@ -77,7 +78,7 @@ def test_tree_shows_floors_rooms_zones_keypads_and_leds() -> None:
     assert lines[0].startswith("Synthetic Project 80")
     assert lines[1:3] == ["Floor 001", "  Level 1"]
     assert "    Office 10 [area 100, occupancy group 1001]" in lines
-    assert "      zone 103 Office Pendants 1: CEILING_FAN_TYPE, on/off, 60 W" in lines
+    assert "      zone 103 Office Pendants 1: fan, CEILING_FAN_TYPE, speeds, 60 W" in lines
     assert '        button 17 "Guest 1", LED 97' in lines
     assert "        LED 65281 (no button)" in lines
 

@@ -235,6 +235,9 @@ class TelnetSession:
             if cmd is not None:
                 stats.commands_total += 1
                 stats.commands_per_session[self.sid] += 1
+                if cmd.op == "?" and cmd.name == "OUTPUT" and cmd.args and cmd.args[0].isdigit():
+                    zone = int(cmd.args[0])
+                    stats.output_queries[zone] = stats.output_queries.get(zone, 0) + 1
             if self.sim.service_time > 0:
                 # Serial service: a command that was already waiting starts when the previous one
                 # completed, so timer overshoot does not accumulate while commands queue up.

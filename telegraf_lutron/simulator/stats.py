@@ -27,6 +27,7 @@ class SimulatorStats:
     sessions_per_user: dict[str, int] = field(default_factory=dict)  # logged in right now
     max_concurrent_sessions: dict[str, int] = field(default_factory=dict)
     sessions_dropped: int = 0  # closed by drop_sessions() or the drop_every quirk
+    output_queries: dict[int, int] = field(default_factory=dict)  # zone -> `?OUTPUT` received
 
     @property
     def live_sessions(self) -> int:
