@@ -105,11 +105,13 @@ def metrics_of(lines: str) -> list[Metric]:
 # --- the reference: rollups computed in Python from the raw rows ---------------------------------
 
 
-def level_columns(level: str) -> tuple[str, str | None, str, tuple[str, ...]]:
-    """(raw table, key tag, on field, labels) of a level, from `levels` (which takes them from the
-    metric catalogue): which column is which is schema knowledge, not something to re-derive."""
+def level_columns(level: str) -> tuple[str, str | None, tuple[str, ...], tuple[str, ...]]:
+    """(raw table, key tag, "on" fields, labels) of a level, from `levels` (which takes them from
+    the metric catalogue): which column is which is schema knowledge, not something to re-derive.
+    A sample is on when the first of its "on" fields that is not NULL is > 0 (rows written before
+    the kinds have zones_on instead of lights_on)."""
     lv = BY_NAME[level]
-    return lv.measurement, lv.key, lv.on_field, lv.labels
+    return lv.measurement, lv.key, lv.on_fields, lv.labels
 
 
 def stat_names() -> tuple[str, ...]:
@@ -184,9 +186,9 @@ def reference_rollups(
     rules: one sample per (series, time) with the largest values; delta = counter - previous
     counter, or the counter itself after a reset; first row of a series has none; buckets are
     local clock hours and local days."""
-    table, key, on_field, labels = level_columns(level)
+    table, key, on_fields, labels = level_columns(level)
     zone = ZoneInfo(tz)
-    cols = ["time", "site", *([key] if key else []), "energy_joules_total", "watts", on_field, *labels]
+    cols = ["time", "site", *([key] if key else []), "energy_joules_total", "watts", *on_fields, *labels]
     query = sql.SQL("SELECT {} FROM {}").format(
         sql.SQL(", ").join(sql.Identifier(c) for c in cols), sql.Identifier(schema, table)
     )
@@ -195,7 +197,9 @@ def reference_rollups(
         t, site = row[0], row[1] or ""
         series = (row[2] or "") if key else ""
         rest = row[3 if key else 2 :]
-        c, w, onv, *labs = rest
+        c, w = rest[0], rest[1]
+        onv = next((v for v in rest[2 : 2 + len(on_fields)] if v is not None), None)
+        labs = list(rest[2 + len(on_fields) :])
         cur = points[(site, series)].get(t)
         if cur is None:
             points[(site, series)][t] = [c, w, onv, labs]

@@ -14,6 +14,7 @@ import pytest
 from psycopg import conninfo
 
 from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, make_house
+from telegraf_lutron.db.schema import LATEST
 from telegraf_lutron.metrics import postgres_measurements, postgres_tags
 
 _SCRIPT = Path(sys.executable).with_name("telegraf-lutron")
@@ -62,7 +63,7 @@ def test_init_twice_reports_nothing_to_do_and_status_shows_the_version(pg_dsn: s
     assert "[[outputs.postgresql]]" not in again.stdout
     status = run("status", "--dsn", pg_dsn)
     assert status.returncode == 0, status.stderr
-    assert "schema version: 2 (up to date)" in status.stdout
+    assert f"schema version: {LATEST} (up to date)" in status.stdout
     assert "timezone: America/New_York" in status.stdout
     assert status.stdout.count("rollup trigger installed") == 3
     assert "waiting for the next rollup drain" not in status.stdout  # nothing written yet

@@ -6,7 +6,8 @@
   `COPY ... (time, tags..., fields...) FROM STDIN`, columns named. `add_agent_tags` adds what
   Telegraf's agent adds (`host`, `[global_tags]`).
 - `HistoryGenerator` makes realistic history: zones switching with the time of day, dimmer levels,
-  energy counters integrating power exactly as the plugin does (and resets, gaps, renames on demand).
+  shades open by day, fans at speed steps, energy counters integrating power exactly as the plugin
+  does (and resets, gaps, renames on demand), lights, fans and shades counted as the plugin does.
 - `zone_specs(design, site)` gives the generator a design's zones with exactly the tags the plugin
   writes for them, so generated history and live data are the same series.
 """
@@ -25,7 +26,13 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg import sql
 
-from telegraf_lutron.design import Design
+from telegraf_lutron.design import (
+    FAN_SPEED_STEPS,
+    PULSED_OUTPUT_TYPES,
+    SPEED_OUTPUT_TYPES,
+    Design,
+    speed_step,
+)
 from telegraf_lutron.lineproto_parse import Metric, parse_stream
 from telegraf_lutron.lineprotocol import encode, safe_tag_value
 
@@ -255,6 +262,11 @@ class ZoneSpec:
     output_type: str
     rated_watts: float
     dimmable: bool
+    kind: str = "light"  # light, fan, shade, motor, contact or load (design.KINDS)
+
+    @property
+    def pulsed(self) -> bool:
+        return self.output_type in PULSED_OUTPUT_TYPES
 
 
 def make_house(n_zones: int, *, zones_per_area: int = 6, seed: int = 1) -> list[ZoneSpec]:
@@ -307,8 +319,25 @@ class Tick:
 
     ts_ns: int
     zones: list[tuple[ZoneSpec, float, float, float]]  # spec, level, watts, energy
-    areas: list[tuple[str, str, str, float, float, float]]  # area_id, area, floor, watts, energy, zones_on
-    system: tuple[float, float, float, float]  # watts, energy, zones_on, zones_total
+    # area_id, area, floor, watts, energy, lights_on, fans_on, shades_open
+    areas: list[tuple[str, str, str, float, float, float, float, float]]
+    system: tuple[
+        float, float, float, float, float, float
+    ]  # watts, energy, lights/fans on, shades open, lights
+
+
+def _counts(zones: Iterable[tuple[ZoneSpec, float]]) -> tuple[float, float, float, float]:
+    """Lights on, fans on, shades open and lights, as the plugin counts them (state.Counts)."""
+    lights = fans = shades = total = 0.0
+    for z, level in zones:
+        on = 1.0 if level > 0 else 0.0
+        if z.kind == "light":
+            lights, total = lights + on, total + 1.0
+        elif z.kind == "fan":
+            fans += on
+        elif z.kind == "shade":
+            shades += on
+    return lights, fans, shades, total
 
 
 @dataclass
@@ -401,27 +430,41 @@ class HistoryGenerator:
                     st.level = float(self._rnd.choice([25, 40, 60, 75, 100])) if z.dimmable else 100.0
                 else:
                     st.level = 0.0
+                if z.pulsed:
+                    st.level = 0.0  # a pulsed contact closure is never on
+                elif z.kind == "shade":  # open by day, closed at night
+                    st.level = 100.0 if 7 <= self.now.astimezone(self._zone_tz).hour < 20 else 0.0
+                elif z.output_type in SPEED_OUTPUT_TYPES:
+                    st.level = FAN_SPEED_STEPS[speed_step(st.level)]
 
     def tick(self) -> Tick:
         """The values at the current time, then advance one step."""
         ts_ns = int((self.now - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(microseconds=1)) * 1000
         zones = []
         area_watts: dict[str, float] = defaultdict(float)
-        area_on: dict[str, float] = defaultdict(float)
+        area_levels: dict[str, list[tuple[ZoneSpec, float]]] = defaultdict(list)
         meta: dict[str, ZoneSpec] = {}
         for z in self.zones:
             st = self._state[z.zone_id]
             watts = z.rated_watts * st.level / 100.0
             zones.append((z, st.level, watts, st.energy))
             area_watts[z.area_id] += watts
-            area_on[z.area_id] += 1.0 if st.level > 0 else 0.0
+            area_levels[z.area_id].append((z, st.level))
             meta[z.area_id] = z
         areas = [
-            (aid, meta[aid].area, meta[aid].floor, area_watts[aid], self._area_energy[aid], area_on[aid])
+            (
+                aid,
+                meta[aid].area,
+                meta[aid].floor,
+                area_watts[aid],
+                self._area_energy[aid],
+                *_counts(area_levels[aid])[:3],
+            )
             for aid in sorted(meta)
         ]
         total = sum(area_watts.values())
-        system = (total, self._system_energy, sum(area_on.values()), float(len(self.zones)))
+        lights, fans, shades, lights_total = _counts((z, level) for z, level, _, _ in zones)
+        system = (total, self._system_energy, lights, fans, shades, lights_total)
         tick = Tick(ts_ns, zones, areas, system)
         self._advance(self.step.total_seconds())
         self.now += self.step
@@ -448,6 +491,7 @@ class HistoryGenerator:
                 "area": z.area,
                 "floor": z.floor,
                 "output_type": z.output_type,
+                "kind": z.kind,
             }
             fields = {
                 "level": level,
@@ -455,23 +499,27 @@ class HistoryGenerator:
                 "rated_watts": z.rated_watts,
                 "energy_joules_total": energy,
             }
+            if z.pulsed:
+                fields["pulses_total"] = 0.0
             out.append(("lutron_zone", tags, fields, tick.ts_ns))
-        for area_id, area, floor, watts, energy, zones_on in tick.areas:
+        for area_id, area, floor, watts, energy, lights_on, fans_on, shades_open in tick.areas:
             tags = {"site": self.site, "area_id": area_id, "area": area, "floor": floor}
-            out.append(
-                (
-                    "lutron_area",
-                    tags,
-                    {"watts": watts, "energy_joules_total": energy, "zones_on": zones_on},
-                    tick.ts_ns,
-                )
-            )
-        watts, energy, zones_on, zones_total = tick.system
+            fields = {
+                "watts": watts,
+                "energy_joules_total": energy,
+                "lights_on": lights_on,
+                "fans_on": fans_on,
+                "shades_open": shades_open,
+            }
+            out.append(("lutron_area", tags, fields, tick.ts_ns))
+        watts, energy, lights_on, fans_on, shades_open, lights_total = tick.system
         fields = {
             "watts": watts,
             "energy_joules_total": energy,
-            "zones_on": zones_on,
-            "zones_total": zones_total,
+            "lights_on": lights_on,
+            "fans_on": fans_on,
+            "shades_open": shades_open,
+            "lights_total": lights_total,
         }
         out.append(("lutron_power", {"site": self.site}, fields, tick.ts_ns))
         return out
@@ -498,6 +546,7 @@ def zone_specs(design: Design) -> list[ZoneSpec]:
                 output_type=safe_tag_value(z.output_type) or "UNKNOWN",
                 rated_watts=float(z.rated_watts),
                 dimmable=z.dimmable,
+                kind=z.kind,
             )
         )
     return specs

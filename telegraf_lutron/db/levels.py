@@ -27,8 +27,18 @@ class Level:
     measurement: str  # raw table, named like the measurement (Telegraf's rule)
     key: str | None  # tag that identifies the series within a site (None: one series per site)
     labels: tuple[str, ...]  # other tags, kept in rollups
-    fields: tuple[str, ...]  # all fields, alphabetical
-    on_field: str  # a sample counts as "on" when this field is > 0
+    fields: tuple[str, ...]  # the fields the plugin writes now, alphabetical
+    # A sample counts as "on" when the first of these fields that is not NULL is > 0. Areas and the
+    # house count lights (`lights_on`); rows written before the kinds carry `zones_on` instead and
+    # keep counting what they counted then (old numbers stay as recorded).
+    on_fields: tuple[str, ...]
+    # Columns of rows written by earlier versions: kept (history reads them), never written again.
+    legacy_fields: tuple[str, ...] = ()
+
+    @property
+    def stored_fields(self) -> tuple[str, ...]:
+        """Every field column of the raw table (today's and the legacy ones), alphabetical."""
+        return tuple(sorted({*self.fields, *self.legacy_fields}))
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -37,8 +47,8 @@ class Level:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """Columns in the order Telegraf writes them: time, tags, fields."""
-        return ("time", *self.tags, *self.fields)
+        """Columns of the raw table in Telegraf's order: time, tags, fields (legacy ones included)."""
+        return ("time", *self.tags, *self.stored_fields)
 
     @property
     def key_columns(self) -> tuple[str, ...]:
@@ -63,16 +73,24 @@ class Level:
         return sql.Identifier(schema, self.measurement)
 
 
-def _level(name: str, measurement_name: str, key: str | None, on_field: str) -> Level:
+def _level(
+    name: str,
+    measurement_name: str,
+    key: str | None,
+    on_fields: tuple[str, ...],
+    legacy: tuple[str, ...] = (),
+) -> Level:
     """A level whose tags and fields are the catalogue's (metrics.CATALOGUE)."""
     m = measurement(measurement_name)
     labels = tuple(sorted(set(m.tags) - {"site", key}))
-    return Level(name, measurement_name, key, labels, tuple(sorted(m.field_names())), on_field)
+    return Level(name, measurement_name, key, labels, tuple(sorted(m.field_names())), on_fields, legacy)
 
 
-ZONE = _level("zone", "lutron_zone", "zone_id", "level")
-AREA = _level("area", "lutron_area", "area_id", "zones_on")
-SYSTEM = _level("system", "lutron_power", None, "zones_on")
+# A zone is "on" when its level is above 0, whatever its kind (a shade: open); its `kind` label
+# says what that means. Areas and the house: lights on (before the kinds: zones on).
+ZONE = _level("zone", "lutron_zone", "zone_id", ("level",))
+AREA = _level("area", "lutron_area", "area_id", ("lights_on", "zones_on"), legacy=("zones_on",))
+SYSTEM = _level("system", "lutron_power", None, ("lights_on", "zones_on"), legacy=("zones_on", "zones_total"))
 LEVELS: tuple[Level, ...] = (ZONE, AREA, SYSTEM)
 BY_NAME = {level.name: level for level in LEVELS}
 MEASUREMENTS = tuple(level.measurement for level in LEVELS)

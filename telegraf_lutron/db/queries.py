@@ -53,6 +53,7 @@ from telegraf_lutron.db import (
 from telegraf_lutron.db import fragments as frag
 from telegraf_lutron.db.levels import BY_NAME, LEVELS, ZONE, Level
 from telegraf_lutron.db.rollups import flush
+from telegraf_lutron.design import KINDS, POWER_KINDS
 
 log = logging.getLogger("telegraf_lutron.db")
 
@@ -66,6 +67,7 @@ ENERGY_HOUR_LIMIT = timedelta(days=2)  # energy(resolution="auto")
 ENERGY_DAY_LIMIT = timedelta(days=92)
 
 J_PER_KWH = 3_600_000.0
+DRAWING_KINDS = tuple(k for k in KINDS if k in POWER_KINDS)  # light, fan, load: they draw power
 
 # The named parameters of every range query, and the range filters built on them (fragments).
 _START, _END, _TZ = sql.Placeholder("start"), sql.Placeholder("end"), sql.Placeholder("tz")
@@ -108,10 +110,13 @@ class PowerNow:
     floor: str | None
     time: datetime
     watts: float | None
-    level_pct: float | None  # zones: dimmer level 0-100
-    zones_on: float | None  # areas and system
-    zones_total: float | None  # system
+    level_pct: float | None  # zones: level 0-100 (a fan's speed, a shade's opening)
+    lights_on: float | None  # areas and system (rows from before the kinds: zones on)
+    fans_on: float | None  # areas and system
+    shades_open: float | None  # areas and system
+    lights_total: float | None  # system (rows from before the kinds: zones)
     energy_kwh_total: float | None  # the counter, in kWh
+    kind: str | None = None  # zones: light, fan, shade, motor, contact, load (None: before the kinds)
 
 
 @dataclass(slots=True)
@@ -175,6 +180,7 @@ class ZoneEnergy:
     avg_watts: float | None
     max_watts: float | None
     on_fraction: float | None  # share of samples with the zone on
+    kind: str | None = None
 
 
 @dataclass(slots=True)
@@ -189,6 +195,7 @@ class ZoneOn:
     last_seen: datetime
     since: datetime | None
     since_exact: bool  # False: on at least since then (records begin, or raw rows pruned)
+    kind: str | None = None  # None: a row from before the kinds
 
 
 @dataclass(slots=True)
@@ -202,6 +209,7 @@ class OvernightZone:
     hours: int
     energy_kwh: float
     avg_watts: float | None
+    kind: str | None = None
 
 
 # --- the store ----------------------------------------------------------------------------------
@@ -235,9 +243,9 @@ def _range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _join_newest(alias: str) -> sql.Composed:
+def _join_newest(alias: str, labels: Sequence[str] = ("zone", "area", "floor")) -> sql.Composed:
     """The zone's names (zone, area, floor) of its newest hourly bucket among those aggregated."""
-    return sql.SQL(", ").join(_newest(alias, label) for label in ("zone", "area", "floor"))
+    return sql.SQL(", ").join(_newest(alias, label) for label in labels)
 
 
 def _kwh(joules: float | None) -> float:
@@ -414,6 +422,7 @@ class HistoryStore:
             "name": sql.Identifier(alias, name_col) if name_col else null,
             "area": sql.Identifier(alias, "area") if "area" in level.labels else null,
             "floor": sql.Identifier(alias, "floor") if "floor" in level.labels else null,
+            "kind": sql.Identifier(alias, "kind") if "kind" in level.labels else null,
         }
 
     @staticmethod
@@ -461,19 +470,24 @@ class HistoryStore:
         s = self._fresh_rollups()
         out: dict[str, list[PowerNow]] = {}
         for level in BY_NAME.values():
-            fields = set(level.fields)
+            fields = set(level.stored_fields)
             lab = self._labels(level, "r")
 
-            def col(name: str, fields: set[str] = fields) -> sql.Composable:
-                return sql.Identifier("r", name) if name in fields else sql.SQL("NULL::float8")
+            def col(*names: str, fields: set[str] = fields) -> sql.Composable:
+                # The first of `names` that is not NULL: today's field, then its predecessor.
+                cols = [sql.Identifier("r", n) for n in names if n in fields]
+                if not cols:
+                    return sql.SQL("NULL::float8")
+                return sql.SQL("coalesce({})").format(sql.SQL(", ").join(cols)) if len(cols) > 1 else cols[0]
 
             query = sql.SQL(
                 """
                 SELECT st.site, st.series AS id, x.*
                 FROM {state} st
                 CROSS JOIN LATERAL (
-                    SELECT r."time", {name} AS name, {area} AS area, {floor} AS floor, r.watts,
-                           {lvl} AS level_pct, {zones_on} AS zones_on, {zones_total} AS zones_total,
+                    SELECT r."time", {name} AS name, {area} AS area, {floor} AS floor, {kind} AS kind,
+                           r.watts, {lvl} AS level_pct, {lights_on} AS lights_on, {fans_on} AS fans_on,
+                           {shades_open} AS shades_open, {lights_total} AS lights_total,
                            r.energy_joules_total
                     FROM {raw} r
                     WHERE {match} AND r."time" <= %(now)s AND r."time" > %(now)s - %(max_age)s
@@ -489,8 +503,10 @@ class HistoryStore:
                 match=frag.raw_matches(level, "r", "st"),
                 order=frag.raw_newest_first(level, "r"),
                 lvl=col("level"),
-                zones_on=col("zones_on"),
-                zones_total=col("zones_total"),
+                lights_on=col("lights_on", "zones_on"),
+                fans_on=col("fans_on"),
+                shades_open=col("shades_open"),
+                lights_total=col("lights_total", "zones_total"),
                 site_filter=sql.SQL("AND st.site = %(site)s") if site is not None else sql.SQL(""),
                 **lab,
             )
@@ -506,8 +522,11 @@ class HistoryStore:
                     time=self._local(r["time"]),
                     watts=r["watts"],
                     level_pct=r["level_pct"],
-                    zones_on=r["zones_on"],
-                    zones_total=r["zones_total"],
+                    lights_on=r["lights_on"],
+                    fans_on=r["fans_on"],
+                    shades_open=r["shades_open"],
+                    lights_total=r["lights_total"],
+                    kind=r["kind"],
                     energy_kwh_total=None
                     if r["energy_joules_total"] is None
                     else _kwh(r["energy_joules_total"]),
@@ -525,7 +544,8 @@ class HistoryStore:
         area: str | None = None,
     ) -> list[ZoneOn]:
         """Zones whose newest row (at most `max_age` old) has level > 0, and since when they are on,
-        longest-on first."""
+        longest-on first. Every kind: `kind` says whether it is a light on, a fan running or a shade
+        open (None for rows written before the kinds)."""
         if not timedelta(0) < max_age <= RAW_LIMIT:
             raise ValueError("max_age must be more than 0 and at most 48 hours")
         now = _aware(now, "now") if now else datetime.now(UTC)
@@ -536,7 +556,7 @@ class HistoryStore:
                 SELECT st.site, st.series, x.*
                 FROM {state} st
                 CROSS JOIN LATERAL (
-                    SELECT r."time", r.level, r.watts, r.zone, r.area, r.floor
+                    SELECT r."time", r.level, r.watts, r.zone, r.area, r.floor, r.kind
                     FROM {raw} r
                     WHERE {match_st} AND r."time" <= %(now)s AND r."time" > %(now)s - %(max_age)s
                     ORDER BY {order}
@@ -563,7 +583,7 @@ class HistoryStore:
                 ) AS off_t
                 FROM off_hour x
             )
-            SELECT lo.site, lo.series AS zone_id, lo.zone, lo.area, lo.floor, lo.level, lo.watts,
+            SELECT lo.site, lo.series AS zone_id, lo.zone, lo.area, lo.floor, lo.kind, lo.level, lo.watts,
                    lo."time" AS last_seen,
                    CASE
                        WHEN lo.oh IS NULL THEN (
@@ -604,6 +624,7 @@ class HistoryStore:
                 last_seen=self._local(r["last_seen"]),
                 since=self._local(r["since"]) if r["since"] else None,
                 since_exact=bool(r["since_exact"]),
+                kind=r["kind"],
             )
             for r in rows
         ]
@@ -914,7 +935,7 @@ class HistoryStore:
             rng = _days("t")
         query = sql.SQL(
             """
-            SELECT top.*, l.zone, l.area, l.floor, l.output_type
+            SELECT top.*, l.zone, l.area, l.floor, l.output_type, l.kind
             FROM (
                 SELECT t.site, t.zone_id, sum(t.energy_joules) AS energy_joules,
                        sum(t.watts_sum) / nullif(sum(t.watts_samples), 0) AS avg_watts,
@@ -928,7 +949,7 @@ class HistoryStore:
             ) top
             -- names from the newest bucket in the range, looked up for the top zones only
             CROSS JOIN LATERAL (
-                SELECT t.zone, t.area, t.floor, t.output_type FROM {table} t
+                SELECT t.zone, t.area, t.floor, t.output_type, t.kind FROM {table} t
                 WHERE t.site = top.site AND t.zone_id = top.zone_id AND {rng}
                 ORDER BY {order} DESC LIMIT 1
             ) l
@@ -947,6 +968,7 @@ class HistoryStore:
                 avg_watts=r["avg_watts"],
                 max_watts=r["max_watts"],
                 on_fraction=r["on_fraction"],
+                kind=r["kind"],
             )
             for r in self._fetch(query, params)
         ]
@@ -960,11 +982,14 @@ class HistoryStore:
         night_end: time = time(5, 0),
         site: str | None = None,
         area: str | None = None,
+        kinds: Sequence[str] = DRAWING_KINDS,
     ) -> list[OvernightZone]:
         """Zones that were on for the whole night, for each night from `first_night` to `last_night`
         (inclusive; a night is named by the date it ends). The night runs from `night_start` (on the
         previous evening when it is later than `night_end`) to `night_end`, local time, whole hours.
-        A night with missing data (plugin down) does not count as on."""
+        A night with missing data (plugin down) does not count as on. Only zones of `kinds` (by
+        default those that draw power: a shade open all night is not left on); hours from before
+        the kinds (no kind recorded) count as they did."""
         for t in (night_start, night_end):
             if t.minute or t.second or t.microsecond or t.tzinfo:
                 raise ValueError("night_start and night_end must be whole local hours, e.g. time(23)")
@@ -981,6 +1006,7 @@ class HistoryStore:
             "ns": night_start,
             "ne": night_end,
             "back": 1 if night_start > night_end else 0,
+            "kinds": list(kinds),
         }
         query = sql.SQL(
             """
@@ -996,8 +1022,10 @@ class HistoryStore:
                 FROM nights n
                 JOIN {hourly} h ON h.hour = n.ws
                 WHERE h.on_samples > 0 AND h.off_samples = 0 {where}
+                  AND (h.kind IS NULL OR h.kind = ANY(%(kinds)s))
             )
-            SELECT c.night, c.site, c.zone_id, x.zone, x.area, x.floor, x.hours, x.energy_joules, x.avg_watts
+            SELECT c.night, c.site, c.zone_id, x.zone, x.area, x.floor, x.kind, x.hours, x.energy_joules,
+                   x.avg_watts
             FROM candidates c
             CROSS JOIN LATERAL (
                 SELECT {names},
@@ -1011,7 +1039,11 @@ class HistoryStore:
             WHERE x.all_on AND x.hours >= round(extract(epoch FROM c.we - c.ws) / 3600)
             ORDER BY c.night, x.energy_joules DESC, c.site, c.zone_id
             """
-        ).format(hourly=ZONE.hourly_table(), where=where, names=_join_newest("h"))
+        ).format(
+            hourly=ZONE.hourly_table(),
+            where=where,
+            names=_join_newest("h", ("zone", "area", "floor", "kind")),
+        )
         return [
             OvernightZone(
                 night=r["night"],
@@ -1023,6 +1055,7 @@ class HistoryStore:
                 hours=int(r["hours"]),
                 energy_kwh=_kwh(r["energy_joules"]),
                 avg_watts=r["avg_watts"],
+                kind=r["kind"],
             )
             for r in self._fetch(query, params)
         ]

@@ -8,7 +8,9 @@ What a bucket holds (tables `lutron.{zone,area,system}_{hourly,daily}`):
   Telegraf down) is whatever the counters say, and lands in the bucket of the row that closes
   the gap: the counter only tells us the total, not when it was used.
 - `watts_sum`/`watts_samples`/`watts_max` (and `watts_avg`): power over the bucket's samples.
-- `on_samples`/`off_samples`: samples with the zone level (areas, system: zones_on) > 0 / = 0.
+- `on_samples`/`off_samples`: samples with the zone level (areas, system: lights on) > 0 / = 0.
+  Area and system rows written before the kinds have no `lights_on`: their `zones_on` counts, so
+  their buckets stay what they were (`levels.Level.on_fields`).
 - `samples`, `first_time`, `last_time`, and the labels (names) of the newest row.
 Rows with the same series and time are one sample (duplicates never count twice). A series is
 site + zone id (or area id): see `levels.Level`.
@@ -97,6 +99,7 @@ from telegraf_lutron.db.levels import COUNTER, LEVELS, WATTS, Level
 
 TRIGGER_NAME = "lutron_rollup"
 LOCK_CLASS = 0x4C54  # first key of our advisory locks ("LT"); the second is hashtext(level, chr(1), site)
+ON = "on_value"  # the stage column holding a row's "on" number (zone level, lights on)
 FLUSH_FUNCTION = "rollup_flush"
 HOUR_START_FUNCTION = "hour_start"
 # Defaults for the drain thresholds (lutron.settings, changeable with SQL): a drain runs inside
@@ -291,26 +294,34 @@ class Fragments:
         self.daily = level.daily_table()
 
     # --- one sample per series and time ---------------------------------------------------------
-    def _sample_numbers(self, alias: str) -> list[sql.Composable]:
-        return [
-            sql.SQL("max({}) AS counter").format(frag.column(alias, COUNTER)),
-            sql.SQL("max({}) AS watts").format(frag.column(alias, WATTS)),
-            sql.SQL("max({}) AS on_value").format(frag.column(alias, self.level.on_field)),
-        ]
+    def on_value(self, raw_alias: str) -> sql.Composable:
+        """A raw row's "on" number: the first of `Level.on_fields` that is not NULL (lights on, or
+        zones on for rows written before the kinds)."""
+        cols = [frag.column(raw_alias, f) for f in self.level.on_fields]
+        return cols[0] if len(cols) == 1 else sql.SQL("coalesce({})").format(_join(cols))
 
     def sample(self, alias: str) -> list[sql.Composable]:
-        """One sample per (series, time), grouped by time: duplicates collapse to their largest
-        values (labels compared bytewise, which is cheap and does not depend on the database's
-        collation)."""
+        """One sample per (series, time) of raw rows, grouped by time: duplicates collapse to their
+        largest values (labels compared bytewise, which is cheap and does not depend on the
+        database's collation)."""
         labels = [
             sql.SQL('max({} COLLATE "C") AS {}').format(frag.column(alias, label), Identifier(label))
             for label in self.level.labels
         ]
-        return [*self._sample_numbers(alias), *labels]
+        return [
+            sql.SQL("max({}) AS counter").format(frag.column(alias, COUNTER)),
+            sql.SQL("max({}) AS watts").format(frag.column(alias, WATTS)),
+            sql.SQL("max({}) AS on_value").format(self.on_value(alias)),
+            *labels,
+        ]
 
     def sample_numbers(self, alias: str) -> list[sql.Composable]:
-        """`sample` without the labels."""
-        return self._sample_numbers(alias)
+        """`sample` without the labels, of staged rows (which hold the "on" number as `on_value`)."""
+        return [
+            sql.SQL("max({}) AS counter").format(frag.column(alias, COUNTER)),
+            sql.SQL("max({}) AS watts").format(frag.column(alias, WATTS)),
+            sql.SQL("max({}) AS on_value").format(frag.column(alias, ON)),
+        ]
 
     # --- aggregates -----------------------------------------------------------------------------
     def hour_stats(self, alias: str) -> list[sql.Composable]:
@@ -393,15 +404,17 @@ class Fragments:
     # --- the stage: rows waiting for the next drain ----------------------------------------------
     def stage_columns(self) -> tuple[str, ...]:
         """What the drain needs of each new row (and all the stage table holds)."""
-        lv = self.level
-        fields = tuple(dict.fromkeys((COUNTER, WATTS, lv.on_field)))
         # No labels: the drain reads them from the raw table for the newest row of each bucket.
-        return (*lv.key_columns, "time", *fields)
+        return (*self.level.key_columns, "time", COUNTER, WATTS, ON)
+
+    def stage_values(self, raw_alias: str) -> sql.Composed:
+        """`stage_columns` of raw rows (the "on" number computed, see `on_value`)."""
+        return _join(
+            self.on_value(raw_alias) if c == ON else frag.column(raw_alias, c) for c in self.stage_columns()
+        )
 
     def stage_ddl(self) -> sql.Composed:
-        types = {"time": "timestamptz"} | dict.fromkeys(
-            (COUNTER, WATTS, self.level.on_field), "double precision"
-        )
+        types = {"time": "timestamptz"} | dict.fromkeys((COUNTER, WATTS, ON), "double precision")
         cols: list[sql.Composable] = [
             sql.SQL("{} {}").format(Identifier(c), sql.SQL(types.get(c, "text")))
             for c in self.stage_columns()
@@ -460,7 +473,7 @@ class Fragments:
             lock_class=sql.Literal(LOCK_CLASS),
             # the stage
             stage_columns=_join(Identifier(c) for c in stage_columns),
-            stage_values_of_n=_join(frag.column("n", c) for c in stage_columns),
+            stage_values_of_n=self.stage_values("n"),
             reset_stage=self.reset_stage(),
             # series keys and matches (see fragments)
             site_of_n=frag.raw_site("n"),

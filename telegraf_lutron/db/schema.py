@@ -24,7 +24,7 @@ from psycopg.rows import class_row
 from telegraf_lutron.db import INTERNAL_SCHEMA, IncompatibleSchema, PermissionDenied, SchemaMissing
 from telegraf_lutron.db import fragments as frag
 from telegraf_lutron.db import rollups as rl
-from telegraf_lutron.db.levels import LEVELS, MEASUREMENTS, Level
+from telegraf_lutron.db.levels import LEVELS, MEASUREMENTS, ZONE, Level
 
 log = logging.getLogger("telegraf_lutron.db")
 
@@ -160,9 +160,48 @@ def _m2_staged_rollups(ctx: Context) -> list[sql.Composed]:
     return out
 
 
+# --- migration 3 ------------------------------------------------------------------------------
+
+
+def _m3_kinds(ctx: Context) -> list[sql.Composed]:
+    """Zones have a kind; areas and the house count lights, fans and shades instead of zones.
+
+    The zone rollups get the `kind` label, and each stage's "on" column, named after the field it
+    copied in version 2 (`level`, `zones_on`), becomes `on_value`: it holds lights on now, zones on
+    for rows written before. The raw tables' new columns (`kind`, `pulses_total`, `lights_on`,
+    `fans_on`, `shades_open`, `lights_total`) are added by `init` right after the migrations, as
+    for any column a table lacks; rows written before keep `zones_on` and `zones_total`, which the
+    rollups go on reading for them (`levels.Level.on_fields`), so history keeps its numbers. On a
+    new database migrations 1 and 2 already made everything this way: these statements change
+    nothing there.
+    """
+    out: list[sql.Composed] = [
+        sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS kind text").format(_q(table))
+        for table in (ZONE.hourly, ZONE.daily)
+    ]
+    for level in LEVELS:
+        old_on = level.on_fields[-1]
+        out.append(
+            sql.SQL(
+                "DO $$ BEGIN IF EXISTS (SELECT 1 FROM information_schema.columns"
+                " WHERE table_schema = {schema} AND table_name = {stage} AND column_name = {old})"
+                " THEN ALTER TABLE {table} RENAME COLUMN {old_id} TO {new_id}; END IF; END $$"
+            ).format(
+                schema=sql.Literal(INTERNAL_SCHEMA),
+                stage=sql.Literal(f"stage_{level.name}"),
+                old=sql.Literal(old_on),
+                table=rl.stage_table(level),
+                old_id=I(old_on),
+                new_id=I(rl.ON),
+            )
+        )
+    return out
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "settings, series state, hourly and daily rollups", _m1_initial),
     Migration(2, "rollups drained from a stage in batches", _m2_staged_rollups),
+    Migration(3, "kinds: lights, fans and shades counted apart; zone kind in the rollups", _m3_kinds),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -235,11 +274,12 @@ def telegraf_option_warnings(name: str, cols: list[_Column]) -> list[str]:
 def create_measurement(level: Level, schema: str) -> list[sql.Composed]:
     """A measurement table exactly as Telegraf's outputs.postgresql creates it (docs/telegraf.md
     §3), but with timestamptz: `time`, then a text column per tag (commented 'tag'), then a
-    double precision column per field, each group alphabetical."""
+    double precision column per field, each group alphabetical (fields of rows written by earlier
+    versions included: `Level.legacy_fields`)."""
     table = level.raw_table(schema)
     cols: list[sql.Composable] = [sql.SQL('"time" timestamptz NOT NULL')]
     cols += [sql.SQL("{} text").format(I(t)) for t in level.tags]
-    cols += [sql.SQL("{} double precision").format(I(f)) for f in level.fields]
+    cols += [sql.SQL("{} double precision").format(I(f)) for f in level.stored_fields]
     out: list[sql.Composed] = [sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(cols))]
     out += [sql.SQL("COMMENT ON COLUMN {}.{} IS 'tag'").format(table, I(tag)) for tag in level.tags]
     return out
@@ -292,7 +332,7 @@ def _adapt_measurement(cur: psycopg.Cursor[Any], level: Level, schema: str) -> l
         if not _is_tag_comment(col.comment):
             cur.execute(sql.SQL("COMMENT ON COLUMN {}.{} IS 'tag'").format(table, I(tag)))
             actions.append(f"marked {name}.{tag} as a tag column (comment 'tag')")
-    for fld in level.fields:
+    for fld in level.stored_fields:
         col = cols.get(fld)
         if col is None:
             cur.execute(sql.SQL("ALTER TABLE {} ADD COLUMN {} double precision").format(table, I(fld)))

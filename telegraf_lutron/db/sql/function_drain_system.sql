@@ -45,8 +45,8 @@ BEGIN
         -- Stage again every raw row from the oldest time that was staged: rows among them that
         -- were rolled up before make their series take the slow path, which recomputes the
         -- touched buckets from the raw rows (idempotent), so nothing counts twice.
-        INSERT INTO "lutron"."stage_system" ("site", "time", "energy_joules_total", "watts", "zones_on", hour, day)
-        SELECT n."site", n."time", n."energy_joules_total", n."watts", n."zones_on", "lutron"."hour_start"(n."time", v_tz), ("lutron"."hour_start"(n."time", v_tz) AT TIME ZONE v_tz)::date
+        INSERT INTO "lutron"."stage_system" ("site", "time", "energy_joules_total", "watts", "on_value", hour, day)
+        SELECT n."site", n."time", n."energy_joules_total", n."watts", coalesce(n."lights_on", n."zones_on"), "lutron"."hour_start"(n."time", v_tz), ("lutron"."hour_start"(n."time", v_tz) AT TIME ZONE v_tz)::date
         FROM "public"."lutron_power" n WHERE n."time" >= v_since;
         GET DIAGNOSTICS v_staged = ROW_COUNT;
         RAISE WARNING 'telegraf-lutron: % rows staged for rollup were lost (server crash?); staged % rows again from %',
@@ -150,7 +150,7 @@ BEGIN
                 CROSS JOIN LATERAL (
                     SELECT r."time", max(r."energy_joules_total") AS counter,
                                      max(r."watts") AS watts,
-                                     max(r."zones_on") AS on_value
+                                     max(coalesce(r."lights_on", r."zones_on")) AS on_value
                     FROM "public"."lutron_power" r
                     WHERE coalesce(r."site", '') = b."site" AND r."time" >= b.hour AND r."time" < b.hour + interval '1 hour'
                     GROUP BY r."time"
@@ -295,7 +295,7 @@ BEGIN
                            max(n.hour) AS hour, max(n.day) AS day,
                            max(n."energy_joules_total") AS counter,
                            max(n."watts") AS watts,
-                           max(n."zones_on") AS on_value
+                           max(n."on_value") AS on_value
                     FROM "lutron"."stage_system" n
                     JOIN fast ON fast.site = coalesce(n."site", '') AND fast.series = ''::text
                     WHERE n."time" IS NOT NULL

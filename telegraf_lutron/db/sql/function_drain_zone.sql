@@ -45,7 +45,7 @@ BEGIN
         -- Stage again every raw row from the oldest time that was staged: rows among them that
         -- were rolled up before make their series take the slow path, which recomputes the
         -- touched buckets from the raw rows (idempotent), so nothing counts twice.
-        INSERT INTO "lutron"."stage_zone" ("site", "zone_id", "time", "energy_joules_total", "watts", "level", hour, day)
+        INSERT INTO "lutron"."stage_zone" ("site", "zone_id", "time", "energy_joules_total", "watts", "on_value", hour, day)
         SELECT n."site", n."zone_id", n."time", n."energy_joules_total", n."watts", n."level", "lutron"."hour_start"(n."time", v_tz), ("lutron"."hour_start"(n."time", v_tz) AT TIME ZONE v_tz)::date
         FROM "public"."lutron_zone" n WHERE n."time" >= v_since;
         GET DIAGNOSTICS v_staged = ROW_COUNT;
@@ -153,6 +153,7 @@ BEGIN
                                      max(r."level") AS on_value,
                                      max(r."area" COLLATE "C") AS "area",
                                      max(r."floor" COLLATE "C") AS "floor",
+                                     max(r."kind" COLLATE "C") AS "kind",
                                      max(r."output_type" COLLATE "C") AS "output_type",
                                      max(r."zone" COLLATE "C") AS "zone"
                     FROM "public"."lutron_zone" r
@@ -184,7 +185,7 @@ BEGIN
                 GROUP BY d.site, d.series, d.hour, d.day
             ),
             hour_rows AS (
-                SELECT hour_stats.*, last_counted.counter AS last_counter, newest_point."area", newest_point."floor", newest_point."output_type", newest_point."zone"
+                SELECT hour_stats.*, last_counted.counter AS last_counter, newest_point."area", newest_point."floor", newest_point."kind", newest_point."output_type", newest_point."zone"
                 FROM hour_stats
                 JOIN points newest_point ON newest_point.site = hour_stats.site
                     AND newest_point.series = hour_stats.series AND newest_point."time" = hour_stats.last_time
@@ -192,13 +193,14 @@ BEGIN
                     AND last_counted.series = hour_stats.series AND last_counted."time" = hour_stats.last_counter_time
             ),
             upserted AS (
-                INSERT INTO "lutron"."zone_hourly" AS t ("site", "zone_id", "hour", "day", "area", "floor", "output_type", "zone", "samples", "energy_joules", "watts_sum", "watts_samples", "watts_max", "on_samples", "off_samples", "first_time", "last_time", "last_counter")
+                INSERT INTO "lutron"."zone_hourly" AS t ("site", "zone_id", "hour", "day", "area", "floor", "kind", "output_type", "zone", "samples", "energy_joules", "watts_sum", "watts_samples", "watts_max", "on_samples", "off_samples", "first_time", "last_time", "last_counter")
                 SELECT hour_rows."site",
                        hour_rows."series",
                        hour_rows."hour",
                        hour_rows."day",
                        hour_rows."area",
                        hour_rows."floor",
+                       hour_rows."kind",
                        hour_rows."output_type",
                        hour_rows."zone",
                        hour_rows."samples",
@@ -215,6 +217,7 @@ BEGIN
                 ON CONFLICT ("site", "zone_id", "hour") DO UPDATE SET
                     "area" = excluded."area",
                     "floor" = excluded."floor",
+                    "kind" = excluded."kind",
                     "output_type" = excluded."output_type",
                     "zone" = excluded."zone",
                     "samples" = excluded."samples",
@@ -235,12 +238,13 @@ BEGIN
             PERFORM set_config('enable_nestloop', 'on', true);
 
             IF v_day_day IS NOT NULL THEN
-                INSERT INTO "lutron"."zone_daily" AS t ("site", "zone_id", "day", "area", "floor", "output_type", "zone", "samples", "energy_joules", "watts_sum", "watts_samples", "watts_max", "on_samples", "off_samples", "first_time", "last_time")
+                INSERT INTO "lutron"."zone_daily" AS t ("site", "zone_id", "day", "area", "floor", "kind", "output_type", "zone", "samples", "energy_joules", "watts_sum", "watts_samples", "watts_max", "on_samples", "off_samples", "first_time", "last_time")
                 SELECT day_rows."site",
                        day_rows."series",
                        day_rows."day",
                        day_rows."area",
                        day_rows."floor",
+                       day_rows."kind",
                        day_rows."output_type",
                        day_rows."zone",
                        day_rows."samples",
@@ -265,6 +269,7 @@ BEGIN
                            max(h.last_time) AS "last_time",
                            (array_agg(h."area" ORDER BY h."hour" DESC))[1] AS "area",
                            (array_agg(h."floor" ORDER BY h."hour" DESC))[1] AS "floor",
+                           (array_agg(h."kind" ORDER BY h."hour" DESC))[1] AS "kind",
                            (array_agg(h."output_type" ORDER BY h."hour" DESC))[1] AS "output_type",
                            (array_agg(h."zone" ORDER BY h."hour" DESC))[1] AS "zone"
                     FROM unnest(v_day_site, v_day_series, v_day_day) AS k(site, series, day)
@@ -277,6 +282,7 @@ BEGIN
                 ON CONFLICT ("site", "zone_id", "day") DO UPDATE SET
                     "area" = excluded."area",
                     "floor" = excluded."floor",
+                    "kind" = excluded."kind",
                     "output_type" = excluded."output_type",
                     "zone" = excluded."zone",
                     "samples" = excluded."samples",
@@ -321,7 +327,7 @@ BEGIN
                            max(n.hour) AS hour, max(n.day) AS day,
                            max(n."energy_joules_total") AS counter,
                            max(n."watts") AS watts,
-                           max(n."level") AS on_value
+                           max(n."on_value") AS on_value
                     FROM "lutron"."stage_zone" n
                     JOIN fast ON fast.site = coalesce(n."site", '') AND fast.series = coalesce(n."zone_id", '')
                     WHERE n."time" IS NOT NULL
@@ -364,19 +370,20 @@ BEGIN
                        fast_stats."last_time", newest_row.*
                 FROM fast_stats
                 CROSS JOIN LATERAL (
-                    SELECT max(r."energy_joules_total") AS last_counter, max(r."area" COLLATE "C") AS "area", max(r."floor" COLLATE "C") AS "floor", max(r."output_type" COLLATE "C") AS "output_type", max(r."zone" COLLATE "C") AS "zone"
+                    SELECT max(r."energy_joules_total") AS last_counter, max(r."area" COLLATE "C") AS "area", max(r."floor" COLLATE "C") AS "floor", max(r."kind" COLLATE "C") AS "kind", max(r."output_type" COLLATE "C") AS "output_type", max(r."zone" COLLATE "C") AS "zone"
                     FROM "public"."lutron_zone" r
                     WHERE coalesce(r."site", '') = fast_stats."site" AND coalesce(r."zone_id", '') = fast_stats."series" AND r."time" = fast_stats.last_time
                 ) newest_row
             ),
             upserted_hours AS (
-                INSERT INTO "lutron"."zone_hourly" AS t ("site", "zone_id", "hour", "day", "area", "floor", "output_type", "zone", "samples", "energy_joules", "watts_sum", "watts_samples", "watts_max", "on_samples", "off_samples", "first_time", "last_time", "last_counter")
+                INSERT INTO "lutron"."zone_hourly" AS t ("site", "zone_id", "hour", "day", "area", "floor", "kind", "output_type", "zone", "samples", "energy_joules", "watts_sum", "watts_samples", "watts_max", "on_samples", "off_samples", "first_time", "last_time", "last_counter")
                 SELECT hour_rows."site",
                        hour_rows."series",
                        hour_rows."hour",
                        hour_rows."day",
                        hour_rows."area",
                        hour_rows."floor",
+                       hour_rows."kind",
                        hour_rows."output_type",
                        hour_rows."zone",
                        hour_rows."samples",
@@ -393,6 +400,7 @@ BEGIN
                 ON CONFLICT ("site", "zone_id", "hour") DO UPDATE SET
                     "area" = excluded."area",
                     "floor" = excluded."floor",
+                    "kind" = excluded."kind",
                     "output_type" = excluded."output_type",
                     "zone" = excluded."zone",
                     "samples" = t.samples + excluded.samples,
@@ -425,17 +433,19 @@ BEGIN
                        max(h.last_time) AS "last_time",
                        max(h."area" COLLATE "C") FILTER (WHERE h.hour = h.newest_hour) AS "area",
                        max(h."floor" COLLATE "C") FILTER (WHERE h.hour = h.newest_hour) AS "floor",
+                       max(h."kind" COLLATE "C") FILTER (WHERE h.hour = h.newest_hour) AS "kind",
                        max(h."output_type" COLLATE "C") FILTER (WHERE h.hour = h.newest_hour) AS "output_type",
                        max(h."zone" COLLATE "C") FILTER (WHERE h.hour = h.newest_hour) AS "zone"
                 FROM hours_of_day h
                 GROUP BY h.site, h.series, h.day
             )
-            INSERT INTO "lutron"."zone_daily" AS t ("site", "zone_id", "day", "area", "floor", "output_type", "zone", "samples", "energy_joules", "watts_sum", "watts_samples", "watts_max", "on_samples", "off_samples", "first_time", "last_time")
+            INSERT INTO "lutron"."zone_daily" AS t ("site", "zone_id", "day", "area", "floor", "kind", "output_type", "zone", "samples", "energy_joules", "watts_sum", "watts_samples", "watts_max", "on_samples", "off_samples", "first_time", "last_time")
             SELECT day_rows."site",
                    day_rows."series",
                    day_rows."day",
                    day_rows."area",
                    day_rows."floor",
+                   day_rows."kind",
                    day_rows."output_type",
                    day_rows."zone",
                    day_rows."samples",
@@ -451,6 +461,7 @@ BEGIN
             ON CONFLICT ("site", "zone_id", "day") DO UPDATE SET
                 "area" = excluded."area",
                 "floor" = excluded."floor",
+                "kind" = excluded."kind",
                 "output_type" = excluded."output_type",
                 "zone" = excluded."zone",
                 "samples" = t.samples + excluded.samples,

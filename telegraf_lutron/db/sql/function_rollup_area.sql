@@ -29,8 +29,8 @@ BEGIN
                 FROM (SELECT DISTINCT n."time" FROM new_rows n WHERE n."time" IS NOT NULL) t
             ) x
         )
-        INSERT INTO "lutron"."stage_area" ("site", "area_id", "time", "energy_joules_total", "watts", "zones_on", hour, day)
-        SELECT n."site", n."area_id", n."time", n."energy_joules_total", n."watts", n."zones_on", times.hour, times.day
+        INSERT INTO "lutron"."stage_area" ("site", "area_id", "time", "energy_joules_total", "watts", "on_value", hour, day)
+        SELECT n."site", n."area_id", n."time", n."energy_joules_total", n."watts", coalesce(n."lights_on", n."zones_on"), times.hour, times.day
         FROM new_rows n JOIN times ON times."time" = n."time";
         GET DIAGNOSTICS v_new_rows = ROW_COUNT;
         UPDATE "lutron"."rollup_state" st

@@ -29,7 +29,7 @@ BEGIN
                 FROM (SELECT DISTINCT n."time" FROM new_rows n WHERE n."time" IS NOT NULL) t
             ) x
         )
-        INSERT INTO "lutron"."stage_zone" ("site", "zone_id", "time", "energy_joules_total", "watts", "level", hour, day)
+        INSERT INTO "lutron"."stage_zone" ("site", "zone_id", "time", "energy_joules_total", "watts", "on_value", hour, day)
         SELECT n."site", n."zone_id", n."time", n."energy_joules_total", n."watts", n."level", times.hour, times.day
         FROM new_rows n JOIN times ON times."time" = n."time";
         GET DIAGNOSTICS v_new_rows = ROW_COUNT;

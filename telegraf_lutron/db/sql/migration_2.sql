@@ -5,19 +5,19 @@ CREATE TABLE "lutron"."rollup_state" (level text PRIMARY KEY, staged_rows bigint
 
 COMMENT ON TABLE "lutron"."rollup_state" IS 'rows staged for the next rollup drain per level: how many, when the first arrived, the oldest time among them';
 
-CREATE UNLOGGED TABLE "lutron"."stage_zone" ("site" text, "zone_id" text, "time" timestamptz, "energy_joules_total" double precision, "watts" double precision, "level" double precision, hour timestamptz NOT NULL, day date NOT NULL) WITH (autovacuum_enabled = false);
+CREATE UNLOGGED TABLE "lutron"."stage_zone" ("site" text, "zone_id" text, "time" timestamptz, "energy_joules_total" double precision, "watts" double precision, "on_value" double precision, hour timestamptz NOT NULL, day date NOT NULL) WITH (autovacuum_enabled = false);
 
 COMMENT ON TABLE "lutron"."stage_zone" IS 'rows of lutron_zone not yet rolled up (drained by lutron.drain_zone)';
 
 INSERT INTO "lutron"."rollup_state" (level) VALUES ('zone');
 
-CREATE UNLOGGED TABLE "lutron"."stage_area" ("site" text, "area_id" text, "time" timestamptz, "energy_joules_total" double precision, "watts" double precision, "zones_on" double precision, hour timestamptz NOT NULL, day date NOT NULL) WITH (autovacuum_enabled = false);
+CREATE UNLOGGED TABLE "lutron"."stage_area" ("site" text, "area_id" text, "time" timestamptz, "energy_joules_total" double precision, "watts" double precision, "on_value" double precision, hour timestamptz NOT NULL, day date NOT NULL) WITH (autovacuum_enabled = false);
 
 COMMENT ON TABLE "lutron"."stage_area" IS 'rows of lutron_area not yet rolled up (drained by lutron.drain_area)';
 
 INSERT INTO "lutron"."rollup_state" (level) VALUES ('area');
 
-CREATE UNLOGGED TABLE "lutron"."stage_system" ("site" text, "time" timestamptz, "energy_joules_total" double precision, "watts" double precision, "zones_on" double precision, hour timestamptz NOT NULL, day date NOT NULL) WITH (autovacuum_enabled = false);
+CREATE UNLOGGED TABLE "lutron"."stage_system" ("site" text, "time" timestamptz, "energy_joules_total" double precision, "watts" double precision, "on_value" double precision, hour timestamptz NOT NULL, day date NOT NULL) WITH (autovacuum_enabled = false);
 
 COMMENT ON TABLE "lutron"."stage_system" IS 'rows of lutron_power not yet rolled up (drained by lutron.drain_system)';
 

@@ -7,7 +7,7 @@ WITH points AS MATERIALIZED (
         SELECT coalesce(r."site", '') COLLATE "C" AS site, coalesce(r."area_id", '') COLLATE "C" AS series, r."time",
                max(r."energy_joules_total") AS counter,
                max(r."watts") AS watts,
-               max(r."zones_on") AS on_value,
+               max(coalesce(r."lights_on", r."zones_on")) AS on_value,
                max(r."area" COLLATE "C") AS "area",
                max(r."floor" COLLATE "C") AS "floor"
         FROM "public"."lutron_area" r WHERE r."time" IS NOT NULL

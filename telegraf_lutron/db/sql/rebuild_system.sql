@@ -7,7 +7,7 @@ WITH points AS MATERIALIZED (
         SELECT coalesce(r."site", '') COLLATE "C" AS site, ''::text COLLATE "C" AS series, r."time",
                max(r."energy_joules_total") AS counter,
                max(r."watts") AS watts,
-               max(r."zones_on") AS on_value
+               max(coalesce(r."lights_on", r."zones_on")) AS on_value
         FROM "public"."lutron_power" r WHERE r."time" IS NOT NULL
         GROUP BY 1, 2, 3
     ) p

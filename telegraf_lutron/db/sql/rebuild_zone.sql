@@ -10,6 +10,7 @@ WITH points AS MATERIALIZED (
                max(r."level") AS on_value,
                max(r."area" COLLATE "C") AS "area",
                max(r."floor" COLLATE "C") AS "floor",
+               max(r."kind" COLLATE "C") AS "kind",
                max(r."output_type" COLLATE "C") AS "output_type",
                max(r."zone" COLLATE "C") AS "zone"
         FROM "public"."lutron_zone" r WHERE r."time" IS NOT NULL
@@ -46,20 +47,21 @@ hour_stats AS (
     GROUP BY d.site, d.series, d.hour, d.day
 ),
 hour_rows AS (
-    SELECT hour_stats.*, last_counted.counter AS last_counter, newest_point."area", newest_point."floor", newest_point."output_type", newest_point."zone"
+    SELECT hour_stats.*, last_counted.counter AS last_counter, newest_point."area", newest_point."floor", newest_point."kind", newest_point."output_type", newest_point."zone"
     FROM hour_stats
     JOIN points newest_point ON newest_point.site = hour_stats.site
         AND newest_point.series = hour_stats.series AND newest_point."time" = hour_stats.last_time
     LEFT JOIN points last_counted ON last_counted.site = hour_stats.site
         AND last_counted.series = hour_stats.series AND last_counted."time" = hour_stats.last_counter_time
 )
-INSERT INTO "lutron"."zone_hourly" ("site", "zone_id", "hour", "day", "area", "floor", "output_type", "zone", "samples", "energy_joules", "watts_sum", "watts_samples", "watts_max", "on_samples", "off_samples", "first_time", "last_time", "last_counter")
+INSERT INTO "lutron"."zone_hourly" ("site", "zone_id", "hour", "day", "area", "floor", "kind", "output_type", "zone", "samples", "energy_joules", "watts_sum", "watts_samples", "watts_max", "on_samples", "off_samples", "first_time", "last_time", "last_counter")
 SELECT hour_rows."site",
        hour_rows."series",
        hour_rows."hour",
        hour_rows."day",
        hour_rows."area",
        hour_rows."floor",
+       hour_rows."kind",
        hour_rows."output_type",
        hour_rows."zone",
        hour_rows."samples",
@@ -75,12 +77,13 @@ SELECT hour_rows."site",
 FROM hour_rows
 WHERE hour_rows.hour >= %(hour_from)s;
 
-INSERT INTO "lutron"."zone_daily" ("site", "zone_id", "day", "area", "floor", "output_type", "zone", "samples", "energy_joules", "watts_sum", "watts_samples", "watts_max", "on_samples", "off_samples", "first_time", "last_time")
+INSERT INTO "lutron"."zone_daily" ("site", "zone_id", "day", "area", "floor", "kind", "output_type", "zone", "samples", "energy_joules", "watts_sum", "watts_samples", "watts_max", "on_samples", "off_samples", "first_time", "last_time")
 SELECT day_rows."site",
        day_rows."series",
        day_rows."day",
        day_rows."area",
        day_rows."floor",
+       day_rows."kind",
        day_rows."output_type",
        day_rows."zone",
        day_rows."samples",
@@ -105,6 +108,7 @@ FROM (
            max(h.last_time) AS "last_time",
            (array_agg(h."area" ORDER BY h."hour" DESC))[1] AS "area",
            (array_agg(h."floor" ORDER BY h."hour" DESC))[1] AS "floor",
+           (array_agg(h."kind" ORDER BY h."hour" DESC))[1] AS "kind",
            (array_agg(h."output_type" ORDER BY h."hour" DESC))[1] AS "output_type",
            (array_agg(h."zone" ORDER BY h."hour" DESC))[1] AS "zone"
     FROM "lutron"."zone_hourly" h
