@@ -130,7 +130,8 @@ ON = [
 
 def test_the_zones_on_table_says_since_when_and_for_how_long() -> None:
     table = tables.zones_on_table(zones_on(ON), NOW)
-    assert list(table.columns) == ["Zone", "Area", "Floor", "Level %", "Watts", "On since", "For"]
+    assert list(table.columns) == ["Zone", "Kind", "Area", "Floor", "Level %", "Watts", "On since", "For"]
+    assert list(table["Kind"]) == ["–", "–"]  # rows without a kind (written before the kinds)
     assert list(table["On since"]) == ["21:30:00", "≤ Wed 14 May 2025 10:00"]  # the time alone today
     assert list(table["For"]) == ["30 min", "2 d 12 h"]
     assert list(table["Watts"]) == [48.0, 30.0]
@@ -140,6 +141,14 @@ def test_the_zones_on_table_names_the_site_when_there_are_several() -> None:
     rows = [*ON, ("cottage", "1", "Pendants", "Porch", "Ground", 50.0, 10.0, "2025-05-16T19:00:00Z", True)]
     table = tables.zones_on_table(zones_on(rows), NOW)
     assert list(table["Site"]) == ["home", "home", "cottage"]
+
+
+def test_zones_on_show_their_kind_and_a_shade_open_all_day_is_not_left_on() -> None:
+    on = zones_on(ON).assign(kind=["light", "shade"])
+    assert list(tables.zones_on_table(on, NOW)["Kind"]) == ["light", "shade"]
+    assert tables.left_on(on, NOW, 8).empty  # zone 2 is on for days, but it is a shade
+    assert list(tables.left_on(on, NOW, 8, kinds=("shade",))["zone_id"]) == ["2"]
+    assert list(tables.left_on(on.assign(kind=["light", None]), NOW, 8)["zone_id"]) == ["2"]
 
 
 def test_left_on_keeps_the_zones_on_longer_than_asked() -> None:
@@ -235,7 +244,8 @@ def test_zone_tables_and_keypad_lists_escape_every_name() -> None:
     zones = [replace(z, name=n) for z, n in zip(design.zones, HOSTILE_NAMES, strict=False)]
     table = design_view.zone_table(zones, {str(zones[0].id): 55.0})
     assert autolinks(table) == []
-    assert f"| {md(zones[0].name)} | {md(zones[0].output_type)} |" in table and "| 55 % |" in table
+    assert f"| {md(zones[0].name)} | {zones[0].kind} | {md(zones[0].output_type)} |" in table
+    assert "| 55 % |" in table
     keypads = [replace(k, name=HOSTILE_NAMES[5]) for k in design.keypads]
     assert autolinks(design_view.keypad_list(keypads)) == []
 

@@ -114,11 +114,15 @@ def test_now_shows_the_newest_system_row(ui_setup: UiSetup, ui_environ: pytest.M
     at = app_test(ui_setup.env, ui_environ, "now")
     no_exceptions(at)
     with psycopg.connect(ui_setup.dsn) as conn:
-        watts, zones_on, zones_total = conn.execute(
-            'SELECT watts, zones_on, zones_total FROM lutron_power ORDER BY "time" DESC LIMIT 1'
+        watts, lights_on, lights_total, fans_on, shades_open = conn.execute(
+            "SELECT watts, lights_on, lights_total, fans_on, shades_open FROM lutron_power"
+            ' ORDER BY "time" DESC LIMIT 1'
         ).fetchone()
     assert metric(at, "Power now") == common.watts(watts)
-    assert metric(at, "Zones on") == f"{zones_on:.0f} of {zones_total:.0f}"
+    assert metric(at, "Lights on") == f"{lights_on:.0f} of {lights_total:.0f}"
+    assert lights_total == sum(1 for z in ui_setup.design.zones if z.kind == "light")
+    besides = f"{common.plural(int(fans_on), 'fan')} on, {common.plural(int(shades_open), 'shade')} open"
+    assert any(besides in c.value for c in at.caption)
 
 
 def test_now_energy_today_is_the_sum_of_todays_hourly_rollups(
@@ -165,14 +169,16 @@ def test_now_ranks_areas_and_lists_the_zones_that_are_on(
     with psycopg.connect(ui_setup.dsn) as conn:
         last = conn.execute('SELECT max("time") FROM lutron_zone').fetchone()[0]
         on = {
-            r[0]
-            for r in conn.execute('SELECT zone FROM lutron_zone WHERE "time" = %s AND level > 0', (last,))
+            r[0]: r[1]
+            for r in conn.execute(
+                'SELECT zone, kind FROM lutron_zone WHERE "time" = %s AND level > 0', (last,)
+            )
         }
         top_area, top_watts = conn.execute(
             'SELECT area, watts FROM lutron_area WHERE "time" = %s ORDER BY watts DESC LIMIT 1', (last,)
         ).fetchone()
     table = at.dataframe[0].value
-    assert set(table["Zone"]) == on
+    assert dict(zip(table["Zone"], table["Kind"], strict=True)) == on  # every kind, shown as what it is
     always_on = next(z.name for z in ui_setup.design.zones if str(z.id) in ui_setup.always_on)
     row = table[table["Zone"] == always_on].iloc[0]
     assert row["Level %"] == 100
@@ -188,8 +194,12 @@ def test_now_shows_the_design_status(ui_setup: UiSetup, ui_environ: pytest.Monke
     assert common.md("05/16/2025,17:34:22") in text
     assert "Fri 16 May 2025 17:34" in text
     assert f"**Zones:** {len(ui_setup.design.zones)}" in text
-    missing = sum(1 for z in ui_setup.design.zones if not z.rated_watts)
-    assert any(f"{missing} of {len(ui_setup.design.zones)} zones have no wattage" in i.value for i in at.info)
+    power = [z for z in ui_setup.design.zones if z.draws_power]
+    missing = sum(1 for z in power if not z.rated_watts)
+    assert 0 < len(power) < len(ui_setup.design.zones)  # shades, motors and contacts need no wattage
+    notice = next(i.value for i in at.info if "zones that draw power have no wattage" in i.value)
+    assert f"{missing} of {len(power)} zones that draw power have no wattage" in notice
+    assert "[[zone]]" in notice and "telegraf-lutron design wattage" in notice
 
 
 # --- Energy -----------------------------------------------------------------------------------------
@@ -375,18 +385,24 @@ def test_zones_finds_a_zone_by_name_and_shows_its_state(
 def test_zones_opens_with_the_numbers_of_all_zones(ui_setup: UiSetup, ui_environ: pytest.MonkeyPatch) -> None:
     at = app_test(ui_setup.env, ui_environ, "zones")
     no_exceptions(at)
-    assert [m.label for m in at.metric][:3] == ["Zones", "On now", "Without wattage"]  # before the search
+    assert [m.label for m in at.metric][:3] == [
+        "Zones",
+        "Lights on now",
+        "Without wattage",
+    ]  # before the search
     with psycopg.connect(ui_setup.dsn) as conn:
         with_history = {r[0] for r in conn.execute("SELECT DISTINCT zone_id FROM lutron_zone")}
         newest = conn.execute("SELECT max(time) FROM lutron_zone").fetchone()[0]
         on = conn.execute(
-            "SELECT count(*) FROM lutron_zone WHERE time = %s AND level > 0", (newest,)
+            "SELECT count(*) FROM lutron_zone WHERE time = %s AND level > 0 AND kind = 'light'", (newest,)
         ).fetchone()[0]
     design_ids = {str(z.id) for z in ui_setup.design.zones}
     assert metric(at, "Zones") == str(len(with_history | design_ids))
-    assert metric(at, "On now") == str(on) and on > 0
-    # No wattage in the design, or not in the design at all: energy unknown either way.
-    unknown = sum(1 for z in ui_setup.design.zones if z.rated_watts <= 0) + len(with_history - design_ids)
+    assert metric(at, "Lights on now") == str(on) and on > 0
+    # A light, fan or load without wattage, or not in the design at all: energy unknown either way.
+    # Shades, motors and contacts need no wattage.
+    unknown = sum(1 for z in ui_setup.design.zones if z.draws_power and z.rated_watts <= 0)
+    unknown += len(with_history - design_ids)
     assert metric(at, "Without wattage") == str(unknown) and unknown > 0
 
 
@@ -424,7 +440,7 @@ def test_zones_lists_zones_left_on(ui_setup: UiSetup, ui_environ: pytest.MonkeyP
     assert zone.name in set(nights["Zone"])
     assert set(nights[nights["Zone"] == zone.name]["Hours"]) == {5}
     at.number_input(key="left_on_hours").set_value(168).run()
-    assert "**On now for more than 168 h:** 0" in markdown(at)
+    assert "**Lights, fans and loads on now for more than 168 h:** 0" in markdown(at)
 
 
 def test_zones_search_without_a_match_says_so(ui_setup: UiSetup, ui_environ: pytest.MonkeyPatch) -> None:
@@ -447,10 +463,13 @@ def test_design_shows_the_tree_with_levels_now(ui_setup: UiSetup, ui_environ: py
     text = markdown(at)
     assert common.md("05/16/2025,17:34:22") in text
     for z in design.zones:
-        assert f"| {common.md(z.name)} | {common.md(z.output_type)} |" in text
+        assert f"| {common.md(z.name)} | {z.kind} | {common.md(z.output_type)} |" in text
+        if not z.draws_power:  # a shade, motor or contact: no wattage needed
+            assert f"| {common.md(z.name)} | {z.kind} | {common.md(z.output_type)} | none |" in text
     zone = always_on_zone(ui_setup)
     assert (
-        f"| {common.md(zone.name)} | {common.md(zone.output_type)} | {zone.rated_watts:g} | 100 % |" in text
+        f"| {common.md(zone.name)} | {zone.kind} | {common.md(zone.output_type)} | {zone.rated_watts:g} | 100 % |"
+        in text
     )
     for k in design.keypads:
         assert f"**{common.md(k.name)}**" in text

@@ -122,24 +122,40 @@ def show_no_design(info: data.DesignInfo) -> None:
     st.info(f"**No design yet.** {info.message}", icon=":material/account_tree:")
 
 
-def wattage_note(design_info: data.DesignInfo, zone_energy: pd.DataFrame | None = None) -> bool:
-    """Say when energy is unknown because zones have no wattage. Returns False when no zone has one
-    (energy is unknown altogether)."""
-    if design_info.ok and design_info.design is not None:
-        zones = design_info.design.zones
-        missing = [z for z in zones if not z.rated_watts]
-        if zones and len(missing) == len(zones):
+FILL_IN = (
+    "Add a `[[zone]]` entry with its `id` and `watts` for each to the plugin's configuration "
+    "(`lutron.toml`): `telegraf-lutron design wattage --host <processor>` prints them all, ready to "
+    "fill in; restart the plugin (or reload Telegraf) and the next readings count them."
+)
+
+
+def wattage_note(
+    design_info: data.DesignInfo,
+    zone_energy: pd.DataFrame | None = None,
+    reported: pd.DataFrame | None = None,
+) -> bool:
+    """Say when energy is unknown because lights, fans or loads have no wattage (shades, motors and
+    contacts draw nothing and need none), and how to fill them in. `reported`: `snapshot().zones`,
+    whose kinds and wattages (with the owner's overrides) win over the design's. Returns False when
+    no zone that draws power has a wattage (energy is unknown altogether)."""
+    design = design_info.design if design_info.ok else None
+    if design is not None or (reported is not None and len(reported)):
+        zones = data.effective_zones(design, reported)
+        power = zones[zones["draws_power"]]
+        missing = power[power["rated_watts"].fillna(0) <= 0]
+        if len(power) and len(missing) == len(power):
             st.warning(
-                "**Energy unknown:** no zone in the design has a wattage, so power and energy read as zero. "
-                "Set each load's wattage in the Lutron design software and transfer the design; the plugin "
-                "picks it up by itself.",
+                f"**Energy unknown:** none of the {len(power)} lights, fans and loads has a wattage, so "
+                f"power and energy read as zero. {FILL_IN}",
                 icon=":material/help:",
             )
             return False
-        if missing:
+        if len(missing):
+            kinds = missing["kind"].value_counts()
+            what = ", ".join(plural(int(n), str(k)) for k, n in kinds.items())
             st.info(
-                f"{len(missing)} of {len(zones)} zones have no wattage in the design; their energy is unknown "
-                "and not counted here.",
+                f"**{len(missing)} of {len(power)} zones that draw power have no wattage** ({what}): "
+                f"their energy is unknown and not counted here. {FILL_IN}",
                 icon=":material/info:",
             )
         return True
@@ -149,8 +165,7 @@ def wattage_note(design_info: data.DesignInfo, zone_energy: pd.DataFrame | None 
         and not (zone_energy["max_watts"].fillna(0) > 0).any()
     ):
         st.warning(
-            "**Energy unknown:** no zone has reported any power; most likely the design has no wattages. "
-            "Set them in the Lutron design software.",
+            f"**Energy unknown:** no zone has reported any power; most likely no zone has a wattage. {FILL_IN}",
             icon=":material/help:",
         )
         return False
@@ -214,16 +229,19 @@ def ago(t: datetime | None, now: datetime) -> str:
 
 
 def zone_labels(zones: pd.DataFrame, *, with_site: bool) -> dict[Any, str]:
-    """Row index -> "Zone — Area, Floor" (and " [site]" when the house has several sites), the
-    choices of a zone picker; missing names read "(unnamed)" and "?"."""
+    """Row index -> "Zone (kind) — Area, Floor" (and " [site]" when the house has several sites),
+    the choices of a zone picker; missing names read "(unnamed)" and "?", an unknown kind nothing."""
 
     def part(value: Any, missing: str) -> str:
         return missing if value is None or pd.isna(value) or value == "" else str(value)
 
+    kinds = zones["kind"] if "kind" in zones else pd.Series(None, index=zones.index, dtype=object)
     return {
-        i: f"{part(r.zone, '(unnamed)')} — {part(r.area, '?')}, {part(r.floor, '?')}"
+        i: f"{part(r.zone, '(unnamed)')}"
+        + (f" ({kind})" if isinstance(kind, str) else "")
+        + f" — {part(r.area, '?')}, {part(r.floor, '?')}"
         + (f" [{r.site}]" if with_site else "")
-        for i, r in zip(zones.index, zones.itertuples(), strict=True)
+        for i, r, kind in zip(zones.index, zones.itertuples(), kinds, strict=True)
     }
 
 

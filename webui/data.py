@@ -32,7 +32,7 @@ from telegraf_lutron.db.queries import (
     ZoneEnergy,
     ZoneOn,
 )
-from telegraf_lutron.design import Design
+from telegraf_lutron.design import POWER_KINDS, Design
 from telegraf_lutron.design_cache import CacheEntry, DesignCache
 from telegraf_lutron.live import LIVE_FILE, read_live
 
@@ -313,13 +313,13 @@ def _design_info(cache_dir: str, history_mtime: int, designs_mtime: int) -> Desi
 
 
 def design_zones(design: Design) -> pd.DataFrame:
-    """The design's zones: id (as the `zone_id` tag), name, area, floor, type, rated watts."""
+    """The design's zones: id (as the `zone_id` tag), name, area, floor, type, rated watts, kind."""
     return pd.DataFrame(
         [
-            (str(z.id), z.name, z.area, z.floor, z.output_type, z.rated_watts, z.dimmable)
+            (str(z.id), z.name, z.area, z.floor, z.output_type, z.rated_watts, z.dimmable, z.kind)
             for z in design.zones
         ],
-        columns=["zone_id", "zone", "area", "floor", "output_type", "rated_watts", "dimmable"],
+        columns=["zone_id", "zone", "area", "floor", "output_type", "rated_watts", "dimmable", "kind"],
     )
 
 
@@ -350,14 +350,61 @@ def with_design(catalogue: pd.DataFrame, design: pd.DataFrame | None) -> pd.Data
     site it describes, no zone gets the design's values."""
     site = None if design is None else design_site(catalogue, design)
     if design is None or site is None:
-        return catalogue.assign(rated_watts=float("nan"), dimmable=None)
+        return catalogue.assign(rated_watts=float("nan"), dimmable=None, kind=None)
     ours = design.assign(site=site)
     known = catalogue.loc[catalogue["site"] == site, "zone_id"]
     missing = ours[~ours["zone_id"].isin(known)]
     both = pd.concat([catalogue, missing[list(catalogue.columns)]], ignore_index=True)
     return both.merge(
-        ours[["site", "zone_id", "rated_watts", "dimmable"]], on=["site", "zone_id"], how="left"
+        ours[["site", "zone_id", "rated_watts", "dimmable", "kind"]], on=["site", "zone_id"], how="left"
     )
+
+
+def _reported(zones: pd.DataFrame) -> pd.DataFrame:
+    """site, zone_id, kind, rated_watts of the newest rows (`Snapshot.zones`) that have a kind (rows
+    from before the kinds have none and say nothing about it)."""
+    cols = ["site", "zone_id", "kind", "rated_watts"]
+    if zones.empty or "kind" not in zones:
+        return pd.DataFrame(columns=cols)
+    rows = zones[zones["kind"].map(lambda k: isinstance(k, str)) & zones["rated_watts"].notna()]
+    return rows.rename(columns={"id": "zone_id"})[cols]
+
+
+def with_kinds(catalogue: pd.DataFrame, reported: pd.DataFrame) -> pd.DataFrame:
+    """`catalogue` (`with_design`) with the kind and rated watts the plugin uses: what the zone's
+    newest row reports (the owner's `[[zone]]` entries applied), matched on site and zone id, else
+    the design's; and `draws_power`: a kind that draws power (light, fan, load), an override gave it
+    watts, or its kind is unknown (not in the design, no newest row)."""
+    now = _reported(reported).rename(columns={"kind": "kind_now", "rated_watts": "rated_now"})
+    out = catalogue.merge(now, on=["site", "zone_id"], how="left")
+    has_now = out["kind_now"].notna()
+    out["kind"] = out["kind_now"].where(has_now, out["kind"])
+    out["rated_watts"] = out["rated_now"].where(has_now, out["rated_watts"])
+    kind = out["kind"]
+    out["draws_power"] = (
+        kind.isna()
+        | kind.isin(sorted(POWER_KINDS))
+        | (pd.to_numeric(out["rated_watts"], errors="coerce") > 0)
+    )
+    return out.drop(columns=["kind_now", "rated_now"])
+
+
+def effective_zones(design: Design | None, reported: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The design's zones (every reported one without a design) with the kind and rated watts the
+    plugin uses (`with_kinds`), for the design's site: columns zone_id, zone, area, kind,
+    rated_watts, draws_power. `reported` is `Snapshot.zones`."""
+    reported = reported if reported is not None else pd.DataFrame(columns=["site", "id", "name", "area"])
+    history = reported.rename(columns={"id": "zone_id", "name": "zone"})
+    if design is not None:
+        in_design = design_zones(design)
+        site = design_site(history, in_design) if len(history) else None
+        catalogue = in_design.assign(site=site if site is not None else "")
+    else:
+        catalogue = history.assign(kind=None, rated_watts=float("nan"))[
+            ["site", "zone_id", "zone", "area", "kind", "rated_watts"]
+        ]
+    out = with_kinds(catalogue, reported)
+    return out[["zone_id", "zone", "area", "kind", "rated_watts", "draws_power"]]
 
 
 def find_zones(catalogue: pd.DataFrame, query: str) -> pd.DataFrame:

@@ -51,13 +51,13 @@ def search_design(design: Design, needle: str) -> DesignSearch:
             )
             keys.add(a.key)
     for z in design.zones:
-        if _hit(n, z.name, z.output_type):
+        if _hit(n, z.name, z.output_type) or n == z.kind:
             rows.append(
                 {
                     "Kind": "zone",
                     "Name": z.name,
                     "Where": f"{z.floor} › {z.area}",
-                    "Details": f"IID {z.id} · {z.output_type} · {z.rated_watts:g} W",
+                    "Details": f"IID {z.id} · {z.kind} · {z.output_type} · {watts_text(z, unit=' W')}",
                 }
             )
             keys.add(z.area_key)
@@ -178,17 +178,61 @@ def area_caption(design: Design, area: Area) -> str:
     return f"{where} · IID {area.iid}" if area.iid else f"{where} · container"
 
 
-def zone_table(zones: Iterable[Zone], levels: Mapping[str, float | None], live: Live = NO_LIVE) -> str:
-    """A Markdown table of `zones`: name, type, rated watts, level now (from `levels`, by zone id;
-    with the tilt from `live`)."""
-    lines = ["| Zone | Type | Rated W | Level now |", "|---|---|--:|--:|"]
+@dataclass(frozen=True, slots=True)
+class ZoneKind:
+    """A zone's kind and rated watts as the plugin uses them (`data.effective_zones`)."""
+
+    kind: str
+    rated_watts: float | None
+    draws_power: bool
+
+
+def zone_kinds(effective: pd.DataFrame) -> dict[str, ZoneKind]:
+    """Zone id -> `ZoneKind`, from `data.effective_zones`."""
+    return {
+        str(zid): ZoneKind(str(kind), None if pd.isna(rated) else float(rated), bool(draws))
+        for zid, kind, rated, draws in zip(
+            effective["zone_id"],
+            effective["kind"],
+            effective["rated_watts"],
+            effective["draws_power"],
+            strict=True,
+        )
+    }
+
+
+def _kind_of(z: Zone, kinds: Mapping[str, ZoneKind]) -> ZoneKind:
+    return kinds.get(str(z.id)) or ZoneKind(z.kind, z.rated_watts, z.draws_power)
+
+
+def watts_text(z: Zone, kinds: Mapping[str, ZoneKind] = {}, unit: str = "") -> str:
+    """Rated watts as the plugin uses them: a number, "unknown" (it draws power but has no
+    wattage) or "none" (a shade, motor or contact, which draws nothing)."""
+    k = _kind_of(z, kinds)
+    if k.rated_watts:
+        return f"{k.rated_watts:g}{unit}"
+    return "unknown" if k.draws_power else "none"
+
+
+def zone_table(
+    zones: Iterable[Zone],
+    levels: Mapping[str, float | None],
+    live: Live = NO_LIVE,
+    kinds: Mapping[str, ZoneKind] = {},
+) -> str:
+    """A Markdown table of `zones`: name, kind, type, rated watts (from `kinds`: the plugin's, with
+    its [[zone]] entries applied; else the design's), level now (from `levels`, by zone id; with
+    the tilt from `live`)."""
+    lines = ["| Zone | Kind | Type | Rated W | Level now |", "|---|---|---|--:|--:|"]
     for z in zones:
         level = levels.get(str(z.id))
         level_text = "–" if level is None or pd.isna(level) else f"{level:.0f} %"
         if z.id in live.tilts:
             level_text += f", tilt {live.tilts[z.id]:.0f} %"
-        watts = f"{z.rated_watts:g}" if z.rated_watts else "unknown"
-        lines.append(f"| {md(z.name)} | {md(z.output_type)} | {watts} | {level_text} |")
+        kind = _kind_of(z, kinds).kind
+        lines.append(
+            f"| {md(z.name)} | {kind} | {md(z.output_type)} | {watts_text(z, kinds)} | {level_text} |"
+        )
     return "\n".join(lines)
 
 

@@ -22,13 +22,24 @@ def _site_column(df: pd.DataFrame) -> dict[str, Any]:
     return {"Site": df["site"]} if "site" in df and df["site"].nunique() > 1 else {}
 
 
+# Kinds that draw power on their own (design.POWER_KINDS): what can be "left on".
+DRAWING_KINDS = ("light", "fan", "load")
+
+
+def _kind_column(df: pd.DataFrame) -> dict[str, Any]:
+    """A Kind column (light, fan, shade, ...; "–" for rows from before the kinds)."""
+    return {"Kind": df["kind"].fillna("–") if "kind" in df else "–"}
+
+
 def zones_on_table(on: pd.DataFrame, at: datetime) -> pd.DataFrame:
-    """The zones on (`data.zones_on`) as of `at` (`Snapshot.at`): where, level, watts, since when
-    ("≤" when on at least since then: the records begin, or raw rows were pruned) and for how long."""
+    """The zones on (`data.zones_on`) as of `at` (`Snapshot.at`): what kind, where, level (a light's
+    brightness, a fan's speed, a shade's opening), watts, since when ("≤" when on at least since
+    then: the records begin, or raw rows were pruned) and for how long."""
     since = on["since"]
     return pd.DataFrame(
         {
             "Zone": on["zone"],
+            **_kind_column(on),
             "Area": on["area"],
             "Floor": on["floor"],
             **_site_column(on),
@@ -43,11 +54,15 @@ def zones_on_table(on: pd.DataFrame, at: datetime) -> pd.DataFrame:
     )
 
 
-def left_on(on: pd.DataFrame, at: datetime, hours: int) -> pd.DataFrame:
-    """The rows of `data.zones_on` on for more than `hours` as of `at`."""
+def left_on(on: pd.DataFrame, at: datetime, hours: int, kinds: Iterable[str] = DRAWING_KINDS) -> pd.DataFrame:
+    """The rows of `data.zones_on` on for more than `hours` as of `at`, of `kinds` (by default the
+    kinds that draw power: a shade open all day is not left on; rows from before the kinds count)."""
     if on.empty:
         return on
-    return on[(pd.Timestamp(at) - on["since"]) > pd.Timedelta(hours=hours)]
+    long = (pd.Timestamp(at) - on["since"]) > pd.Timedelta(hours=hours)
+    if "kind" in on:
+        long &= on["kind"].isna() | on["kind"].isin(list(kinds))
+    return on[long]
 
 
 def overnight_table(nights: pd.DataFrame) -> pd.DataFrame:
@@ -56,6 +71,7 @@ def overnight_table(nights: pd.DataFrame) -> pd.DataFrame:
         {
             "Night to": pd.to_datetime(nights["night"]).dt.strftime("%a %d %b"),
             "Zone": nights["zone"],
+            **_kind_column(nights),
             "Area": nights["area"],
             "Floor": nights["floor"],
             **_site_column(nights),
@@ -69,10 +85,24 @@ def overnight_table(nights: pd.DataFrame) -> pd.DataFrame:
 def energy_zone_table(zones: pd.DataFrame, tariff: float | None) -> pd.DataFrame:
     """Energy per zone (`data.zone_energy`) with its cost at `tariff` (None: no cost) and the share
     of samples it was on, in percent."""
+    kind = ["kind"] if "kind" in zones else []
     return zones.assign(
         cost=zones["energy_kwh"] * tariff if tariff is not None else None,
         on_share=(zones["on_fraction"] * 100).round(1),
-    )[["zone", "area", "floor", "output_type", "energy_kwh", "cost", "avg_watts", "max_watts", "on_share"]]
+    )[
+        [
+            "zone",
+            *kind,
+            "area",
+            "floor",
+            "output_type",
+            "energy_kwh",
+            "cost",
+            "avg_watts",
+            "max_watts",
+            "on_share",
+        ]
+    ]
 
 
 def revision_summary(diff: Mapping[str, Any] | None) -> str:

@@ -117,6 +117,7 @@ class PowerNow:
     lights_total: float | None  # system (rows from before the kinds: zones)
     energy_kwh_total: float | None  # the counter, in kWh
     kind: str | None = None  # zones: light, fan, shade, motor, contact, load (None: before the kinds)
+    rated_watts: float | None = None  # zones: watts at 100 % as the plugin reports them (0: unknown)
 
 
 @dataclass(slots=True)
@@ -488,7 +489,7 @@ class HistoryStore:
                     SELECT r."time", {name} AS name, {area} AS area, {floor} AS floor, {kind} AS kind,
                            r.watts, {lvl} AS level_pct, {lights_on} AS lights_on, {fans_on} AS fans_on,
                            {shades_open} AS shades_open, {lights_total} AS lights_total,
-                           r.energy_joules_total
+                           {rated} AS rated_watts, r.energy_joules_total
                     FROM {raw} r
                     WHERE {match} AND r."time" <= %(now)s AND r."time" > %(now)s - %(max_age)s
                     ORDER BY {order}
@@ -507,6 +508,7 @@ class HistoryStore:
                 fans_on=col("fans_on"),
                 shades_open=col("shades_open"),
                 lights_total=col("lights_total", "zones_total"),
+                rated=col("rated_watts"),
                 site_filter=sql.SQL("AND st.site = %(site)s") if site is not None else sql.SQL(""),
                 **lab,
             )
@@ -527,6 +529,7 @@ class HistoryStore:
                     shades_open=r["shades_open"],
                     lights_total=r["lights_total"],
                     kind=r["kind"],
+                    rated_watts=r["rated_watts"],
                     energy_kwh_total=None
                     if r["energy_joules_total"] is None
                     else _kwh(r["energy_joules_total"]),

@@ -20,8 +20,10 @@ design: Design = info.design
 # Levels now come from the history when it is there (the design's site only); the design page
 # works without it.
 levels: dict[str, float | None] = {}
+reported = None
 if ctx.db.ok:
     snap = data.snapshot(ctx.dsn, ctx.tz)
+    reported = snap.zones
     if not snap.stale:
         reporting = snap.zones.rename(columns={"id": "zone_id", "name": "zone"})
         levels = data.levels_now(snap.zones, data.design_site(reporting, data.design_zones(design)))
@@ -34,7 +36,11 @@ live_doc = data.live_state(ctx.settings.cache_dir) or {}
 live = design_view.Live.of(live_doc)
 
 p = design.project
-no_watts = sum(1 for z in design.zones if not z.rated_watts)
+# Kinds and wattages as the plugin uses them (its [[zone]] entries applied) where it reports them.
+effective = data.effective_zones(design, reported)
+kinds = design_view.zone_kinds(effective)
+no_watts = int((effective["draws_power"] & (effective["rated_watts"].fillna(0) <= 0)).sum())
+kind_counts = ", ".join(common.plural(int(n), str(k)) for k, n in effective["kind"].value_counts().items())
 exported = f"{p.export:%a %d %b %Y %H:%M}" if p.export else "unknown"
 st.markdown(
     f"**{md(p.name)}** · revision **{md(info.revision or p.revision)}** · exported {exported} (processor time)  \n"
@@ -42,10 +48,16 @@ st.markdown(
 )
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Rooms", f"{len(design.rooms)}", border=True)
-c2.metric("Zones", f"{len(design.zones)}", border=True)
-c3.metric("Zones without wattage", f"{no_watts}", border=True, help="Their energy is unknown")
+c2.metric("Zones", f"{len(design.zones)}", border=True, help=kind_counts)
+c3.metric(
+    "Zones without wattage",
+    f"{no_watts}",
+    border=True,
+    help="Lights, fans and loads whose energy is unknown; shades, motors and contacts need none",
+)
 c4.metric("Keypads", f"{len(design.keypads)}", border=True)
-common.wattage_note(info)
+st.caption(f"Zones by kind: {kind_counts}")
+common.wattage_note(info, reported=reported)
 
 # --- search ---------------------------------------------------------------------------------------
 needle = st.text_input("Search the design", key="design_query", placeholder="zone, room, keypad or engraving")
@@ -70,7 +82,7 @@ for i, section in enumerate(house.sections):
             st.caption(design_view.area_caption(design, a))
             zone_col, keypad_col = st.columns([11, 10])
             if house.zones.get(a.key):
-                zone_col.markdown(design_view.zone_table(house.zones[a.key], levels, live))
+                zone_col.markdown(design_view.zone_table(house.zones[a.key], levels, live, kinds))
             if house.keypads.get(a.key):
                 keypad_col.markdown(design_view.keypad_list(house.keypads[a.key], design.inputs, live))
             if extras := design_view.area_extras(design, a.key, live):

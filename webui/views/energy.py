@@ -52,7 +52,8 @@ with top_row[0]:
     start, end, described = pick_range(ctx.tz, now)
 with top_row[1]:
     # Beyond a dozen areas their colours cannot be told apart: start with floors.
-    many_areas = len(data.snapshot(ctx.dsn, ctx.tz).areas) > charts.STACK_GROUPS
+    snap = data.snapshot(ctx.dsn, ctx.tz)
+    many_areas = len(snap.areas) > charts.STACK_GROUPS
     by = st.radio("Stack by", ("area", "floor"), index=int(many_areas), horizontal=True, key="energy_by")
 
 system = data.energy(ctx.dsn, ctx.tz, "system", start, end)
@@ -60,7 +61,7 @@ areas = data.energy(ctx.dsn, ctx.tz, "area", start, end)
 zones = data.zone_energy(ctx.dsn, start, end)
 heat = data.weekday_hour(ctx.dsn, start, end)
 resolution = str(system["resolution"].iloc[0]) if len(system) else "day"
-known = common.wattage_note(design, zones)
+known = common.wattage_note(design, zones, reported=snap.zones)
 
 total_kwh = float(system["energy_kwh"].sum())
 cost = ctx.settings.cost(total_kwh)
@@ -112,6 +113,7 @@ st.dataframe(
     width="stretch",
     column_config={
         "zone": "Zone",
+        "kind": "Kind",
         "area": "Area",
         "floor": "Floor",
         "output_type": "Type",

@@ -1,5 +1,5 @@
-"""Now: the power the house draws, where, which lights are on, what is open or active (doors, sensors,
-shades, time clocks, batteries), and whether data is arriving."""
+"""Now: the power the house draws, where, which lights are on (fans and shades apart), what is open or
+active (doors, sensors, shades, time clocks, batteries), and whether data is arriving."""
 
 from __future__ import annotations
 
@@ -34,14 +34,25 @@ day_start = pd.Timestamp(snap.as_of).tz_convert(ctx.tz).normalize().to_pydatetim
 today = data.energy(ctx.dsn, ctx.tz, "system", day_start, end)
 today = today[today["start"] >= pd.Timestamp(day_start)]
 today_kwh = float(today["energy_kwh"].sum())
-zones_total = snap.system["zones_total"].fillna(0).sum() if len(snap.system) else 0
-zones_lit = snap.system["zones_on"].fillna(0).sum() if len(snap.system) else 0
+
+
+def total(column: str) -> float:
+    return float(snap.system[column].fillna(0).sum()) if len(snap.system) else 0.0
+
+
+lights_total, lights_on = total("lights_total"), total("lights_on")
+fans_on, shades_open = total("fans_on"), total("shades_open")
 
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(
     "Power now", common.watts(snap.total_watts), border=True, help="Newest lutron_power row (all sites)"
 )
-c2.metric("Zones on", f"{zones_lit:.0f} of {zones_total:.0f}", border=True)
+c2.metric(
+    "Lights on",
+    f"{lights_on:.0f} of {lights_total:.0f}",
+    border=True,
+    help=f"Lights only: {fans_on:.0f} fans on and {shades_open:.0f} shades open besides",
+)
 cost = ctx.settings.cost(today_kwh)
 c3.metric(
     "Energy today",
@@ -54,6 +65,11 @@ c4.metric(
     common.money(cost, ctx.settings.currency) if cost is not None else "–",
     border=True,
     help=None if cost is not None else "Set TL_TARIFF (price per kWh) to see costs",
+)
+
+st.caption(
+    f"Besides the lights: {common.plural(int(fans_on), 'fan')} on, "
+    f"{common.plural(int(shades_open), 'shade')} open (a shade's level is how far it is open; it draws no power)."
 )
 
 history = data.power_history(ctx.dsn, ctx.tz, "system", end - timedelta(hours=24), end, max_points=288)
@@ -85,18 +101,21 @@ with right:
             lines.append(f"**Design cache updated:** {common.when(stored, snap.as_of)}")
         lines.append(f"**Zones:** {len(design.design.zones)} · **keypads:** {len(design.design.keypads)}")
         st.markdown("  \n".join(lines))
-        common.wattage_note(design)
+        common.wattage_note(design, reported=snap.zones)
     else:
         common.show_no_design(design)
 
 # --- zones on -------------------------------------------------------------------------------------
-st.subheader("Zones on now")
+st.subheader("On now")
 on = data.zones_on(ctx.dsn, ctx.tz, None if not snap.stale else snap.last_time)
 if on.empty:
-    st.caption("All lights are off.")
+    st.caption("All lights are off, no fan runs and every shade is closed.")
 else:
     st.dataframe(tables.zones_on_table(on, snap.at), hide_index=True, width="stretch")
-    st.caption("“≤” marks zones that were already on when the records begin (or the raw rows were pruned).")
+    st.caption(
+        "Level: a light's brightness, a fan's speed (25 low … 100 high), a shade's opening. "
+        "“≤” marks zones that were already on when the records begin (or the raw rows were pruned)."
+    )
 
 # --- the rest of the house: what is open or active now ------------------------------------------------
 st.subheader("Open and active now")

@@ -1,4 +1,4 @@
-"""Zones: find one zone and see its history; list the zones left on."""
+"""Zones: find one zone and see its history; list the lights, fans and loads left on."""
 
 from __future__ import annotations
 
@@ -19,19 +19,28 @@ now = data.now_minute()
 snap = data.snapshot(ctx.dsn, ctx.tz)
 
 in_design = data.design_zones(design.design) if design.ok and design.design is not None else None
-catalogue = data.with_design(data.zone_catalogue(ctx.dsn, ctx.tz), in_design)
+# Kinds and wattages as the plugin uses them (its [[zone]] entries applied), else the design's.
+catalogue = data.with_kinds(data.with_design(data.zone_catalogue(ctx.dsn, ctx.tz), in_design), snap.zones)
 on_now = data.zones_on(ctx.dsn, ctx.tz, None if not snap.stale else snap.last_time)
 
 # --- the zones at a glance: numbers first, before the search widgets and the charts ----------------
 rated_all = pd.to_numeric(catalogue["rated_watts"], errors="coerce")
+# Rows from before the kinds have none: they counted as lights then.
+lights_on = int((on_now["kind"].isna() | (on_now["kind"] == "light")).sum()) if len(on_now) else 0
 s1, s2, s3 = st.columns(3)
 s1.metric("Zones", f"{len(catalogue)}", border=True, help="With history, plus the design's zones without any")
-s2.metric("On now", f"{len(on_now)}", border=True)
+s2.metric(
+    "Lights on now",
+    f"{lights_on}",
+    border=True,
+    help=f"{len(on_now) - lights_on} more zones are on or open: fans, loads, shades, motors, contacts",
+)
 s3.metric(
     "Without wattage",
-    f"{int((rated_all.isna() | (rated_all <= 0)).sum())}",
+    f"{int((catalogue['draws_power'] & (rated_all.isna() | (rated_all <= 0))).sum())}",
     border=True,
-    help="Their energy is unknown (no wattage in the design)",
+    help="Lights, fans and loads whose energy is unknown (shades, motors and contacts need no "
+    "wattage). " + common.FILL_IN,
 )
 
 # --- one zone -------------------------------------------------------------------------------------
@@ -67,11 +76,16 @@ else:
     else:
         c3.metric("On since", "off" if state.reporting else "no recent data", border=True)
     rated = zone.get("rated_watts")
+    if rated is not None and not pd.isna(rated) and rated:
+        rated_text = common.watts(rated)
+    else:
+        rated_text = "unknown" if bool(zone.get("draws_power", True)) else "none"
     c4.metric(
         "Rated",
-        "unknown" if rated is None or pd.isna(rated) or not rated else common.watts(rated),
+        rated_text,
         border=True,
-        help="Wattage in the design; unknown means its energy is not counted",
+        help="Watts at 100 %: the design's, or a [[zone]] entry's. Unknown: its energy is not counted. "
+        "None: a shade, motor or contact, which draws no power.",
     )
 
     power = data.power_history(ctx.dsn, ctx.tz, "zone", now - span, now, site=site, id=zone_id)
@@ -108,7 +122,7 @@ night_end = c.selectbox(
 )
 
 long_on = tables.left_on(on_now, snap.at, int(longer_than))
-st.markdown(f"**On now for more than {int(longer_than)} h:** {len(long_on)}")
+st.markdown(f"**Lights, fans and loads on now for more than {int(longer_than)} h:** {len(long_on)}")
 if len(long_on):
     st.dataframe(
         tables.zones_on_table(long_on, snap.at), hide_index=True, width="stretch", key="long_on_table"
@@ -123,4 +137,4 @@ st.markdown(
 if len(nights):
     st.dataframe(tables.overnight_table(nights), hide_index=True, width="stretch", key="overnight_table")
 else:
-    st.caption("No zone stayed on through a whole night.")
+    st.caption("No light, fan or load stayed on through a whole night.")
