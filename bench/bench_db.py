@@ -49,6 +49,7 @@ ZONE_COLS = [
     "time",
     "area",
     "floor",
+    "kind",
     "output_type",
     "site",
     "zone",
@@ -58,10 +59,30 @@ ZONE_COLS = [
     "rated_watts",
     "watts",
 ]
-AREA_COLS = ["time", "area", "area_id", "floor", "site", "energy_joules_total", "watts", "zones_on"]
-POWER_COLS = ["time", "site", "energy_joules_total", "watts", "zones_on", "zones_total"]
+AREA_COLS = [
+    "time",
+    "area",
+    "area_id",
+    "floor",
+    "site",
+    "energy_joules_total",
+    "fans_on",
+    "lights_on",
+    "shades_open",
+    "watts",
+]
+POWER_COLS = [
+    "time",
+    "site",
+    "energy_joules_total",
+    "fans_on",
+    "lights_on",
+    "lights_total",
+    "shades_open",
+    "watts",
+]
 TYPES = {"time": "timestamptz"} | {
-    c: "text" for c in ("area", "floor", "output_type", "site", "zone", "zone_id", "area_id")
+    c: "text" for c in ("area", "floor", "kind", "output_type", "site", "zone", "zone_id", "area_id")
 }
 
 
@@ -74,14 +95,28 @@ def rows_of(
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     t = EPOCH + timedelta(microseconds=tick.ts_ns // 1000)
     zones = [
-        (t, z.area, z.floor, z.output_type, site, z.zone, z.zone_id, energy, level, z.rated_watts, watts)
+        (
+            t,
+            z.area,
+            z.floor,
+            z.kind,
+            z.output_type,
+            site,
+            z.zone,
+            z.zone_id,
+            energy,
+            level,
+            z.rated_watts,
+            watts,
+        )
         for z, level, watts, energy in tick.zones
     ]
     areas = [
-        (t, area, aid, floor, site, energy, watts, on) for aid, area, floor, watts, energy, on in tick.areas
+        (t, area, aid, floor, site, energy, fans, lights, shades, watts)
+        for aid, area, floor, watts, energy, lights, fans, shades in tick.areas
     ]
-    w, e, on, total = tick.system
-    return zones, areas, [(t, site, e, w, on, total)]
+    w, e, lights, fans, shades, total = tick.system
+    return zones, areas, [(t, site, e, fans, lights, total, shades, w)]
 
 
 def flushes(

@@ -38,7 +38,7 @@ from telegraf_lutron.connection import Counters
 from telegraf_lutron.metrics import MetricSet, ProcessorHealth
 from telegraf_lutron.simulator import SimulatorThread
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate
-from telegraf_lutron.state import ButtonCounts, HouseState
+from telegraf_lutron.state import ButtonCounts, Counts, HouseState
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from telegraf_lutron.lineproto_parse import parse_stream  # the strict Telegraf parser
@@ -395,21 +395,26 @@ def naive_snapshot(ms: MetricSet, state: HouseState, health: ProcessorHealth, ts
         + (f",design_export_timestamp_seconds={ms.export_timestamp!r}" if ms.export_timestamp else "")
         + f" {ts}\n"
     ]
-    watts, on, total = state.system_totals()
+    c = state.system_totals()
     lines.append(
-        f"{ms.power_prefix} watts={watts!r},energy_joules_total={state.total_energy!r},"
-        f"zones_on={float(on)!r},zones_total={float(total)!r} {ts}\n"
+        f"{ms.power_prefix} watts={c.watts!r},energy_joules_total={state.total_energy!r},"
+        f"lights_on={float(c.lights_on)!r},fans_on={float(c.fans_on)!r},"
+        f"shades_open={float(c.shades_open)!r},lights_total={float(c.lights)!r} {ts}\n"
     )
     totals = state.area_totals()
     for key, prefix in ms.area_prefix.items():
-        w, n = totals.get(key, (0.0, 0))
+        a = totals.get(key) or Counts()
         e = state.area_energy.get(key, 0.0)
-        lines.append(f"{prefix} watts={w!r},energy_joules_total={e!r},zones_on={float(n)!r} {ts}\n")
+        lines.append(
+            f"{prefix} watts={a.watts!r},energy_joules_total={e!r},lights_on={float(a.lights_on)!r},"
+            f"fans_on={float(a.fans_on)!r},shades_open={float(a.shades_open)!r} {ts}\n"
+        )
     for zone in ms.design.zones:
         live = state.zones[zone.id]
+        pulses = f",pulses_total={state.pulses.get(zone.id, 0.0)!r}" if zone.pulsed else ""
         lines.append(
             f"{ms.zone_prefix[zone.id]} level={live.level!r},watts={live.watts!r},"
-            f"rated_watts={zone.rated_watts!r},energy_joules_total={state.zone_energy[zone.id]!r} {ts}\n"
+            f"rated_watts={zone.rated_watts!r},energy_joules_total={state.zone_energy[zone.id]!r}{pulses} {ts}\n"
         )
     for key, value in state.leds.items():
         lines.append(f"{ms.led_prefix[key]} state={float(value)!r} {ts}\n")
