@@ -348,7 +348,7 @@ class Snapshots:
             self.out,
             f"{stamp}  {f['watts']:7.0f} W  {int(f['lights_on']):3d} of {int(f['lights_total'])} lights on,"
             f" {int(f['fans_on'])} fans on, {int(f['shades_open'])} shades open  "
-            f"{f['energy_joules_total'] / 3.6e6:8.3f} kWh since start  ({len(metrics)} metrics)",
+            f"{float(f['energy_joules_total']) / 3.6e6:8.3f} kWh since start  ({len(metrics)} metrics)",
         )
         for zone in by_name.get("lutron_zone", []):
             level = zone.fields.get("level")

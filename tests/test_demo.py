@@ -10,7 +10,8 @@ import psycopg
 
 DEMO = [sys.executable, "-m", "telegraf_lutron", "demo", "--interval", "1", "--activity", "5"]
 SNAPSHOT = re.compile(
-    r"^\d\d:\d\d:\d\d +(\d+) W +(\d+) of (\d+) zones on +([\d.]+) kWh since start +\((\d+) metrics\)$"
+    r"^\d\d:\d\d:\d\d +(\d+) W +(\d+) of (\d+) lights on, \d+ fans on, \d+ shades open"
+    r" +([\d.]+) kWh since start +\((\d+) metrics\)$"
 )
 
 
