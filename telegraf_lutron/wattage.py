@@ -52,7 +52,7 @@ class ZoneOverride:
 
     number: int  # its position among the [[zone]] entries, from 1, for messages
     id: int | None = None
-    name: str | None = None  # a glob over zone_path(); case-sensitive, like the names it matches
+    name: str | None = None  # a glob (fnmatch: * ? [...]) over zone_path(), case-sensitive
     watts: float | None = None
     kind: str | None = None
     speed_watts: tuple[float, ...] | None = None
@@ -125,19 +125,6 @@ def missing_summary(zones: Iterable[Zone]) -> str:
     counts = missing_wattage(zones)
     parts = [f"{counts[k][0]} of {counts[k][1]} {k}s" for k in WATTAGE_KINDS]
     return f"{parts[0]}, {parts[1]} and {parts[2]}"
-
-
-def _toml_string(text: str) -> str:
-    """A TOML basic string (names may hold quotes, backslashes, any UTF-8)."""
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04X}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
 
 
 def _comment(text: str) -> str:
