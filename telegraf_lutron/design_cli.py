@@ -200,7 +200,7 @@ def main(args: argparse.Namespace) -> int:
     except (DesignError, ValueError) as exc:
         print(terminal_safe(f"telegraf-lutron design: {one_line(str(exc))}"), file=sys.stderr)
         return 1
-    if args.design_command == "wattage":
+    if getattr(args, "design_command", "show") == "wattage":
         # Names are in comments only; control characters in them are shown escaped, never sent.
         _write("\n".join(terminal_safe(line) for line in wattage_template(design).rstrip("\n").splitlines()))
     elif args.format == "json":

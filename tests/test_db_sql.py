@@ -101,4 +101,4 @@ def test_generated_history_carries_the_catalogues_tags_and_fields() -> None:
         assert tags == want[name][0], name
         assert fields <= want[name][1], name
     for level in LEVELS:  # what the rollups read is always there
-        assert {"energy_joules_total", "watts", level.on_field} <= seen[level.measurement][1]
+        assert {"energy_joules_total", "watts", level.on_fields[0]} <= seen[level.measurement][1]

@@ -99,9 +99,9 @@ def test_db_init_prints_the_same_filters() -> None:
 
 
 def test_a_tag_new_in_the_catalogue_fails_until_the_configs_follow(monkeypatch: pytest.MonkeyPatch) -> None:
-    # e.g. a `kind` tag on lutron_zone: the shipped files must list it, or Telegraf would drop it.
+    # e.g. a `circuit` tag on lutron_zone: the shipped files must list it, or Telegraf would drop it.
     zone = metrics.measurement("lutron_zone")
-    grown = Measurement(zone.name, (*zone.tags, "kind"), zone.fields, postgres=True)
+    grown = Measurement(zone.name, (*zone.tags, "circuit"), zone.fields, postgres=True)
     monkeypatch.setattr(metrics, "CATALOGUE", tuple(grown if m is zone else m for m in CATALOGUE))
     assert filter_mismatch(CONF.read_text()) is not None
     # ...and a new PostgreSQL measurement must be in namepass.
