@@ -122,10 +122,11 @@ def test_contacts_and_motion_are_inputs_and_never_button_presses(hwqs: Rest) -> 
     hwqs.sim.set_input(device, cci, False)  # and opens again
     hwqs.sim.set_input(device, cci, True)
     hwqs.sim.set_occupancy(sensor.area_key, True)  # the room's sensor reports ~DEVICE,<id>,2,3
-    snap = hwqs.until(
+    snap = hwqs.until(  # the door: open, closed, open, closed; and the sensor's own report
         lambda s: (
             series(s, "lutron_input", device_id=device, component=cci)["changes_total"] == 3.0
-        )  # open, closed, open, closed
+            and series(s, "lutron_input", device_id=sensor.device, component=2).get("active") == 1.0
+        )
     )
     assert series(snap, "lutron_input", device_id=device, component=cci)["active"] == 1.0
     motion = series(snap, "lutron_input", device_id=sensor.device, component=2)
