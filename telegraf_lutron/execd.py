@@ -39,7 +39,7 @@ from telegraf_lutron.design import Design, Project, normalize_revision
 from telegraf_lutron.design_cache import DesignCache, DesignFollower, DesignSource
 from telegraf_lutron.files import private_dir
 from telegraf_lutron.live import live_document, write_live
-from telegraf_lutron.metrics import MetricSet, ProcessorHealth
+from telegraf_lutron.metrics import CounterStarts, MetricSet, ProcessorHealth
 from telegraf_lutron.polls import HousePolls
 from telegraf_lutron.session import Session, SessionError
 from telegraf_lutron.state import CounterStore, HouseState, leds_to_query, zones_to_query
@@ -142,7 +142,10 @@ class Plugin:
         self.counter_store = CounterStore(gc.cache_dir)
         self.state = HouseState(Design(Project("")), now=time.monotonic())
         self.state.rest.set_sysvars(v.id for v in config.sysvars)
-        self.metrics = MetricSet(self.state.design, gc.site, pc.host, config.sysvars)
+        self.starts = CounterStarts()  # outlives each design's MetricSet
+        self.metrics = MetricSet(
+            self.state.design, gc.site, pc.host, config.sysvars, design_loaded=False, starts=self.starts
+        )
         self.have_design = False
         self._synced_on: int | None = None  # the connection id the last full read completed on
         self.session = Session(config.processor, on_connected=self._on_connected)
@@ -399,8 +402,13 @@ class Plugin:
         self.state.set_design(design, time.monotonic())
         if not self.have_design:
             self.counter_store.load_into(self.state)
+            self.starts.capture(self.state)
         self.metrics = MetricSet(
-            design, self.config.plugin.site, self.config.processor.host, self.config.sysvars
+            design,
+            self.config.plugin.site,
+            self.config.processor.host,
+            self.config.sysvars,
+            starts=self.starts,
         )
         self.have_design = True
 

@@ -7,11 +7,17 @@ an empty floor (RadioRA 2 rooms sit directly under the root) is simply not tagge
 
 Series prefixes (measurement and escaped tags) depend only on the design and the site, so they are
 built once per design revision; an interval only formats numbers.
+
+Counters start where Prometheus can see them start: the first line of every counter series carries
+the value the series had when this process started (0 for a new one), and what was counted before
+that line shows from the next one on (`CounterStarts`). Prometheus' `increase()` cannot count the
+step up to a series' first sample, so otherwise the first connect, bad login or press of a run would
+never show (docs/telegraf.md §2).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -144,6 +150,7 @@ CATALOGUE: tuple[Measurement, ...] = (
             ("unknown_events_total", "counter"),
             ("command_latency_seconds", "gauge"),
             ("design_export_timestamp_seconds", "gauge"),
+            ("design_loaded", "gauge"),
             ("zones", "gauge"),
             ("keypads", "gauge"),
             ("clock_offset_seconds", "gauge"),
@@ -197,11 +204,87 @@ class ProcessorHealth:
     unknown_events: int = 0  # events about zones, components or areas the design does not list
 
 
-class MetricSet:
-    """Line protocol for one design revision and site."""
+# lutron_processor's counters, as <name>_total: the session's and the events the design does not list.
+_SESSION_COUNTS = (
+    "connects",
+    "disconnects",
+    "bad_logins",
+    "commands",
+    "errors",
+    "timeouts",
+    "events",
+    "unknown_events",
+)
 
-    def __init__(self, design: Design, site: str, host: str, sysvars: Sequence[SysvarConfig] = ()) -> None:
+
+class CounterStarts:
+    """Where each counter series starts, kept across design revisions for one process.
+
+    The first line of a series carries its value from when the process started: what
+    `counters.json` restored (energy, pulses, buttons, inputs, time clocks), else 0. The processor's
+    session counters are not persisted, and its series changes with the `project` tag (a design read
+    after a failed login, a renamed project): each such series counts from 0 when it first appears,
+    with what happened since the previous series' last line in its second line, so the series add up
+    to the session counters and a query that adds the first value of a new series never counts
+    anything twice."""
+
+    def __init__(self) -> None:
+        self._initial: dict[Hashable, tuple[float, ...]] = {}
+        self._written: set[Hashable] = set()
+        self._processor_prefix: str | None = None
+        self._processor_base: tuple[int, ...] = (0,) * len(_SESSION_COUNTS)
+        self._processor_last: tuple[int, ...] = (0,) * len(_SESSION_COUNTS)
+
+    def capture(self, state: HouseState) -> None:
+        """Remember the counters as restored from counters.json; call before the first line."""
+        self._initial = {("zone", k): (v,) for k, v in state.zone_energy.items()}
+        self._initial |= {("pulses", k): (v,) for k, v in state.pulses.items()}
+        self._initial |= {("area", k): (v,) for k, v in state.area_energy.items()}
+        self._initial[("power",)] = (state.total_energy,)
+        for key, b in state.buttons.items():
+            self._initial[("button", key)] = (b.presses, b.releases, b.holds, b.multitaps)
+        self._initial |= {("input", k): (v,) for k, v in state.rest.input_changes.items()}
+        self._initial |= {("timeclock", k): (v,) for k, v in state.rest.events_run.items()}
+
+    def values(self, key: Hashable, current: tuple[float, ...]) -> tuple[float, ...]:
+        """What the line of series `key` carries now: its start value the first time."""
+        if key in self._written:
+            return current
+        self._written.add(key)
+        return self._initial.get(key, (0.0,) * len(current))
+
+    def processor(self, prefix: str, health: ProcessorHealth) -> dict[str, int]:
+        """The session counters as the processor series `prefix` reports them now, by name."""
+        c = health.counters
+        raw: tuple[int, ...] = (c.connects, c.disconnects, c.bad_logins, c.commands, c.errors)
+        raw += (c.timeouts, c.events, health.unknown_events)
+        if prefix != self._processor_prefix:
+            self._processor_prefix = prefix
+            self._processor_base = self._processor_last
+            counts: tuple[int, ...] = (0,) * len(raw)
+        else:
+            counts = tuple(r - b for r, b in zip(raw, self._processor_base, strict=True))
+        self._processor_last = raw
+        return dict(zip(_SESSION_COUNTS, counts, strict=True))
+
+
+class MetricSet:
+    """Line protocol for one design revision and site. `design_loaded` False: the placeholder used
+    until a design was read (no `zones`/`keypads` then, so nothing reports an empty design)."""
+
+    def __init__(
+        self,
+        design: Design,
+        site: str,
+        host: str,
+        sysvars: Sequence[SysvarConfig] = (),
+        *,
+        design_loaded: bool = True,
+        starts: CounterStarts | None = None,
+    ) -> None:
         self.design = design
+        self.design_loaded = design_loaded
+        self.starts = starts if starts is not None else CounterStarts()
         site_tag = tag(site, "home")
         self._site = site_tag
         areas = {a.key: a for a in design.areas}
@@ -354,18 +437,23 @@ class MetricSet:
             fields["level"] = float(level)
         fields["watts"] = state.watts(zone_id)
         fields["rated_watts"] = float(zone.rated_watts)
-        fields["energy_joules_total"] = state.zone_energy.get(zone_id, 0.0)
+        (fields["energy_joules_total"],) = self.starts.values(
+            ("zone", zone_id), (state.zone_energy.get(zone_id, 0.0),)
+        )
         tilt = state.rest.tilts.get(zone_id)
         if tilt is not None:
             fields["tilt"] = float(tilt)
         if zone.pulsed:
-            fields["pulses_total"] = state.pulses.get(zone_id, 0.0)
+            (fields["pulses_total"],) = self.starts.values(
+                ("pulses", zone_id), (state.pulses.get(zone_id, 0.0),)
+            )
         return self._line(self.zone_prefix[zone_id], fields, ts)
 
     def area_line(self, state: HouseState, key: int, counts: Counts, ts: str) -> str:
+        (energy,) = self.starts.values(("area", key), (state.area_energy.get(key, 0.0),))
         fields = {
             "watts": counts.watts,
-            "energy_joules_total": state.area_energy.get(key, 0.0),
+            "energy_joules_total": energy,
             "lights_on": float(counts.lights_on),
             "fans_on": float(counts.fans_on),
             "shades_open": float(counts.shades_open),
@@ -374,9 +462,10 @@ class MetricSet:
 
     def power_line(self, state: HouseState, ts: str) -> str:
         counts = state.system_totals()
+        (energy,) = self.starts.values(("power",), (state.total_energy,))
         fields = {
             "watts": counts.watts,
-            "energy_joules_total": state.total_energy,
+            "energy_joules_total": energy,
             "lights_on": float(counts.lights_on),
             "fans_on": float(counts.fans_on),
             "shades_open": float(counts.shades_open),
@@ -394,11 +483,13 @@ class MetricSet:
         prefix = self.button_prefix.get(key)
         if prefix is None:
             return ""
+        current = (counts.presses, counts.releases, counts.holds, counts.multitaps)
+        presses, releases, holds, multitaps = self.starts.values(("button", key), current)
         fields = {
-            "presses_total": counts.presses,
-            "releases_total": counts.releases,
-            "holds_total": counts.holds,
-            "multitaps_total": counts.multitaps,
+            "presses_total": presses,
+            "releases_total": releases,
+            "holds_total": holds,
+            "multitaps_total": multitaps,
         }
         return self._line(prefix, fields, ts)
 
@@ -409,21 +500,14 @@ class MetricSet:
         return self._line(prefix, {"occupied": 1.0 if occupied else 0.0}, ts)
 
     def processor_line(self, health: ProcessorHealth, ts: str) -> str:
-        c = health.counters
-        fields = {
-            "up": 1.0 if health.up else 0.0,
-            "connects_total": float(c.connects),
-            "disconnects_total": float(c.disconnects),
-            "bad_logins_total": float(c.bad_logins),
-            "commands_total": float(c.commands),
-            "errors_total": float(c.errors),
-            "timeouts_total": float(c.timeouts),
-            "events_total": float(c.events),
-            "unknown_events_total": float(health.unknown_events),
-            "command_latency_seconds": health.command_latency,
-            "zones": float(len(self.design.zones)),
-            "keypads": float(len(self.design.keypads)),
-        }
+        counts = self.starts.processor(self.processor_prefix, health)
+        fields = {"up": 1.0 if health.up else 0.0}
+        fields |= {f"{name}_total": float(value) for name, value in counts.items()}
+        fields["command_latency_seconds"] = health.command_latency
+        fields["design_loaded"] = 1.0 if self.design_loaded else 0.0
+        if self.design_loaded:  # absent until a design was read: a failed login is not an empty design
+            fields["zones"] = float(len(self.design.zones))
+            fields["keypads"] = float(len(self.design.keypads))
         if self.export_timestamp is not None:
             fields["design_export_timestamp_seconds"] = self.export_timestamp
         for name, value in (
@@ -446,7 +530,8 @@ class MetricSet:
         if prefix is None:
             return ""
         rest = state.rest
-        fields = {"changes_total": rest.input_changes.get(key, 0.0)}
+        (changes,) = self.starts.values(("input", key), (rest.input_changes.get(key, 0.0),))
+        fields = {"changes_total": changes}
         active = rest.inputs.get(key)
         if active is not None:
             fields["active"] = 1.0 if active else 0.0
@@ -457,7 +542,8 @@ class MetricSet:
         if prefix is None:
             return ""
         rest = state.rest
-        fields = {"events_run_total": rest.events_run.get(clock, 0.0)}
+        (events_run,) = self.starts.values(("timeclock", clock), (rest.events_run.get(clock, 0.0),))
+        fields = {"events_run_total": events_run}
         if (mode := rest.clock_modes.get(clock)) is not None:
             fields["mode"] = float(mode)
         return self._line(prefix, fields, ts)

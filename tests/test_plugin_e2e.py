@@ -287,9 +287,13 @@ def test_bad_login_reports_up_0_and_never_the_password(tmp_path: Path) -> None:
     h.start()
     try:
         h.emu.wait_for(lambda: any("bad login" in m for m in h.emu.log_messages("E")))
-        snap = h.snapshot()
-        fields = snap["lutron_processor"][0].metric.fields
+        first = h.snapshot()["lutron_processor"][0].metric.fields
+        # The series starts at 0, so Prometheus' increase() sees the first bad login.
+        assert first["up"] == 0.0 and first["bad_logins_total"] == 0.0
+        fields = h.snapshot()["lutron_processor"][0].metric.fields
         assert fields["up"] == 0.0 and fields["bad_logins_total"] == 1.0
+        # No design was read: no zone count that an alert could take for an empty design.
+        assert fields["design_loaded"] == 0.0 and "zones" not in fields
         assert h.sim.stats.bad_logins == 1  # backing off: no second try for minutes
         assert all("Wr0ng-Pa55" not in m for m in h.emu.log_messages())
         assert h.emu.exits == []

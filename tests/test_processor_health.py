@@ -13,13 +13,12 @@ def test_the_processor_line_carries_every_session_counter() -> None:
     counters = Counters(
         connects=3, disconnects=2, bad_logins=1, commands=500, errors=4, timeouts=5, events=900
     )
-    line = MetricSet(design, "home", "10.0.0.5").processor_line(
-        ProcessorHealth(
-            True, counters, 0.25, clock_offset=-2.5, sunrise=21600.0, sunset=72000.0, unknown_events=7
-        ),
-        " 1",
+    health = ProcessorHealth(
+        True, counters, 0.25, clock_offset=-2.5, sunrise=21600.0, sunset=72000.0, unknown_events=7
     )
-    metric = parse_line(line)
+    metrics = MetricSet(design, "home", "10.0.0.5")
+    metrics.processor_line(health, " 1")  # a new series starts at 0 (tests/test_metrics.py)
+    metric = parse_line(metrics.processor_line(health, " 2"))
     assert metric.name == "lutron_processor"
     assert metric.fields == {
         "up": 1.0,
@@ -36,6 +35,7 @@ def test_the_processor_line_carries_every_session_counter() -> None:
         "sunrise_seconds": 21600.0,
         "sunset_seconds": 72000.0,
         "design_export_timestamp_seconds": metric.fields["design_export_timestamp_seconds"],
+        "design_loaded": 1.0,
         "zones": float(len(design.zones)),
         "keypads": float(len(design.keypads)),
     }

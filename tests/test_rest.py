@@ -7,7 +7,7 @@ from telegraf_lutron import protocol as p
 from telegraf_lutron.config import SysvarConfig
 from telegraf_lutron.connection import Counters
 from telegraf_lutron.lineproto_parse import Metric, parse_stream
-from telegraf_lutron.metrics import MetricSet, ProcessorHealth
+from telegraf_lutron.metrics import CounterStarts, MetricSet, ProcessorHealth
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate_design
 from telegraf_lutron.state import HouseState
 
@@ -38,7 +38,10 @@ def parse_lines(text: str) -> list[Metric]:
 
 
 def lines(state: HouseState, name: str) -> list[Metric]:
-    text = MetricSet(DESIGN, "home", "10.0.0.40", SYSVARS).snapshot(state, HEALTH, None, house=True)
+    starts = CounterStarts()
+    starts.capture(state)  # as if restored from counters.json: the first line carries the counts
+    metrics = MetricSet(DESIGN, "home", "10.0.0.40", SYSVARS, starts=starts)
+    text = metrics.snapshot(state, HEALTH, None, house=True)
     return [m for m in parse_lines(text) if m.name == name]
 
 
