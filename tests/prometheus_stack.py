@@ -286,10 +286,15 @@ def grafana_request(
         "__range": f"{range_s}s",
         "__rate_interval": go_duration(rate_ms),
     }
-    for name, value in {**builtins, **variables}.items():  # longest names first within each group
-        expr = expr.replace("${" + name + "}", value).replace("$" + name, value)
-    if "$" in expr:
-        raise ValueError(f"{panel['title']}: unsubstituted variable in {expr}")
+    known = {**builtins, **variables}
+
+    def substitute(m: re.Match[str]) -> str:  # like Grafana: an unknown name (`$1`) stays as it is
+        name = m.group(1) or m.group(2)
+        return known.get(name, m.group(0))
+
+    expr = re.sub(r"\$\{(\w+)\}|\$(\w+)", substitute, expr)
+    if re.search(r"\$\{?[A-Za-z_]", expr):
+        raise ValueError(f"{panel['title']}: unknown variable in {expr}")
     step = step_ms / 1000
     instant = bool(target.get("instant")) and not target.get("range")
     if instant:

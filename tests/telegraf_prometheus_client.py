@@ -12,7 +12,7 @@ Behaviour follows docs/telegraf.md §2 and the options of the shipped `telegraf.
 - the text exposition format with `# HELP`/`# TYPE`, families sorted by name.
 
 `TelegrafAgent` ticks the execd emulators every `interval` (aligned, as `round_interval = true`) and
-flushes what they produced every `flush_interval`. The exposition is served over HTTP on 127.0.0.1.
+flushes what they produced every `flush_interval` (half a flush after the ticks). The exposition is served over HTTP on 127.0.0.1.
 Small on purpose: only what the dashboard test needs. The product never uses it.
 """
 
@@ -259,7 +259,9 @@ class TelegrafAgent:
 
     def _run(self) -> None:
         next_tick = (time.time() // self.interval + 1) * self.interval  # the first tick, not at start
-        next_flush = time.time() + self.flush_interval
+        # The flush ticker is not aligned to the interval: half a flush after the ticks, so a tick's
+        # lines never straddle a flush.
+        next_flush = next_tick + self.flush_interval / 2
         while not self._stop.is_set():
             now = time.time()
             if now >= next_tick:
