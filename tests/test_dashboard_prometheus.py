@@ -87,6 +87,9 @@ def house_under_test() -> HouseUnderTest:
     return HouseUnderTest(replace(design, areas=areas, zones=zones, keypads=keypads), keypad.id, kids, *baths)
 
 
+SYSVAR = 90  # a system variable the house watches ([[sysvar]])
+
+
 def plugin_config(path: Path, sim: SimulatorThread, site: str, password: str) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     config = path / "lutron.toml"
@@ -102,6 +105,10 @@ password = "{password}"
 cache_dir = "{path / "cache"}"
 site = "{site}"
 signal = "STDIN"
+[[sysvar]]
+id = {SYSVAR}
+name = "Away"
+states = ["Home", "Away"]
 """
     )
     return config
@@ -206,7 +213,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     # Rooms and keypads but no zones: a design that was read and really is empty.
     empty = replace(design, project=replace(design.project, name="Empty House"), zones=())
     sims = {
-        HOUSE: SimulatorThread(design, xml=design_to_xml(design), service_time=0.0),
+        HOUSE: SimulatorThread(design, xml=design_to_xml(design), service_time=0.0, sysvars={SYSVAR: 1}),
         BAD: SimulatorThread(design, xml=design_to_xml(design), service_time=0.0),
         EMPTY: SimulatorThread(empty, xml=design_to_xml(empty), service_time=0.0),
     }
