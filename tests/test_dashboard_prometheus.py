@@ -437,11 +437,11 @@ def test_the_first_connect_is_counted(run: Run) -> None:
     assert round(values[HOUSE]) >= 1
 
 
-def test_the_zones_in_the_design_keep_their_value_while_the_processor_is_down(run: Run) -> None:
+def test_what_the_design_says_keeps_its_value_while_the_processor_is_down(run: Run) -> None:
     def values(panel: str) -> list[float]:
         return [float(s["value"][1]) for s in run.while_down[panel]]
 
     keypads = len(house_under_test().design.keypads)  # the empty design has them, but no zones
-    assert values("Zones in the design [A]") == [0.0]  # its 0, not a blank panel
+    assert values("Lights on [B]") == [0.0]  # the lights in the design: its 0, not a blank panel
     assert values("Processor [A]") == [0.0]  # down, and shown as down
     assert (values("Design [A]"), values("Design [B]")) == ([0.0], [keypads])
