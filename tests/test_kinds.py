@@ -27,7 +27,7 @@ from telegraf_lutron.design import (
 )
 from telegraf_lutron.design_xml import parse_design
 from telegraf_lutron.lineproto_parse import parse_line
-from telegraf_lutron.metrics import MetricSet, ProcessorHealth
+from telegraf_lutron.metrics import CounterStarts, MetricSet, ProcessorHealth
 from telegraf_lutron.simulator.designgen import GeneratorParams, design_to_xml, generate_design
 from telegraf_lutron.state import CounterStore, Counts, HouseState, zone_watts
 from telegraf_lutron.wattage import (
@@ -62,7 +62,9 @@ HEALTH = ProcessorHealth(True, Counters(connects=1), 0.0)
 
 
 def snapshot(state: HouseState) -> dict[str, list[tuple[dict[str, str], dict[str, object]]]]:
-    text = MetricSet(state.design, "home", "proc").snapshot(state, HEALTH, 1, house=True)
+    starts = CounterStarts()
+    starts.capture(state)  # as if restored from counters.json: the first line carries the counts
+    text = MetricSet(state.design, "home", "proc", starts=starts).snapshot(state, HEALTH, 1, house=True)
     by: dict[str, list[tuple[dict[str, str], dict[str, object]]]] = {}
     for line in text.splitlines():
         m = parse_line(line)
