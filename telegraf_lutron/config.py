@@ -37,6 +37,7 @@ class PluginConfig:
     interval: float = 10.0  # own interval in signal = "none" mode
     emit_on_change: bool = False  # signal = "none": also write each change as it happens
     resync_interval: float = 900.0
+    checkpoint_interval: float = 900.0  # PostgreSQL change rows: checkpoint cadence (changes.py)
     log_level: str = "info"
 
 
@@ -93,7 +94,16 @@ def _text(key: str, value: Any, *, allow_empty: bool = False) -> str:
 
 # The [processor] keys are the settings' own names, and password_file.
 _PROCESSOR_KEYS = {f.name for f in fields(ProcessorSettings)} | {"password_file"}
-_PLUGIN_KEYS = {"cache_dir", "site", "signal", "interval", "emit_on_change", "resync_interval", "log_level"}
+_PLUGIN_KEYS = {
+    "cache_dir",
+    "site",
+    "signal",
+    "interval",
+    "emit_on_change",
+    "resync_interval",
+    "checkpoint_interval",
+    "log_level",
+}
 
 
 _ZONE_KEYS = {"id", "name", "watts", "kind", "speed_watts"}
@@ -236,6 +246,13 @@ def parse_config(
     for key in ("interval", "resync_interval"):
         if key in plug:
             setattr(gc, key, _duration(f"plugin.{key}", plug[key]))
+    if "checkpoint_interval" in plug:
+        every = _duration("plugin.checkpoint_interval", plug["checkpoint_interval"])
+        if not 60 <= every <= 3600 or every % 60:
+            raise ConfigError(
+                f"plugin.checkpoint_interval: expected whole minutes from 60 to 3600 seconds, got {every:g}"
+            )
+        gc.checkpoint_interval = every
     if "emit_on_change" in plug:
         if not isinstance(plug["emit_on_change"], bool):
             raise ConfigError(

@@ -33,6 +33,7 @@ from typing import BinaryIO
 
 from telegraf_lutron import log as tlog
 from telegraf_lutron import protocol as p
+from telegraf_lutron.changes import HOUSE_INTERVAL, ChangeRows, next_boundary
 from telegraf_lutron.cli import EARLY_SIGNALS
 from telegraf_lutron.config import Config, ConfigError, load_config
 from telegraf_lutron.design import Design, Project, normalize_revision
@@ -146,6 +147,8 @@ class Plugin:
         self.metrics = MetricSet(
             self.state.design, gc.site, pc.host, config.sysvars, design_loaded=False, starts=self.starts
         )
+        self.changes = ChangeRows(self.state.design, gc.site)  # PostgreSQL's rows (changes.py)
+        self._baseline_on: int | None = None  # the connection whose baseline rows were written
         self.have_design = False
         self._synced_on: int | None = None  # the connection id the last full read completed on
         self.session = Session(config.processor, on_connected=self._on_connected)
@@ -192,6 +195,7 @@ class Plugin:
             self._tasks.append(loop.create_task(self._resync_loop(), name="resync"))
             self._tasks.append(loop.create_task(self._save_loop(), name="save-counters"))
             self._tasks.append(loop.create_task(self.polls.run(), name="polls"))
+            self._tasks.append(loop.create_task(self._change_clock(), name="checkpoints"))
             await self._stop.wait()
         finally:
             await self._shutdown(lock)
@@ -338,6 +342,8 @@ class Plugin:
                 self._schedule_design_check(event.design_revision)
             return
         changed = self.state.apply(event, now, time.time())
+        if changed and self.synced and self.have_design:
+            self._write_change_row(event)
         if (
             changed
             and self.config.plugin.emit_on_change
@@ -345,6 +351,31 @@ class Plugin:
             and self.synced
         ):
             self._queue_change(event)
+
+    def _write_change_row(self, event: p.Event) -> None:
+        """PostgreSQL's row for this change, at once, stamped with the event's own time."""
+        ts = time.time_ns()
+        if isinstance(event, p.OutputLevel | p.OutputTilt):
+            # set_level integrated the zone's energy up to this event: the counter is at `ts`
+            self._write(self.changes.zone_row(self.state, event.zone, ts))
+        else:
+            self._write(self.changes.event_row(self.state, event, ts))
+
+    async def _change_clock(self) -> None:
+        """The house row every minute and the checkpoints, both clock-aligned (changes.py)."""
+        every = self.config.plugin.checkpoint_interval
+        while True:
+            now = time.time()
+            boundary = next_boundary(now, HOUSE_INTERVAL)
+            await asyncio.sleep(boundary - now)
+            if not (self.have_design and self.synced):
+                continue
+            self.state.advance(time.monotonic())
+            ts = time.time_ns()
+            text = self.changes.house_row(self.state, ts)
+            if round(boundary) % round(every) == 0:
+                text += self.changes.checkpoint(self.state, ts)
+            self._write(text)
 
     def _queue_change(self, event: p.Event) -> None:
         ts = f" {time.time_ns()}"
@@ -410,6 +441,8 @@ class Plugin:
             self.config.sysvars,
             starts=self.starts,
         )
+        self.changes = ChangeRows(design, self.config.plugin.site)
+        self._baseline_on = None  # a new design: a new baseline after its read
         self.have_design = True
 
     def _schedule_design_check(self, revision: str) -> None:
@@ -470,6 +503,11 @@ class Plugin:
             raise failed[0]
         await self.polls.sync()
         self._synced_on = connection
+        if connection is not None and connection != self._baseline_on:
+            # Levels may have changed while we were away: every zone's row starts the connection.
+            self._baseline_on = connection
+            self.state.advance(time.monotonic())
+            self._write(self.changes.all_zones(self.state, time.time_ns()))
         log.info(
             "state read: %d queries in %.2f s, %d failed%s",
             len(commands),

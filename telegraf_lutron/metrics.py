@@ -48,6 +48,7 @@ class Measurement:
     tags: tuple[str, ...]  # every tag key the plugin may write (some only where the design has it)
     fields: tuple[Field, ...]
     postgres: bool = False  # routed to outputs.postgresql (db init creates its table)
+    prometheus: bool = True  # False: change rows, kept out of outputs.prometheus_client (namedrop)
     optional_tags: tuple[str, ...] = ()  # written only where the design has a value (an empty floor)
 
     def field_names(self) -> tuple[str, ...]:
@@ -160,6 +161,41 @@ CATALOGUE: tuple[Measurement, ...] = (
     ),
     # One series per firmware seen: `info` is always 1 (a Prometheus info metric).
     Measurement("lutron_processor_info", ("site", "host", "firmware"), _fields(("info", "gauge"))),
+    # Change rows for PostgreSQL only (`changes`): ids as tags, names in lutron_zone_info.
+    Measurement(
+        "lutron_zone_change",
+        ("site", "zone_id"),
+        _fields(("level", "gauge"), ("watts", "gauge"), ("energy_joules_total", "counter")),
+        postgres=True,
+        prometheus=False,
+    ),
+    Measurement(
+        "lutron_house",
+        ("site",),
+        _fields(("watts", "gauge"), ("energy_joules_total", "counter")),
+        postgres=True,
+        prometheus=False,
+    ),
+    Measurement(
+        "lutron_event",
+        ("site", "event", "device_id", "area_id", "component"),
+        _fields(
+            ("value", "gauge"),
+        ),
+        postgres=True,
+        prometheus=False,
+        optional_tags=("device_id", "area_id", "component"),
+    ),
+    Measurement(
+        "lutron_zone_info",
+        ("site", "zone_id", "zone", "area_id", "area", "floor", "output_type"),
+        _fields(
+            ("rated_watts", "gauge"),
+        ),
+        postgres=True,
+        prometheus=False,
+        optional_tags=("floor",),
+    ),
 )
 BY_NAME: dict[str, Measurement] = {m.name: m for m in CATALOGUE}
 
@@ -170,7 +206,12 @@ def measurement(name: str) -> Measurement:
 
 def prometheus_names() -> dict[str, str]:
     """Every Prometheus metric name Telegraf exposes for our metrics, with its type."""
-    return {f"{m.name}_{f.name}": f.type for m in CATALOGUE for f in m.fields}
+    return {f"{m.name}_{f.name}": f.type for m in CATALOGUE if m.prometheus for f in m.fields}
+
+
+def prometheus_dropped() -> tuple[str, ...]:
+    """The measurements kept out of outputs.prometheus_client (its `namedrop`): change rows."""
+    return tuple(m.name for m in CATALOGUE if not m.prometheus)
 
 
 def postgres_measurements() -> tuple[str, ...]:
