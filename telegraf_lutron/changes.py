@@ -115,6 +115,14 @@ class ChangeRows:
             prefix = self._event_prefix[key] = series_prefix("lutron_event", tags)
         return prefix
 
+    def prefixes(self) -> list[str]:
+        """Every series this design can write (for the catalogue's tests)."""
+        events = [self._event("led", k.id, led) for k in self.design.keypads for led in k.leds]
+        events += [self._event("button", k.id, b.component) for k in self.design.keypads for b in k.buttons]
+        events += [self._event("input", i.device, i.component) for i in self.design.inputs]
+        events += [self._event("occupancy", a.iid, 0) for a in self.design.occupancy_areas]
+        return [*self.zone_prefix.values(), *self.info_prefix.values(), self.house_prefix, *events]
+
     def event_row(self, state: HouseState, event: p.Event, ts_ns: int) -> str:
         """The row of an LED, button, occupancy or contact-input change ("" for other events).
         Call it only for events `HouseState.apply` reported as a change."""

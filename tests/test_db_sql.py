@@ -15,7 +15,7 @@ from pg_fixtures import Agg
 
 from telegraf_lutron.db import golden
 from telegraf_lutron.db.history import HistoryGenerator, make_house
-from telegraf_lutron.db.levels import LEVELS, MEASUREMENTS
+from telegraf_lutron.db.levels import CHANGE_MEASUREMENTS, LEVELS, MEASUREMENTS
 from telegraf_lutron.db.rollups import STAT_NAMES
 from telegraf_lutron.db.schema import MIGRATIONS, Context
 from telegraf_lutron.metrics import CATALOGUE
@@ -70,7 +70,7 @@ def test_rendered_sql_names_every_column_of_the_catalogue() -> None:
 
 
 def test_the_postgres_measurements_are_the_catalogues() -> None:
-    assert set(MEASUREMENTS) == {m.name for m in CATALOGUE if m.postgres}
+    assert set(MEASUREMENTS) | set(CHANGE_MEASUREMENTS) == {m.name for m in CATALOGUE if m.postgres}
 
 
 def test_the_rollup_tables_have_every_statistic_once() -> None:

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from telegraf_lutron.changes import ChangeRows
 from telegraf_lutron.cli import COMMANDS, build_parser
 from telegraf_lutron.config import SysvarConfig, parse_config
 from telegraf_lutron.metrics import CATALOGUE, MetricSet, prometheus_names
@@ -87,6 +88,7 @@ def measurement_tags() -> dict[str, set[str]]:
             *ms.button_prefix.values(),
             ms.power_prefix,
             ms.processor_prefix,
+            *ChangeRows(design, "home").prefixes(),
         ]
         for prefix in prefixes:
             measurement, *pairs = re.split(r"(?<!\\),", prefix)
@@ -117,6 +119,10 @@ def test_the_tags_are_those_of_the_catalogue_in_the_readme() -> None:
     assert tags["lutron_green_mode"] == {"site", "area_id", "area"}
     assert tags["lutron_battery"] == {"site", "device_id", "device", "area_id", "area"}
     assert tags["lutron_processor_info"] == {"site", "host", "firmware"}
+    assert tags["lutron_zone_change"] == {"site", "zone_id"}
+    assert tags["lutron_house"] == {"site"}
+    assert tags["lutron_event"] == {"site", "event", "device_id", "area_id", "component"}
+    assert tags["lutron_zone_info"] == {"site", "zone_id", "zone", "area_id", "area", "floor", "output_type"}
 
 
 def test_the_catalogue_lists_exactly_the_tags_the_plugin_writes() -> None:

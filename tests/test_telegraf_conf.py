@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from telegraf_lutron import metrics
-from telegraf_lutron.db.cli import output_filters, telegraf_block
+from telegraf_lutron.db.cli import output_filters, prometheus_filters, telegraf_block
 from telegraf_lutron.metrics import CATALOGUE, Field, Measurement, prometheus_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ def test_every_metric_has_its_prometheus_type() -> None:
     assert prom["metric_version"] == 2
     types = prom["metric_types"]
     names = prometheus_names()
-    assert len(names) == sum(len(m.fields) for m in CATALOGUE)
+    assert len(names) == sum(len(m.fields) for m in CATALOGUE if m.prometheus)
     wrong = {
         n: (prometheus_type(n, types), kind) for n, kind in names.items() if prometheus_type(n, types) != kind
     }
@@ -62,9 +62,23 @@ def test_metrics_listen_on_this_machine_only_by_default() -> None:
     assert prom["listen"] == "127.0.0.1:9992"
 
 
+@pytest.mark.parametrize("path", [CONF, STACK_CONF], ids=lambda p: p.name)
+def test_change_rows_go_to_postgresql_and_never_to_prometheus(path: Path) -> None:
+    conf = tomllib.loads(path.read_text())
+    (prom,) = conf["outputs"]["prometheus_client"]
+    (pg,) = conf["outputs"]["postgresql"]
+    want = tomllib.loads("\n".join(prometheus_filters()))["namedrop"]
+    assert prom["namedrop"] == want
+    assert set(want) == {"lutron_zone_change", "lutron_house", "lutron_event", "lutron_zone_info"}
+    assert set(want) <= set(pg["namepass"])
+    assert f"  {prometheus_filters()[0]}\n" in path.read_text()  # written as generated
+
+
 def test_postgresql_gets_power_and_energy_only() -> None:
     (pg,) = load()["outputs"]["postgresql"]
-    assert set(pg["namepass"]) == {"lutron_power", "lutron_area", "lutron_zone"}
+    assert set(pg["namepass"]) == {"lutron_power", "lutron_area", "lutron_zone"} | set(
+        m.name for m in CATALOGUE if not m.prometheus
+    )
     assert pg["timestamp_column_type"] == "timestamp with time zone"
     assert pg["startup_error_behavior"] == "retry"
 

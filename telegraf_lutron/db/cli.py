@@ -22,7 +22,7 @@ from telegraf_lutron.db import (
     telegraf_connection,
     translate,
 )
-from telegraf_lutron.metrics import postgres_measurements, postgres_tags
+from telegraf_lutron.metrics import postgres_measurements, postgres_tags, prometheus_dropped
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -162,6 +162,12 @@ def output_filters() -> list[str]:
     ]
 
 
+def prometheus_filters() -> list[str]:
+    """The `namedrop` of `[[outputs.prometheus_client]]`: the change rows are for PostgreSQL only
+    (telegraf.conf.example and deploy/telegraf.conf carry it; a test compares them)."""
+    return [f"namedrop = [{', '.join(_toml_string(m) for m in prometheus_dropped())}]"]
+
+
 def telegraf_block(dsn: str, schema: str, telegraf_role: str | None = None) -> str:
     """The `[[outputs.postgresql]]` section matching the tables `init` made (no password in it)."""
     connection = telegraf_connection(dsn, telegraf_role)
@@ -220,8 +226,18 @@ def _status(args: argparse.Namespace, dsn: str) -> int:
         if key in st.settings:
             print(f"{key}: {st.settings[key]}")
     for t in st.tables:
-        what = "missing" if not t.exists else "rollup trigger installed" if t.trigger else "NO rollup trigger"
+        what = (
+            "missing"
+            if not t.exists
+            else "no rollups (events or names)"
+            if not t.rolled_up
+            else "rollup trigger installed"
+            if t.trigger
+            else "NO rollup trigger"
+        )
         print(f"table {t.name}: {what}")
+    if st.dirty_series:
+        print(f"change-row series waiting for their rollup: {st.dirty_series} (readers and db prune run it)")
     if st.staged_rows:
         print(
             "rows waiting for the next rollup drain: "

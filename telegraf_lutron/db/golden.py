@@ -8,10 +8,11 @@ system) from the metric catalogue; what PostgreSQL runs is only visible once ren
 are that rendering, for the default measurement schema `public`:
 
 - `migration_<n>.sql`: every statement of each numbered migration of the `lutron` schema;
-- `measurement_tables.sql`: the three tables Telegraf writes (as `db init` creates them on an
-  empty database), their indexes and the rollup triggers;
+- `measurement_tables.sql`: the tables Telegraf writes (as `db init` creates them on an empty
+  database: the snapshot tables and the change-row tables), their indexes and the rollup triggers;
 - `function_<name>.sql`: each function `db init` installs (the staging trigger `rollup_<level>`,
-  the drain `drain_<level>`, `rollup_flush`), exactly the DDL that runs;
+  the drain `drain_<level>`, `rollup_flush`, the change rows' `change_mark` and `change_rollup`),
+  exactly the DDL that runs;
 - `rebuild_<level>.sql`: the bulk statements of `db rebuild` (and of `db init` adopting rows),
   with their named parameters.
 
@@ -30,9 +31,10 @@ from pathlib import Path
 
 from psycopg import sql
 
+from telegraf_lutron.db import changes as ch
 from telegraf_lutron.db import rollups as rl
 from telegraf_lutron.db import schema
-from telegraf_lutron.db.levels import LEVELS
+from telegraf_lutron.db.levels import CHANGE_LEVELS, LEVELS
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 RAW_SCHEMA = schema.DEFAULT_SCHEMA
@@ -60,6 +62,11 @@ def rendered() -> dict[str, str]:
         tables += schema.create_measurement(level, RAW_SCHEMA)
         tables += schema.measurement_indexes(level, RAW_SCHEMA).values()
         tables.append(rl.create_trigger(level, RAW_SCHEMA))
+    for level in CHANGE_LEVELS:
+        tables += schema.create_measurement(level, RAW_SCHEMA)
+        tables += schema.measurement_indexes(level, RAW_SCHEMA).values()
+        if level.measurement in ch.ROLLED_UP:
+            tables.append(ch.create_trigger(level, RAW_SCHEMA))
     files["measurement_tables.sql"] = _text(
         tables,
         "telegraf_lutron/db/schema.py",
@@ -68,6 +75,10 @@ def rendered() -> dict[str, str]:
     for name, _signature, ddl in rl.functions(RAW_SCHEMA):
         files[f"function_{name}.sql"] = _text(
             [ddl], "telegraf_lutron/db/rollups.py", f"lutron.{name}, as db init installs it."
+        )
+    for name, _signature, ddl in ch.functions(RAW_SCHEMA):
+        files[f"function_{name}.sql"] = _text(
+            [ddl], "telegraf_lutron/db/changes.py", f"lutron.{name}, as db init installs it."
         )
     for level in LEVELS:
         statements = rl.rebuild_statements(level, RAW_SCHEMA)

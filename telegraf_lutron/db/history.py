@@ -324,6 +324,12 @@ class Tick:
     system: tuple[
         float, float, float, float, float, float
     ]  # watts, energy, lights/fans on, shades open, lights
+    # The change rows of this instant (telegraf_lutron/changes.py): indexes into `zones` of the
+    # zones that changed or get a checkpoint, whether the names are written (the first tick), and
+    # the area events (area_id, on) of areas that went from all off to some on or back.
+    changed: tuple[int, ...] = ()
+    names: bool = False
+    area_events: tuple[tuple[str, bool], ...] = ()
 
 
 def _counts(zones: Iterable[tuple[ZoneSpec, float]]) -> tuple[float, float, float, float]:
@@ -362,6 +368,10 @@ class HistoryGenerator:
     _area_energy: dict[str, float] = field(init=False)
     _system_energy: float = field(init=False, default=0.0)
     _last_joules: dict[tuple[str, str], float] = field(init=False)
+    checkpoint: timedelta = timedelta(minutes=15)  # the plugin's checkpoint_interval
+    _last_level: dict[str, float] | None = field(init=False, default=None)
+    _powered: set[str] = field(init=False, default_factory=set)
+    _area_was_on: dict[str, bool] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.now = self.start
@@ -465,10 +475,39 @@ class HistoryGenerator:
         total = sum(area_watts.values())
         lights, fans, shades, lights_total = _counts((z, level) for z, level, _, _ in zones)
         system = (total, self._system_energy, lights, fans, shades, lights_total)
-        tick = Tick(ts_ns, zones, areas, system)
+        lights_on = {aid: _counts(area_levels[aid])[0] for aid in meta}
+        tick = Tick(ts_ns, zones, areas, system, *self._changes(zones, lights_on))
         self._advance(self.step.total_seconds())
         self.now += self.step
         return tick
+
+    def _changes(
+        self, zones: list[tuple[ZoneSpec, float, float, float]], area_on: dict[str, float]
+    ) -> tuple[tuple[int, ...], bool, tuple[tuple[str, bool], ...]]:
+        """What the plugin writes for PostgreSQL at this instant: every zone at the start, then the
+        zones whose level changed, and at each clock-aligned checkpoint the zones that drew power
+        during the period that ends now."""
+        first = self._last_level is None
+        last = self._last_level or {}
+        epoch = self.now - datetime(1970, 1, 1, tzinfo=UTC)
+        at_checkpoint = epoch % self.checkpoint == timedelta(0)
+        changed = []
+        for i, (z, level, _watts, _energy) in enumerate(zones):
+            if first or last.get(z.zone_id) != level or (at_checkpoint and z.zone_id in self._powered):
+                changed.append(i)
+        if at_checkpoint:
+            self._powered = set()
+        for z, _level, watts, _energy in zones:
+            if watts > 0:
+                self._powered.add(z.zone_id)
+        self._last_level = {z.zone_id: level for z, level, _w, _e in zones}
+        events = []
+        for area_id in sorted(area_on):
+            on = area_on[area_id] > 0
+            if self._area_was_on.get(area_id) != on:
+                events.append((area_id, on))
+            self._area_was_on[area_id] = on
+        return tuple(changed), first, tuple(events)
 
     def skip(self, duration: timedelta) -> None:
         """Time passes with nothing written (plugin or Telegraf down); counters keep integrating."""
@@ -522,6 +561,40 @@ class HistoryGenerator:
             "lights_total": lights_total,
         }
         out.append(("lutron_power", {"site": self.site}, fields, tick.ts_ns))
+        out += self.change_metrics(tick)
+        return out
+
+    def change_metrics(self, tick: Tick) -> list[tuple[str, dict[str, str], dict[str, float], int]]:
+        """The change rows of `tick` (telegraf_lutron/changes.py): zone changes and checkpoints,
+        the house row, the names on the first tick, an occupancy event and a keypad LED per area
+        whose lights went from all off to some on or back."""
+        out: list[tuple[str, dict[str, str], dict[str, float], int]] = []
+        site, ts = self.site, tick.ts_ns
+        for i in tick.changed:
+            z, level, watts, energy = tick.zones[i]
+            fields = {"level": level, "watts": watts, "energy_joules_total": energy}
+            tags = {"site": site, "zone_id": z.zone_id, "kind": z.kind}
+            out.append(("lutron_zone_change", tags, fields, ts))
+        if tick.names:
+            for z, *_values in tick.zones:
+                tags = {
+                    "site": site,
+                    "zone_id": z.zone_id,
+                    "zone": z.zone,
+                    "area_id": z.area_id,
+                    "area": z.area,
+                    "floor": z.floor,
+                    "output_type": z.output_type,
+                    "kind": z.kind,
+                }
+                out.append(("lutron_zone_info", tags, {"rated_watts": z.rated_watts}, ts))
+        for area_id, on in tick.area_events:
+            value = {"value": 1.0 if on else 0.0}
+            out.append(("lutron_event", {"site": site, "event": "occupancy", "area_id": area_id}, value, ts))
+            led = {"site": site, "event": "led", "device_id": str(1000 + int(area_id)), "component": "81"}
+            out.append(("lutron_event", led, value, ts))
+        watts, energy, _on, _total = tick.system
+        out.append(("lutron_house", {"site": site}, {"watts": watts, "energy_joules_total": energy}, ts))
         return out
 
     def lines(self, ticks: Iterable[Tick]) -> str:

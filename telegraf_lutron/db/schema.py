@@ -22,9 +22,10 @@ from psycopg import sql
 from psycopg.rows import class_row
 
 from telegraf_lutron.db import INTERNAL_SCHEMA, IncompatibleSchema, PermissionDenied, SchemaMissing
+from telegraf_lutron.db import changes as ch
 from telegraf_lutron.db import fragments as frag
 from telegraf_lutron.db import rollups as rl
-from telegraf_lutron.db.levels import LEVELS, MEASUREMENTS, ZONE, Level
+from telegraf_lutron.db.levels import CHANGE_LEVELS, CHANGE_MEASUREMENTS, LEVELS, MEASUREMENTS, ZONE, Level
 
 log = logging.getLogger("telegraf_lutron.db")
 
@@ -198,10 +199,17 @@ def _m3_kinds(ctx: Context) -> list[sql.Composed]:
     return out
 
 
+def _m4_change_rollups(ctx: Context) -> list[sql.Composed]:
+    # The snapshot tables and their rollups stay as they are (history written before the upgrade
+    # is read from them); the change rows get their own exact rollups (db/changes.py).
+    return ch.migration_statements()
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "settings, series state, hourly and daily rollups", _m1_initial),
     Migration(2, "rollups drained from a stage in batches", _m2_staged_rollups),
     Migration(3, "kinds: lights, fans and shades counted apart; zone kind in the rollups", _m3_kinds),
+    Migration(4, "change rows: exact hourly and daily rollups per zone and house", _m4_change_rollups),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -401,11 +409,11 @@ def _relation_exists_any(cur: psycopg.Cursor[Any], schema: str, name: str) -> bo
     return cur.fetchone() is not None
 
 
-def _has_trigger(cur: psycopg.Cursor[Any], schema: str, table: str) -> bool:
+def _has_trigger(cur: psycopg.Cursor[Any], schema: str, table: str, name: str = rl.TRIGGER_NAME) -> bool:
     cur.execute(
         "SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE n.nspname = %s AND c.relname = %s AND t.tgname = %s",
-        (schema, table, rl.TRIGGER_NAME),
+        (schema, table, name),
     )
     return cur.fetchone() is not None
 
@@ -424,7 +432,7 @@ def _install_functions(cur: psycopg.Cursor[Any], raw_schema: str) -> list[str]:
     """The rollup functions are code: (re)create each whose source differs from this version's,
     so that `db init` after an upgrade brings them up to date (and a second run changes nothing)."""
     actions = []
-    for name, signature, ddl in rl.functions(raw_schema):
+    for name, signature, ddl in [*rl.functions(raw_schema), *ch.functions(raw_schema)]:
         before = _function_source(cur, name)
         cur.execute(sql.SQL("SAVEPOINT tl_fn"))
         cur.execute(ddl)
@@ -505,7 +513,7 @@ def _grant(cur: psycopg.Cursor[Any], role: str, raw_schema: str, *, writer: bool
     assert row is not None
     cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(I(str(row[0])), r))
     cur.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(I(raw_schema), r))
-    raw = sql.SQL(", ").join(level.raw_table(raw_schema) for level in LEVELS)
+    raw = sql.SQL(", ").join(level.raw_table(raw_schema) for level in (*LEVELS, *CHANGE_LEVELS))
     if writer:
         # Telegraf: COPY into the three tables. The triggers run as their owner (SECURITY DEFINER).
         cur.execute(sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(raw, r))
@@ -612,7 +620,7 @@ def _init(
         )
 
     # Keep Telegraf out while tables change and existing rows are rolled up; its COPY just waits.
-    for level in LEVELS:
+    for level in (*LEVELS, *CHANGE_LEVELS):
         if _relation_exists(cur, raw_schema, level.measurement):
             cur.execute(
                 sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(level.raw_table(raw_schema))
@@ -661,6 +669,8 @@ def _init(
                 rl.rebuild_level(cur, level, raw_schema, tz)
                 actions.append(f"rolled up the rows already in {name}")
 
+    actions += _init_change_tables(cur, raw_schema)
+
     if ui_role:
         actions += _grant(cur, ui_role, raw_schema, writer=False)
         if write_setting(cur, "ui_role", ui_role):
@@ -670,6 +680,31 @@ def _init(
         if write_setting(cur, "telegraf_role", telegraf_role):
             actions.append(f"insert access for role {telegraf_role}")
     return InitReport(raw_schema, tz, version, actions, ui_role, telegraf_role)
+
+
+def _init_change_tables(cur: psycopg.Cursor[Any], raw_schema: str) -> list[str]:
+    """The change-row tables (Telegraf's shape), their indexes and rollup triggers."""
+    actions: list[str] = []
+    for level in CHANGE_LEVELS:
+        name = f"{raw_schema}.{level.measurement}"
+        if _relation_exists(cur, raw_schema, level.measurement):
+            actions += _adapt_measurement(cur, level, raw_schema)
+        else:
+            for statement in create_measurement(level, raw_schema):
+                cur.execute(statement)
+            actions.append(f"created table {name}")
+        actions += _ensure_indexes(cur, level, raw_schema)
+        if level.measurement in ch.ROLLED_UP and not _has_trigger(
+            cur, raw_schema, level.measurement, ch.TRIGGER_NAME
+        ):
+            cur.execute(ch.create_trigger(level, raw_schema))
+            actions.append(f"created rollup trigger on {name}")
+            cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(level.raw_table(raw_schema)))
+            row = cur.fetchone()
+            if row and row[0]:
+                ch.mark_all(cur, raw_schema)
+                actions.append(f"rolled up the rows already in {name}")
+    return actions
 
 
 def rebuild(conn: psycopg.Connection[Any], *, timezone: str | None = None) -> InitReport:
@@ -685,7 +720,7 @@ def rebuild(conn: psycopg.Connection[Any], *, timezone: str | None = None) -> In
         old_tz = settings.get("timezone", "UTC")
         tz = validate_timezone(cur, timezone) if timezone else old_tz
         actions = []
-        for level in LEVELS:
+        for level in (*LEVELS, *CHANGE_LEVELS):
             cur.execute(
                 sql.SQL("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE").format(level.raw_table(raw_schema))
             )
@@ -693,6 +728,9 @@ def rebuild(conn: psycopg.Connection[Any], *, timezone: str | None = None) -> In
             actions.append(f"time zone changed from {old_tz} to {tz}")
         cur.execute("SET LOCAL work_mem = '256MB'")
         rl.rebuild_all(cur, raw_schema, tz, redo_days=tz != old_tz)
+        for table in ch.ROLLUP_TABLES:
+            cur.execute(sql.SQL("DELETE FROM {}").format(_q(table)))
+        ch.mark_all(cur, raw_schema)
         actions.append("recomputed the rollups from the raw rows")
         version = schema_version(cur) or 0
         return InitReport(raw_schema, tz, version, actions)
@@ -706,6 +744,7 @@ class TableStatus:
     name: str
     exists: bool
     trigger: bool
+    rolled_up: bool = True  # False: a table of events or names, which has no rollups
 
 
 @dataclass(frozen=True, slots=True)
@@ -717,6 +756,7 @@ class Status:
     tables: list[TableStatus]
     pending_buckets: int
     staged_rows: dict[str, int] = field(default_factory=dict)  # per level, when not 0
+    dirty_series: int = 0  # change-row series waiting for their rollup (a failed one: see the log)
 
     @property
     def up_to_date(self) -> bool:
@@ -742,6 +782,10 @@ def status(conn: psycopg.Connection[Any]) -> Status:
             tables.append(
                 TableStatus(f"{raw_schema}.{m}", exists, exists and _has_trigger(cur, raw_schema, m))
             )
+        for m in CHANGE_MEASUREMENTS:
+            exists = _relation_exists(cur, raw_schema, m)
+            trigger = m not in ch.ROLLED_UP or _has_trigger(cur, raw_schema, m, ch.TRIGGER_NAME)
+            tables.append(TableStatus(f"{raw_schema}.{m}", exists, exists and trigger, m in ch.ROLLED_UP))
         pending = 0
         if _relation_exists(cur, INTERNAL_SCHEMA, "pending_buckets"):
             cur.execute(sql.SQL("SELECT count(*) FROM {}").format(_q("pending_buckets")))
@@ -753,7 +797,12 @@ def status(conn: psycopg.Connection[Any]) -> Status:
                 sql.SQL("SELECT level, staged_rows FROM {} WHERE staged_rows > 0").format(_q("rollup_state"))
             )
             staged = {str(level): int(n) for level, n in cur.fetchall()}
-        return Status(version, LATEST, migrations, settings, tables, pending, staged)
+        dirty = 0
+        if _relation_exists(cur, INTERNAL_SCHEMA, ch.DIRTY):
+            cur.execute(sql.SQL("SELECT count(*) FROM {}").format(_q(ch.DIRTY)))
+            row = cur.fetchone()
+            dirty = int(row[0]) if row else 0
+        return Status(version, LATEST, migrations, settings, tables, pending, staged, dirty)
 
 
 def require_initialised(cur: psycopg.Cursor[Any]) -> dict[str, str]:

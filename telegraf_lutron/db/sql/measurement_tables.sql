@@ -48,3 +48,61 @@ CREATE INDEX "lutron_power_series_time_idx" ON "public"."lutron_power" (coalesce
 CREATE INDEX "lutron_power_time_brin" ON "public"."lutron_power" USING brin ("time");
 
 CREATE TRIGGER "lutron_rollup" AFTER INSERT ON "public"."lutron_power" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "lutron"."rollup_system"();
+
+CREATE TABLE "public"."lutron_zone_change" ("time" timestamptz NOT NULL, "site" text, "zone_id" text, "energy_joules_total" double precision, "level" double precision, "watts" double precision);
+
+COMMENT ON COLUMN "public"."lutron_zone_change"."site" IS 'tag';
+
+COMMENT ON COLUMN "public"."lutron_zone_change"."zone_id" IS 'tag';
+
+CREATE INDEX "lutron_zone_change_series_time_idx" ON "public"."lutron_zone_change" (coalesce("site", ''), coalesce("zone_id", ''), "time");
+
+CREATE INDEX "lutron_zone_change_time_brin" ON "public"."lutron_zone_change" USING brin ("time");
+
+CREATE TRIGGER "lutron_changes" AFTER INSERT ON "public"."lutron_zone_change" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "lutron"."change_mark"('zone');
+
+CREATE TABLE "public"."lutron_house" ("time" timestamptz NOT NULL, "site" text, "energy_joules_total" double precision, "watts" double precision);
+
+COMMENT ON COLUMN "public"."lutron_house"."site" IS 'tag';
+
+CREATE INDEX "lutron_house_series_time_idx" ON "public"."lutron_house" (coalesce("site", ''), "time");
+
+CREATE INDEX "lutron_house_time_brin" ON "public"."lutron_house" USING brin ("time");
+
+CREATE TRIGGER "lutron_changes" AFTER INSERT ON "public"."lutron_house" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "lutron"."change_mark"('house');
+
+CREATE TABLE "public"."lutron_event" ("time" timestamptz NOT NULL, "area_id" text, "component" text, "device_id" text, "event" text, "site" text, "value" double precision);
+
+COMMENT ON COLUMN "public"."lutron_event"."area_id" IS 'tag';
+
+COMMENT ON COLUMN "public"."lutron_event"."component" IS 'tag';
+
+COMMENT ON COLUMN "public"."lutron_event"."device_id" IS 'tag';
+
+COMMENT ON COLUMN "public"."lutron_event"."event" IS 'tag';
+
+COMMENT ON COLUMN "public"."lutron_event"."site" IS 'tag';
+
+CREATE INDEX "lutron_event_series_time_idx" ON "public"."lutron_event" (coalesce("site", ''), "time");
+
+CREATE INDEX "lutron_event_time_brin" ON "public"."lutron_event" USING brin ("time");
+
+CREATE TABLE "public"."lutron_zone_info" ("time" timestamptz NOT NULL, "area" text, "area_id" text, "floor" text, "output_type" text, "site" text, "zone" text, "zone_id" text, "rated_watts" double precision);
+
+COMMENT ON COLUMN "public"."lutron_zone_info"."area" IS 'tag';
+
+COMMENT ON COLUMN "public"."lutron_zone_info"."area_id" IS 'tag';
+
+COMMENT ON COLUMN "public"."lutron_zone_info"."floor" IS 'tag';
+
+COMMENT ON COLUMN "public"."lutron_zone_info"."output_type" IS 'tag';
+
+COMMENT ON COLUMN "public"."lutron_zone_info"."site" IS 'tag';
+
+COMMENT ON COLUMN "public"."lutron_zone_info"."zone" IS 'tag';
+
+COMMENT ON COLUMN "public"."lutron_zone_info"."zone_id" IS 'tag';
+
+CREATE INDEX "lutron_zone_info_series_time_idx" ON "public"."lutron_zone_info" (coalesce("site", ''), coalesce("zone_id", ''), "time");
+
+CREATE INDEX "lutron_zone_info_time_brin" ON "public"."lutron_zone_info" USING brin ("time");

@@ -1,0 +1,309 @@
+"""Exact hourly and daily rollups from change rows (`lutron_zone_change`, `lutron_house`).
+
+The plugin writes a zone's row at each level change and at checkpoints (telegraf_lutron/changes.py):
+its level, its watts from then on, and its energy counter at that instant. Power is constant between
+two rows of a series, so the energy in any interval is known from the rows around it. Between rows
+i and i+1 (a *segment*, from t0 to t1, watts w) the counter grows by `delta` (the counter's
+difference; a counter that went down was reset, and its new value is the delta). Within the
+segment the energy used by time t is `least(w x (t - t0), delta)`, and all of `delta` by t1:
+
+- with no row lost, delta = w x (t1 - t0) and every hour gets exactly its share;
+- when rows were lost (Telegraf's buffer overflowed), delta still comes from the counters, so the
+  segment's total (and every day's, the house's) stays right: a lost "off" row (delta smaller than
+  w x (t1 - t0)) puts the energy early in the segment, a lost "on" row (delta larger) puts the
+  difference at t1. Only the hour-by-hour detail inside that segment is lost, and the next
+  checkpoint (at most `checkpoint_interval` later for a zone that drew power) bounds it.
+
+Buckets are local clock hours of the house's time zone (`lutron.settings`), keyed by the instant
+they start (so the two 02:00 hours of an autumn DST change stay two buckets), and local days.
+Only buckets with energy or on-time are stored (a zone off all day has no rows): a missing row
+reads as 0. The open segment after a series' newest row is not rolled up yet: the next row
+closes it (a checkpoint within 15 minutes for a zone that draws power).
+
+Maintenance: a statement trigger on each change table records, per series, the oldest time among
+the rows a COPY brought (`lutron.change_dirty`), then `lutron.change_rollup()` recomputes that
+series from the hour of the row before it (whose segment the new row ends) onwards; recomputing
+is idempotent, so late rows, duplicates and rows written again all come out right. A failure
+never fails Telegraf's COPY: it logs a WARNING and leaves the series dirty for the next run (any
+COPY, a reader, `db prune`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from telegraf_lutron.db import INTERNAL_SCHEMA
+from telegraf_lutron.db.levels import HOUSE, ZONE_CHANGE, Level
+from telegraf_lutron.db.rollups import LOCK_CLASS
+
+TRIGGER_NAME = "lutron_changes"
+MARK_FUNCTION = "change_mark"
+ROLLUP_FUNCTION = "change_rollup"
+LOCK_KEY = 0x4348  # second advisory-lock key ("CH") under rollups.LOCK_CLASS
+GAP_SECONDS = 150  # lutron_house rows further apart than this: no data in between
+
+I = sql.Identifier  # noqa: E741
+
+
+def _q(name: str) -> sql.Identifier:
+    return sql.Identifier(INTERNAL_SCHEMA, name)
+
+
+ZONE_HOURLY, ZONE_DAILY = "zone_change_hourly", "zone_change_daily"
+HOUSE_HOURLY, HOUSE_DAILY = "house_hourly", "house_daily"
+DIRTY = "change_dirty"
+ROLLUP_TABLES = (ZONE_HOURLY, ZONE_DAILY, HOUSE_HOURLY, HOUSE_DAILY)
+
+
+def migration_statements() -> list[sql.Composed]:
+    """The rollup tables of the change rows and the dirty-series queue (a schema migration)."""
+    stats = "energy_joules double precision NOT NULL, on_seconds double precision NOT NULL, watts_max double precision"
+    house = (
+        "energy_joules double precision NOT NULL, watts_max double precision,"
+        " covered_seconds double precision NOT NULL"
+    )
+    out = [
+        sql.SQL(
+            "CREATE TABLE {} (site text NOT NULL, zone_id text NOT NULL, hour timestamptz NOT NULL, day date NOT NULL, "
+            + stats
+            + ", PRIMARY KEY (site, zone_id, hour))"
+        ).format(_q(ZONE_HOURLY)),
+        sql.SQL("CREATE INDEX zone_change_hourly_hour_brin ON {} USING brin (hour)").format(_q(ZONE_HOURLY)),
+        sql.SQL(
+            "CREATE TABLE {} (site text NOT NULL, zone_id text NOT NULL, day date NOT NULL, "
+            + stats
+            + ", PRIMARY KEY (site, zone_id, day))"
+        ).format(_q(ZONE_DAILY)),
+        sql.SQL(
+            "CREATE TABLE {} (site text NOT NULL, hour timestamptz NOT NULL, day date NOT NULL, "
+            + house
+            + ", PRIMARY KEY (site, hour))"
+        ).format(_q(HOUSE_HOURLY)),
+        sql.SQL(
+            "CREATE TABLE {} (site text NOT NULL, day date NOT NULL, " + house + ", PRIMARY KEY (site, day))"
+        ).format(_q(HOUSE_DAILY)),
+        sql.SQL(
+            "CREATE TABLE {} (series text NOT NULL, site text NOT NULL, id text NOT NULL,"
+            " since timestamptz NOT NULL, PRIMARY KEY (series, site, id))"
+        ).format(_q(DIRTY)),
+    ]
+    comments = {
+        ZONE_HOURLY: "exact energy (J), on-time (s) and peak watts per zone and local hour, from lutron_zone_change;"
+        " only hours with energy or on-time",
+        ZONE_DAILY: "the zone_change_hourly rows per local day",
+        HOUSE_HOURLY: "exact energy (J), peak watts and seconds with data per local hour, from lutron_house",
+        HOUSE_DAILY: "the house_hourly rows per local day",
+        DIRTY: "series whose change rows arrived since their last rollup, from which time",
+    }
+    out += [sql.SQL("COMMENT ON TABLE {} IS {}").format(_q(t), sql.Literal(c)) for t, c in comments.items()]
+    return out
+
+
+# --- functions ------------------------------------------------------------------------------------
+
+_MARK_BODY = """
+BEGIN
+    BEGIN
+        INSERT INTO {dirty} AS d (series, site, id, since)
+        SELECT TG_ARGV[0], coalesce(n.site, ''), {id_of_n}, min(n."time")
+        FROM new_rows n WHERE n."time" IS NOT NULL
+        GROUP BY 2, 3
+        ON CONFLICT (series, site, id) DO UPDATE SET since = least(d.since, excluded.since);
+        PERFORM {rollup}();
+    EXCEPTION WHEN OTHERS THEN
+        -- Failing here would fail Telegraf's COPY, and Telegraf drops rows on such errors.
+        RAISE WARNING 'telegraf-lutron: change rollup deferred: % (SQLSTATE %)', SQLERRM, SQLSTATE;
+    END;
+    RETURN NULL;
+END;
+"""
+
+# One series: recompute from the hour of the row before the oldest new one. `r0` is the row whose
+# segment covers that hour's start.
+_ROLLUP_BODY = """
+DECLARE
+    v_tz text;
+    v_from timestamptz;
+    v_h0 timestamptz;
+    v_r0 timestamptz;
+    rec record;
+BEGIN
+    PERFORM pg_advisory_xact_lock({lock_class}, {lock_key});
+    SELECT coalesce(max(s.value) FILTER (WHERE s.name = 'timezone'), 'UTC') INTO v_tz FROM {settings} s;
+    FOR rec IN DELETE FROM {dirty} RETURNING series, site, id, since LOOP
+        IF rec.series = 'zone' THEN
+            SELECT max(r."time") INTO v_from FROM {zone_raw} r
+            WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id AND r."time" < rec.since;
+            v_h0 := {hour_start}(coalesce(v_from, rec.since), v_tz);
+            SELECT max(r."time") INTO v_r0 FROM {zone_raw} r
+            WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id AND r."time" <= v_h0;
+            DELETE FROM {zone_hourly} h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.hour >= v_h0;
+            INSERT INTO {zone_hourly} (site, zone_id, hour, day, energy_joules, on_seconds, watts_max)
+            SELECT rec.site, rec.id, p.hour, (p.hour AT TIME ZONE v_tz)::date,
+                   sum(p.energy), sum(p.on_seconds), max(p.peak)
+            FROM (
+                {zone_parts}
+            ) p
+            WHERE p.hour >= v_h0
+            GROUP BY p.hour
+            HAVING sum(p.energy) > 0 OR sum(p.on_seconds) > 0;
+            DELETE FROM {zone_daily} d
+            WHERE d.site = rec.site AND d.zone_id = rec.id AND d.day >= (v_h0 AT TIME ZONE v_tz)::date;
+            INSERT INTO {zone_daily} (site, zone_id, day, energy_joules, on_seconds, watts_max)
+            SELECT h.site, h.zone_id, h.day, sum(h.energy_joules), sum(h.on_seconds), max(h.watts_max)
+            FROM {zone_hourly} h
+            WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
+            GROUP BY h.site, h.zone_id, h.day;
+        ELSE
+            SELECT max(r."time") INTO v_from FROM {house_raw} r
+            WHERE coalesce(r.site, '') = rec.site AND r."time" < rec.since;
+            v_h0 := {hour_start}(coalesce(v_from, rec.since), v_tz);
+            SELECT max(r."time") INTO v_r0 FROM {house_raw} r
+            WHERE coalesce(r.site, '') = rec.site AND r."time" <= v_h0;
+            DELETE FROM {house_hourly} h WHERE h.site = rec.site AND h.hour >= v_h0;
+            INSERT INTO {house_hourly} (site, hour, day, energy_joules, watts_max, covered_seconds)
+            SELECT rec.site, p.hour, (p.hour AT TIME ZONE v_tz)::date,
+                   sum(p.energy), max(p.peak), sum(p.covered)
+            FROM (
+                {house_parts}
+            ) p
+            WHERE p.hour >= v_h0
+            GROUP BY p.hour;
+            DELETE FROM {house_daily} d WHERE d.site = rec.site AND d.day >= (v_h0 AT TIME ZONE v_tz)::date;
+            INSERT INTO {house_daily} (site, day, energy_joules, watts_max, covered_seconds)
+            SELECT h.site, h.day, sum(h.energy_joules), max(h.watts_max), sum(h.covered_seconds)
+            FROM {house_hourly} h
+            WHERE h.site = rec.site AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
+            GROUP BY h.site, h.day;
+        END IF;
+    END LOOP;
+END;
+"""
+
+# The hourly parts of the segments of one series from `v_r0` on (see the module docstring).
+_PARTS = """SELECT h.hour,
+                       CASE WHEN b >= s.t1 THEN s.delta
+                            ELSE least(s.w * extract(epoch FROM b - s.t0), s.delta) END
+                       - least(s.w * extract(epoch FROM a - s.t0), s.delta) AS energy,
+                       CASE WHEN s.on_value > 0 THEN extract(epoch FROM b - a) ELSE 0 END AS on_seconds,
+                       CASE WHEN s.w > 0 AND b > a THEN s.w END AS peak,
+                       CASE WHEN s.t1 - s.t0 <= make_interval(secs => {gap}) THEN extract(epoch FROM b - a)
+                            ELSE 0 END AS covered
+                FROM (
+                    SELECT x.t0, x.t1, x.w, x.on_value,
+                           CASE WHEN x.c0 IS NULL OR x.c1 IS NULL THEN x.w * extract(epoch FROM x.t1 - x.t0)
+                                WHEN x.c1 >= x.c0 THEN x.c1 - x.c0 ELSE x.c1 END AS delta
+                    FROM (
+                        SELECT r."time" AS t0, lead(r."time") OVER w AS t1,
+                               greatest(coalesce(r.watts, 0), 0) AS w, {on_value} AS on_value,
+                               r.energy_joules_total AS c0, lead(r.energy_joules_total) OVER w AS c1
+                        FROM {raw} r
+                        WHERE {match} AND r."time" >= coalesce(v_r0, '-infinity')
+                        WINDOW w AS (ORDER BY r."time")
+                    ) x
+                    WHERE x.t1 > x.t0
+                ) s
+                CROSS JOIN LATERAL generate_series(
+                    {hour_start}(CASE WHEN s.w > 0 OR s.on_value > 0 THEN s.t0 ELSE s.t1 - interval '1 microsecond' END, v_tz),
+                    s.t1 - interval '1 microsecond', interval '1 hour') AS h(hour)
+                CROSS JOIN LATERAL (SELECT greatest(s.t0, h.hour) AS a, least(s.t1, h.hour + interval '1 hour') AS b) ab"""
+
+
+def _parts(raw: sql.Composable, match: str, on_value: str) -> sql.Composed:
+    return sql.SQL(_PARTS).format(
+        raw=raw,
+        match=sql.SQL(match),
+        on_value=sql.SQL(on_value),
+        gap=sql.Literal(GAP_SECONDS),
+        hour_start=_q("hour_start"),
+    )
+
+
+def _function(name: str, returns: str, body: sql.Composable) -> sql.Composed:
+    return sql.SQL(
+        "CREATE OR REPLACE FUNCTION {fn}() RETURNS {returns} LANGUAGE plpgsql SECURITY DEFINER\n"
+        "SET search_path = pg_catalog, pg_temp\nSET jit = off\nAS $function$"
+    ).format(fn=_q(name), returns=sql.SQL(returns)) + sql.Composed([body, sql.SQL("$function$")])
+
+
+def create_rollup_function(raw_schema: str) -> sql.Composed:
+    body = sql.SQL(_ROLLUP_BODY).format(
+        lock_class=sql.Literal(LOCK_CLASS),
+        lock_key=sql.Literal(LOCK_KEY),
+        settings=_q("settings"),
+        dirty=_q(DIRTY),
+        hour_start=_q("hour_start"),
+        zone_raw=ZONE_CHANGE.raw_table(raw_schema),
+        house_raw=HOUSE.raw_table(raw_schema),
+        zone_hourly=_q(ZONE_HOURLY),
+        zone_daily=_q(ZONE_DAILY),
+        house_hourly=_q(HOUSE_HOURLY),
+        house_daily=_q(HOUSE_DAILY),
+        zone_parts=_parts(
+            ZONE_CHANGE.raw_table(raw_schema),
+            "coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id",
+            "coalesce(r.level, 0)",
+        ),
+        house_parts=_parts(HOUSE.raw_table(raw_schema), "coalesce(r.site, '') = rec.site", "0"),
+    )
+    return _function(ROLLUP_FUNCTION, "void", body)
+
+
+def create_mark_function() -> sql.Composed:
+    body = sql.SQL(_MARK_BODY).format(
+        dirty=_q(DIRTY),
+        id_of_n=sql.SQL(
+            "CASE WHEN TG_ARGV[0] = 'zone' THEN coalesce((to_jsonb(n) ->> 'zone_id'), '') ELSE '' END"
+        ),
+        rollup=_q(ROLLUP_FUNCTION),
+    )
+    return _function(MARK_FUNCTION, "trigger", body)
+
+
+def functions(raw_schema: str) -> list[tuple[str, sql.Composed, sql.Composed]]:
+    """(name, signature, DDL) of the functions `db init` installs for the change rows."""
+    return [
+        (ROLLUP_FUNCTION, sql.SQL("{}()").format(_q(ROLLUP_FUNCTION)), create_rollup_function(raw_schema)),
+        (MARK_FUNCTION, sql.SQL("{}()").format(_q(MARK_FUNCTION)), create_mark_function()),
+    ]
+
+
+ROLLED_UP: dict[str, str] = {ZONE_CHANGE.measurement: "zone", HOUSE.measurement: "house"}
+
+
+def create_trigger(level: Level, raw_schema: str) -> sql.Composed:
+    return sql.SQL(
+        "CREATE TRIGGER {name} AFTER INSERT ON {raw} REFERENCING NEW TABLE AS new_rows"
+        " FOR EACH STATEMENT EXECUTE FUNCTION {fn}({arg})"
+    ).format(
+        name=I(TRIGGER_NAME),
+        raw=level.raw_table(raw_schema),
+        fn=_q(MARK_FUNCTION),
+        arg=sql.Literal(ROLLED_UP[level.measurement]),
+    )
+
+
+def mark_all(cur: psycopg.Cursor[Any], raw_schema: str) -> None:
+    """Queue every series for a rollup from its first row (db init adopting rows, db rebuild)."""
+    for level, series, ident in ((ZONE_CHANGE, "zone", "coalesce(zone_id, '')"), (HOUSE, "house", "''")):
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {dirty} AS d (series, site, id, since)"
+                ' SELECT {series}, coalesce(site, \'\'), {ident}, min("time") FROM {raw} WHERE "time" IS NOT NULL'
+                " GROUP BY 2, 3 ON CONFLICT (series, site, id) DO UPDATE SET since = least(d.since, excluded.since)"
+            ).format(
+                dirty=_q(DIRTY),
+                series=sql.Literal(series),
+                ident=sql.SQL(ident),
+                raw=level.raw_table(raw_schema),
+            )
+        )
+    rollup(cur)
+
+
+def rollup(cur: psycopg.Cursor[Any]) -> None:
+    """Roll up whatever is queued (readers call it before reading; it is quick when nothing is)."""
+    cur.execute(sql.SQL("SELECT {}()").format(_q(ROLLUP_FUNCTION)))

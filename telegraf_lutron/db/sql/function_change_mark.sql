@@ -1,0 +1,22 @@
+-- lutron.change_mark, as db init installs it.
+-- Generated from telegraf_lutron/db/changes.py by `python -m telegraf_lutron.db.golden --write`: do not edit.
+
+CREATE OR REPLACE FUNCTION "lutron"."change_mark"() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $function$
+BEGIN
+    BEGIN
+        INSERT INTO "lutron"."change_dirty" AS d (series, site, id, since)
+        SELECT TG_ARGV[0], coalesce(n.site, ''), CASE WHEN TG_ARGV[0] = 'zone' THEN coalesce((to_jsonb(n) ->> 'zone_id'), '') ELSE '' END, min(n."time")
+        FROM new_rows n WHERE n."time" IS NOT NULL
+        GROUP BY 2, 3
+        ON CONFLICT (series, site, id) DO UPDATE SET since = least(d.since, excluded.since);
+        PERFORM "lutron"."change_rollup"();
+    EXCEPTION WHEN OTHERS THEN
+        -- Failing here would fail Telegraf's COPY, and Telegraf drops rows on such errors.
+        RAISE WARNING 'telegraf-lutron: change rollup deferred: % (SQLSTATE %)', SQLERRM, SQLSTATE;
+    END;
+    RETURN NULL;
+END;
+$function$;

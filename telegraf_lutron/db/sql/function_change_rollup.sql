@@ -1,0 +1,115 @@
+-- lutron.change_rollup, as db init installs it.
+-- Generated from telegraf_lutron/db/changes.py by `python -m telegraf_lutron.db.golden --write`: do not edit.
+
+CREATE OR REPLACE FUNCTION "lutron"."change_rollup"() RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $function$
+DECLARE
+    v_tz text;
+    v_from timestamptz;
+    v_h0 timestamptz;
+    v_r0 timestamptz;
+    rec record;
+BEGIN
+    PERFORM pg_advisory_xact_lock(19540, 17224);
+    SELECT coalesce(max(s.value) FILTER (WHERE s.name = 'timezone'), 'UTC') INTO v_tz FROM "lutron"."settings" s;
+    FOR rec IN DELETE FROM "lutron"."change_dirty" RETURNING series, site, id, since LOOP
+        IF rec.series = 'zone' THEN
+            SELECT max(r."time") INTO v_from FROM "public"."lutron_zone_change" r
+            WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id AND r."time" < rec.since;
+            v_h0 := "lutron"."hour_start"(coalesce(v_from, rec.since), v_tz);
+            SELECT max(r."time") INTO v_r0 FROM "public"."lutron_zone_change" r
+            WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id AND r."time" <= v_h0;
+            DELETE FROM "lutron"."zone_change_hourly" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.hour >= v_h0;
+            INSERT INTO "lutron"."zone_change_hourly" (site, zone_id, hour, day, energy_joules, on_seconds, watts_max)
+            SELECT rec.site, rec.id, p.hour, (p.hour AT TIME ZONE v_tz)::date,
+                   sum(p.energy), sum(p.on_seconds), max(p.peak)
+            FROM (
+                SELECT h.hour,
+                       CASE WHEN b >= s.t1 THEN s.delta
+                            ELSE least(s.w * extract(epoch FROM b - s.t0), s.delta) END
+                       - least(s.w * extract(epoch FROM a - s.t0), s.delta) AS energy,
+                       CASE WHEN s.on_value > 0 THEN extract(epoch FROM b - a) ELSE 0 END AS on_seconds,
+                       CASE WHEN s.w > 0 AND b > a THEN s.w END AS peak,
+                       CASE WHEN s.t1 - s.t0 <= make_interval(secs => 150) THEN extract(epoch FROM b - a)
+                            ELSE 0 END AS covered
+                FROM (
+                    SELECT x.t0, x.t1, x.w, x.on_value,
+                           CASE WHEN x.c0 IS NULL OR x.c1 IS NULL THEN x.w * extract(epoch FROM x.t1 - x.t0)
+                                WHEN x.c1 >= x.c0 THEN x.c1 - x.c0 ELSE x.c1 END AS delta
+                    FROM (
+                        SELECT r."time" AS t0, lead(r."time") OVER w AS t1,
+                               greatest(coalesce(r.watts, 0), 0) AS w, coalesce(r.level, 0) AS on_value,
+                               r.energy_joules_total AS c0, lead(r.energy_joules_total) OVER w AS c1
+                        FROM "public"."lutron_zone_change" r
+                        WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id AND r."time" >= coalesce(v_r0, '-infinity')
+                        WINDOW w AS (ORDER BY r."time")
+                    ) x
+                    WHERE x.t1 > x.t0
+                ) s
+                CROSS JOIN LATERAL generate_series(
+                    "lutron"."hour_start"(CASE WHEN s.w > 0 OR s.on_value > 0 THEN s.t0 ELSE s.t1 - interval '1 microsecond' END, v_tz),
+                    s.t1 - interval '1 microsecond', interval '1 hour') AS h(hour)
+                CROSS JOIN LATERAL (SELECT greatest(s.t0, h.hour) AS a, least(s.t1, h.hour + interval '1 hour') AS b) ab
+            ) p
+            WHERE p.hour >= v_h0
+            GROUP BY p.hour
+            HAVING sum(p.energy) > 0 OR sum(p.on_seconds) > 0;
+            DELETE FROM "lutron"."zone_change_daily" d
+            WHERE d.site = rec.site AND d.zone_id = rec.id AND d.day >= (v_h0 AT TIME ZONE v_tz)::date;
+            INSERT INTO "lutron"."zone_change_daily" (site, zone_id, day, energy_joules, on_seconds, watts_max)
+            SELECT h.site, h.zone_id, h.day, sum(h.energy_joules), sum(h.on_seconds), max(h.watts_max)
+            FROM "lutron"."zone_change_hourly" h
+            WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
+            GROUP BY h.site, h.zone_id, h.day;
+        ELSE
+            SELECT max(r."time") INTO v_from FROM "public"."lutron_house" r
+            WHERE coalesce(r.site, '') = rec.site AND r."time" < rec.since;
+            v_h0 := "lutron"."hour_start"(coalesce(v_from, rec.since), v_tz);
+            SELECT max(r."time") INTO v_r0 FROM "public"."lutron_house" r
+            WHERE coalesce(r.site, '') = rec.site AND r."time" <= v_h0;
+            DELETE FROM "lutron"."house_hourly" h WHERE h.site = rec.site AND h.hour >= v_h0;
+            INSERT INTO "lutron"."house_hourly" (site, hour, day, energy_joules, watts_max, covered_seconds)
+            SELECT rec.site, p.hour, (p.hour AT TIME ZONE v_tz)::date,
+                   sum(p.energy), max(p.peak), sum(p.covered)
+            FROM (
+                SELECT h.hour,
+                       CASE WHEN b >= s.t1 THEN s.delta
+                            ELSE least(s.w * extract(epoch FROM b - s.t0), s.delta) END
+                       - least(s.w * extract(epoch FROM a - s.t0), s.delta) AS energy,
+                       CASE WHEN s.on_value > 0 THEN extract(epoch FROM b - a) ELSE 0 END AS on_seconds,
+                       CASE WHEN s.w > 0 AND b > a THEN s.w END AS peak,
+                       CASE WHEN s.t1 - s.t0 <= make_interval(secs => 150) THEN extract(epoch FROM b - a)
+                            ELSE 0 END AS covered
+                FROM (
+                    SELECT x.t0, x.t1, x.w, x.on_value,
+                           CASE WHEN x.c0 IS NULL OR x.c1 IS NULL THEN x.w * extract(epoch FROM x.t1 - x.t0)
+                                WHEN x.c1 >= x.c0 THEN x.c1 - x.c0 ELSE x.c1 END AS delta
+                    FROM (
+                        SELECT r."time" AS t0, lead(r."time") OVER w AS t1,
+                               greatest(coalesce(r.watts, 0), 0) AS w, 0 AS on_value,
+                               r.energy_joules_total AS c0, lead(r.energy_joules_total) OVER w AS c1
+                        FROM "public"."lutron_house" r
+                        WHERE coalesce(r.site, '') = rec.site AND r."time" >= coalesce(v_r0, '-infinity')
+                        WINDOW w AS (ORDER BY r."time")
+                    ) x
+                    WHERE x.t1 > x.t0
+                ) s
+                CROSS JOIN LATERAL generate_series(
+                    "lutron"."hour_start"(CASE WHEN s.w > 0 OR s.on_value > 0 THEN s.t0 ELSE s.t1 - interval '1 microsecond' END, v_tz),
+                    s.t1 - interval '1 microsecond', interval '1 hour') AS h(hour)
+                CROSS JOIN LATERAL (SELECT greatest(s.t0, h.hour) AS a, least(s.t1, h.hour + interval '1 hour') AS b) ab
+            ) p
+            WHERE p.hour >= v_h0
+            GROUP BY p.hour;
+            DELETE FROM "lutron"."house_daily" d WHERE d.site = rec.site AND d.day >= (v_h0 AT TIME ZONE v_tz)::date;
+            INSERT INTO "lutron"."house_daily" (site, day, energy_joules, watts_max, covered_seconds)
+            SELECT h.site, h.day, sum(h.energy_joules), max(h.watts_max), sum(h.covered_seconds)
+            FROM "lutron"."house_hourly" h
+            WHERE h.site = rec.site AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
+            GROUP BY h.site, h.day;
+        END IF;
+    END LOOP;
+END;
+$function$;
