@@ -20,6 +20,7 @@ from telegraf_lutron.db import changes as ch
 from telegraf_lutron.db import schema
 from telegraf_lutron.db.cli import output_filters
 from telegraf_lutron.db.history import TelegrafWriter
+from telegraf_lutron.db.prune import Retention, prune
 from telegraf_lutron.lineproto_parse import parse_line
 
 pytestmark = pytest.mark.db
@@ -271,3 +272,31 @@ def test_a_row_in_the_shape_telegraf_writes_lands_in_its_columns(pg_lutron_dsn: 
         ).fetchall()
     assert rows == [("home", "led", "40", "81", None, 1.0)]
     assert parse_line(line).name == "lutron_event"
+
+
+def test_prune_keeps_change_rows_by_default_and_their_rollups_when_told_to_drop_them(
+    pg_lutron_dsn: str,
+) -> None:
+    steps = steps_for_zone()
+    end = steps[-1][0]
+    rows = rows_for(steps, end)
+    write(pg_lutron_dsn, [line for _, line in rows])
+    before = stored_hours(pg_lutron_dsn)
+    cutoff = START + timedelta(hours=6, minutes=30)
+    with psycopg.connect(pg_lutron_dsn, autocommit=True) as conn:
+        kept = prune(conn, Retention(raw=None, hourly=None, daily=None), now=end)
+        assert kept.cutoffs["changes"] is None and "public.lutron_zone_change" not in kept.deleted
+        report = prune(
+            conn, Retention(raw=None, hourly=None, daily=None, changes=end - cutoff), now=end, batch_rows=3
+        )
+        gone = sum(1 for t, _ in rows if t < cutoff)
+        assert report.deleted["public.lutron_zone_change"] == gone
+        assert (
+            conn.execute("SELECT count(*) FROM lutron_zone_change WHERE time < %s", (cutoff,)).fetchone()[0]
+            == 0
+        )
+    assert stored_hours(pg_lutron_dsn) == before  # the hours keep what they had
+    # Telegraf writes a row again (a retried flush): the hours before the cut-off are not recomputed.
+    late = [line for t, line in rows if cutoff <= t][:2]
+    write(pg_lutron_dsn, late)
+    assert_hours_equal(stored_hours(pg_lutron_dsn), reference_hours(steps, end))

@@ -43,6 +43,7 @@ TRIGGER_NAME = "lutron_changes"
 MARK_FUNCTION = "change_mark"
 ROLLUP_FUNCTION = "change_rollup"
 LOCK_KEY = 0x4348  # second advisory-lock key ("CH") under rollups.LOCK_CLASS
+PRUNED_SETTING = "changes_pruned_before"  # lutron.settings: db prune removed change rows before this
 GAP_SECONDS = 150  # lutron_house rows further apart than this: no data in between
 
 I = sql.Identifier  # noqa: E741
@@ -129,15 +130,21 @@ DECLARE
     v_from timestamptz;
     v_h0 timestamptz;
     v_r0 timestamptz;
+    v_frozen timestamptz;
     rec record;
 BEGIN
     PERFORM pg_advisory_xact_lock({lock_class}, {lock_key});
-    SELECT coalesce(max(s.value) FILTER (WHERE s.name = 'timezone'), 'UTC') INTO v_tz FROM {settings} s;
+    SELECT coalesce(max(s.value) FILTER (WHERE s.name = 'timezone'), 'UTC'),
+           coalesce(max(s.value) FILTER (WHERE s.name = {pruned}), '-infinity')::timestamptz
+    INTO v_tz, v_frozen FROM {settings} s;
     FOR rec IN DELETE FROM {dirty} RETURNING series, site, id, since LOOP
         IF rec.series = 'zone' THEN
             SELECT max(r."time") INTO v_from FROM {zone_raw} r
             WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id AND r."time" < rec.since;
             v_h0 := {hour_start}(coalesce(v_from, rec.since), v_tz);
+            IF v_frozen > '-infinity' THEN  -- never an hour whose rows db prune removed
+                v_h0 := greatest(v_h0, {hour_start}(v_frozen, v_tz) + interval '1 hour');
+            END IF;
             SELECT max(r."time") INTO v_r0 FROM {zone_raw} r
             WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id AND r."time" <= v_h0;
             DELETE FROM {zone_hourly} h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.hour >= v_h0;
@@ -161,6 +168,9 @@ BEGIN
             SELECT max(r."time") INTO v_from FROM {house_raw} r
             WHERE coalesce(r.site, '') = rec.site AND r."time" < rec.since;
             v_h0 := {hour_start}(coalesce(v_from, rec.since), v_tz);
+            IF v_frozen > '-infinity' THEN
+                v_h0 := greatest(v_h0, {hour_start}(v_frozen, v_tz) + interval '1 hour');
+            END IF;
             SELECT max(r."time") INTO v_r0 FROM {house_raw} r
             WHERE coalesce(r.site, '') = rec.site AND r."time" <= v_h0;
             DELETE FROM {house_hourly} h WHERE h.site = rec.site AND h.hour >= v_h0;
@@ -233,6 +243,7 @@ def create_rollup_function(raw_schema: str) -> sql.Composed:
     body = sql.SQL(_ROLLUP_BODY).format(
         lock_class=sql.Literal(LOCK_CLASS),
         lock_key=sql.Literal(LOCK_KEY),
+        pruned=sql.Literal(PRUNED_SETTING),
         settings=_q("settings"),
         dirty=_q(DIRTY),
         hour_start=_q("hour_start"),

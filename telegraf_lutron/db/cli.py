@@ -67,6 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--hourly", default="2y", help="keep hourly rollups this long (default 2y)")
     p.add_argument("--daily", default="forever", help="keep daily rollups this long (default forever)")
     p.add_argument(
+        "--changes",
+        default="forever",
+        help="keep change rows (lutron_zone_change, lutron_house, lutron_event) this long (default forever)",
+    )
+    p.add_argument(
         "--batch-rows", type=int, default=20_000, help="rows per delete transaction (default 20000)"
     )
     p.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
@@ -255,7 +260,10 @@ def _prune(args: argparse.Namespace, dsn: str) -> int:
     from telegraf_lutron.db.prune import Retention, parse_retention, prune
 
     retention = Retention(
-        parse_retention(args.raw), parse_retention(args.hourly), parse_retention(args.daily)
+        parse_retention(args.raw),
+        parse_retention(args.hourly),
+        parse_retention(args.daily),
+        parse_retention(args.changes),
     )
     with connect(dsn, autocommit=True) as conn:
         report = prune(conn, retention, batch_rows=args.batch_rows, dry_run=args.dry_run)

@@ -27,8 +27,9 @@ import psycopg
 from psycopg import sql
 
 from telegraf_lutron.db import INTERNAL_SCHEMA
+from telegraf_lutron.db import changes as ch
 from telegraf_lutron.db.fragments import raw_matches
-from telegraf_lutron.db.levels import LEVELS, Level
+from telegraf_lutron.db.levels import EVENT, HOUSE, LEVELS, ZONE_CHANGE, Level
 from telegraf_lutron.db.rollups import flush
 from telegraf_lutron.db.schema import read_settings, require_initialised, write_setting
 
@@ -60,6 +61,9 @@ class Retention:
     raw: timedelta | None = DEFAULT_RAW
     hourly: timedelta | None = DEFAULT_HOURLY
     daily: timedelta | None = DEFAULT_DAILY
+    # Change rows (lutron_zone_change, lutron_house, lutron_event) are small: kept forever unless
+    # the owner chooses otherwise. Their names (lutron_zone_info) are always kept.
+    changes: timedelta | None = None
 
 
 @dataclass(slots=True)
@@ -138,7 +142,7 @@ def _prune_raw(
 
 def _prune_rollup(
     conn: psycopg.Connection[Any],
-    table: sql.Identifier,
+    table: sql.Composable,
     column: str,
     cutoff: Any,
     batch: int,
@@ -191,6 +195,24 @@ def prune(
     with conn.cursor() as cur:
         for level in LEVELS:
             flush(cur, level)
+        ch.rollup(cur)  # the change rows' queue too: a queued series may start before the cut-off
+
+    if retention.changes is not None:
+        cutoff = now - retention.changes
+        report.cutoffs["changes"] = cutoff
+        tables: list[sql.Composable] = [lv.raw_table(raw_schema) for lv in (ZONE_CHANGE, HOUSE, EVENT)]
+        if not dry_run:
+            # The rollups never recompute an hour from before this (its rows are gone).
+            _advance_watermark(conn, ch.PRUNED_SETTING, cutoff, tables)
+        for level, table in zip((ZONE_CHANGE, HOUSE, EVENT), tables, strict=True):
+            n = _prune_rollup(conn, table, "time", cutoff, batch_rows, dry_run)
+            report.deleted[f"{raw_schema}.{level.measurement}"] = n
+            if progress:
+                progress(
+                    f"{raw_schema}.{level.measurement}: {n} rows {'to delete' if dry_run else 'deleted'}"
+                )
+    else:
+        report.cutoffs["changes"] = None
 
     if retention.raw is not None:
         cutoff = now - retention.raw
@@ -211,13 +233,13 @@ def prune(
             _advance_watermark(
                 conn, "hourly_pruned_before", cutoff, [lv.raw_table(raw_schema) for lv in LEVELS]
             )
-        for level in LEVELS:
-            n = _prune_rollup(conn, level.hourly_table(), "hour", cutoff, batch_rows, dry_run)
-            report.deleted[f"{INTERNAL_SCHEMA}.{level.hourly}"] = n
+        for name in (*(lv.hourly for lv in LEVELS), ch.ZONE_HOURLY, ch.HOUSE_HOURLY):
+            n = _prune_rollup(
+                conn, sql.Identifier(INTERNAL_SCHEMA, name), "hour", cutoff, batch_rows, dry_run
+            )
+            report.deleted[f"{INTERNAL_SCHEMA}.{name}"] = n
             if progress:
-                progress(
-                    f"{INTERNAL_SCHEMA}.{level.hourly}: {n} rows {'to delete' if dry_run else 'deleted'}"
-                )
+                progress(f"{INTERNAL_SCHEMA}.{name}: {n} rows {'to delete' if dry_run else 'deleted'}")
     else:
         report.cutoffs["hourly"] = None
 
@@ -229,11 +251,13 @@ def prune(
             cur.execute("SELECT (%s::timestamptz AT TIME ZONE %s)::date", (cutoff, tz))
             row = cur.fetchone()
         first_kept = row[0] if row else None
-        for level in LEVELS:
-            n = _prune_rollup(conn, level.daily_table(), "day", first_kept, batch_rows, dry_run)
-            report.deleted[f"{INTERNAL_SCHEMA}.{level.daily}"] = n
+        for name in (*(lv.daily for lv in LEVELS), ch.ZONE_DAILY, ch.HOUSE_DAILY):
+            n = _prune_rollup(
+                conn, sql.Identifier(INTERNAL_SCHEMA, name), "day", first_kept, batch_rows, dry_run
+            )
+            report.deleted[f"{INTERNAL_SCHEMA}.{name}"] = n
             if progress:
-                progress(f"{INTERNAL_SCHEMA}.{level.daily}: {n} rows {'to delete' if dry_run else 'deleted'}")
+                progress(f"{INTERNAL_SCHEMA}.{name}: {n} rows {'to delete' if dry_run else 'deleted'}")
     else:
         report.cutoffs["daily"] = None
     return report

@@ -386,6 +386,10 @@ def measurement_indexes(level: Level, schema: str) -> dict[str, sql.Composed]:
         # ad-hoc time-range queries (Grafana); a BRIN index costs a few pages
         f"{level.measurement}_time_brin": sql.SQL('USING brin ("time")'),
     }
+    if level.name == "event":
+        # Events are read by time only (a day's button presses): the BRIN index is enough, and a
+        # per-series B-tree would cost a third of the table.
+        del wanted[f"{level.measurement}_series_time_idx"]
     return {
         name: sql.SQL("CREATE INDEX {} ON {} {}").format(I(name), table, definition)
         for name, definition in wanted.items()

@@ -9,7 +9,7 @@ import psycopg
 from psycopg import sql
 
 from telegraf_lutron.db import INTERNAL_SCHEMA
-from telegraf_lutron.db.levels import MEASUREMENTS
+from telegraf_lutron.db.levels import CHANGE_MEASUREMENTS, MEASUREMENTS
 from telegraf_lutron.db.schema import DEFAULT_SCHEMA, read_settings
 
 
@@ -29,7 +29,8 @@ class TableStats:
 
 
 def table_stats(conn: psycopg.Connection[Any], *, exact: bool = True) -> list[TableStats]:
-    """The three measurement tables and every table in the `lutron` schema, largest first."""
+    """The measurement tables (snapshots and change rows) and every table in the `lutron` schema,
+    largest first."""
     with conn.transaction(), conn.cursor() as cur:
         raw_schema = read_settings(cur).get("raw_schema", DEFAULT_SCHEMA)
         cur.execute(
@@ -38,7 +39,7 @@ def table_stats(conn: psycopg.Connection[Any], *, exact: bool = True) -> list[Ta
             " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE c.relkind IN ('r', 'p') AND (n.nspname = %s OR (n.nspname = %s AND c.relname = ANY(%s)))"
             " ORDER BY pg_total_relation_size(c.oid) DESC, n.nspname, c.relname",
-            (INTERNAL_SCHEMA, raw_schema, list(MEASUREMENTS)),
+            (INTERNAL_SCHEMA, raw_schema, [*MEASUREMENTS, *CHANGE_MEASUREMENTS]),
         )
         rows = cur.fetchall()
         result = []

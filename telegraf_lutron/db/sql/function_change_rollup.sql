@@ -10,15 +10,21 @@ DECLARE
     v_from timestamptz;
     v_h0 timestamptz;
     v_r0 timestamptz;
+    v_frozen timestamptz;
     rec record;
 BEGIN
     PERFORM pg_advisory_xact_lock(19540, 17224);
-    SELECT coalesce(max(s.value) FILTER (WHERE s.name = 'timezone'), 'UTC') INTO v_tz FROM "lutron"."settings" s;
+    SELECT coalesce(max(s.value) FILTER (WHERE s.name = 'timezone'), 'UTC'),
+           coalesce(max(s.value) FILTER (WHERE s.name = 'changes_pruned_before'), '-infinity')::timestamptz
+    INTO v_tz, v_frozen FROM "lutron"."settings" s;
     FOR rec IN DELETE FROM "lutron"."change_dirty" RETURNING series, site, id, since LOOP
         IF rec.series = 'zone' THEN
             SELECT max(r."time") INTO v_from FROM "public"."lutron_zone_change" r
             WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id AND r."time" < rec.since;
             v_h0 := "lutron"."hour_start"(coalesce(v_from, rec.since), v_tz);
+            IF v_frozen > '-infinity' THEN  -- never an hour whose rows db prune removed
+                v_h0 := greatest(v_h0, "lutron"."hour_start"(v_frozen, v_tz) + interval '1 hour');
+            END IF;
             SELECT max(r."time") INTO v_r0 FROM "public"."lutron_zone_change" r
             WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id AND r."time" <= v_h0;
             DELETE FROM "lutron"."zone_change_hourly" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.hour >= v_h0;
@@ -67,6 +73,9 @@ BEGIN
             SELECT max(r."time") INTO v_from FROM "public"."lutron_house" r
             WHERE coalesce(r.site, '') = rec.site AND r."time" < rec.since;
             v_h0 := "lutron"."hour_start"(coalesce(v_from, rec.since), v_tz);
+            IF v_frozen > '-infinity' THEN
+                v_h0 := greatest(v_h0, "lutron"."hour_start"(v_frozen, v_tz) + interval '1 hour');
+            END IF;
             SELECT max(r."time") INTO v_r0 FROM "public"."lutron_house" r
             WHERE coalesce(r.site, '') = rec.site AND r."time" <= v_h0;
             DELETE FROM "lutron"."house_hourly" h WHERE h.site = rec.site AND h.hour >= v_h0;

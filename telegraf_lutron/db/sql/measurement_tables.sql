@@ -83,8 +83,6 @@ COMMENT ON COLUMN "public"."lutron_event"."event" IS 'tag';
 
 COMMENT ON COLUMN "public"."lutron_event"."site" IS 'tag';
 
-CREATE INDEX "lutron_event_series_time_idx" ON "public"."lutron_event" (coalesce("site", ''), "time");
-
 CREATE INDEX "lutron_event_time_brin" ON "public"."lutron_event" USING brin ("time");
 
 CREATE TABLE "public"."lutron_zone_info" ("time" timestamptz NOT NULL, "area" text, "area_id" text, "floor" text, "output_type" text, "site" text, "zone" text, "zone_id" text, "rated_watts" double precision);
