@@ -76,7 +76,12 @@ def test_prune_keeps_exactly_what_the_policy_says(pg_lutron_dsn: str, batch_rows
         assert hourly_after == {k: v for k, v in hourly_before.items() if k[2] >= hourly_cut}
         assert daily_after == {k: v for k, v in daily_before.items() if k[2] >= first_day_kept}
         assert len(daily_after) < len(daily_before)
-    assert report.cutoffs == {"raw": raw_cut, "hourly": hourly_cut, "daily": NOW - POLICY.daily}
+    assert report.cutoffs == {
+        "changes": None,  # change rows are kept forever unless asked
+        "raw": raw_cut,
+        "hourly": hourly_cut,
+        "daily": NOW - POLICY.daily,
+    }
 
 
 def test_dry_run_counts_and_deletes_nothing(pg_lutron_dsn: str) -> None:
