@@ -5,9 +5,11 @@ interval. PostgreSQL gets these instead (docs/telegraf.md §3: execd stdout is r
 each line carries the plugin's own timestamp, so they are valid in every `signal` mode):
 
 - `lutron_zone_change`: a zone's level, watts and energy counter, at the instant of the level
-  report (the counter integrated up to that instant), written as the event is handled;
+  report (the counter integrated up to that instant), written as the event is handled; tagged
+  with the zone's id and kind (light, fan, shade, ...);
 - checkpoints (the same measurement): at every clock-aligned `checkpoint_interval` (default
-  15 min), a row for each zone that drew power at any time during the period that just ended, so
+  15 min), a row for each zone that drew power (watts above 0: lights, fans and loads that were
+  on, or a shade an owner gave watts) at any time during the period that just ended, so
   energy is known at bounded gaps and a lost "off" row is corrected by the next checkpoint; a zone
   off for the whole period gets none;
 - `lutron_house`: the house's watts and energy counter every minute (clock-aligned), so a reader
@@ -45,7 +47,9 @@ class ChangeRows:
         self.design = design
         site_tag = tag(site, "default")
         self.zone_prefix = {
-            z.id: series_prefix("lutron_zone_change", {"site": site_tag, "zone_id": str(z.id)})
+            z.id: series_prefix(
+                "lutron_zone_change", {"site": site_tag, "zone_id": str(z.id), "kind": z.kind}
+            )
             for z in design.zones
         }
         self.info_prefix: dict[int, str] = {}
@@ -57,6 +61,7 @@ class ChangeRows:
                 "area_id": str(z.area_key),
                 "area": tag(z.area, f"area {z.area_key}"),
                 "output_type": tag(z.output_type, "UNKNOWN"),
+                "kind": z.kind,
             }
             if floor := safe_tag_value(z.floor):
                 tags["floor"] = floor

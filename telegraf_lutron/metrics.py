@@ -164,7 +164,7 @@ CATALOGUE: tuple[Measurement, ...] = (
     # Change rows for PostgreSQL only (`changes`): ids as tags, names in lutron_zone_info.
     Measurement(
         "lutron_zone_change",
-        ("site", "zone_id"),
+        ("site", "zone_id", "kind"),
         _fields(("level", "gauge"), ("watts", "gauge"), ("energy_joules_total", "counter")),
         postgres=True,
         prometheus=False,
@@ -188,7 +188,7 @@ CATALOGUE: tuple[Measurement, ...] = (
     ),
     Measurement(
         "lutron_zone_info",
-        ("site", "zone_id", "zone", "area_id", "area", "floor", "output_type"),
+        ("site", "zone_id", "zone", "area_id", "area", "floor", "output_type", "kind"),
         _fields(
             ("rated_watts", "gauge"),
         ),

@@ -35,7 +35,11 @@ def test_a_level_change_is_one_row_with_the_counter_at_that_instant() -> None:
     assert changes.zone_row(state, 27, T0)
     state.apply(level(27, 50.0), 36.0)  # 100 W for 36 s: 3600 J, then 50 W
     ((name, tags, fields, ts),) = rows(changes.zone_row(state, 27, T0 + 36 * 10**9))
-    assert (name, tags, ts) == ("lutron_zone_change", {"site": "home", "zone_id": "27"}, T0 + 36 * 10**9)
+    assert (name, tags, ts) == (
+        "lutron_zone_change",
+        {"site": "home", "zone_id": "27", "kind": "light"},
+        T0 + 36 * 10**9,
+    )
     assert fields == {"level": 50.0, "watts": 50.0, "energy_joules_total": 3600.0}
 
 
@@ -130,13 +134,13 @@ def test_the_plugin_writes_a_row_per_change_at_the_events_time(tmp_path: Path, m
         # The baseline: one row per zone after the first full read, with no tick from Telegraf.
         h.emu.wait_for(lambda: len(change_rows(h, 0)) >= len(h.design.zones), timeout=20)
         assert {m.metric.tags["zone_id"] for m in change_rows(h, 0)} == {str(z.id) for z in h.design.zones}
-        zone = next(z for z in h.design.zones if z.dimmable and z.rated_watts > 0)
+        zone = next(z for z in h.design.zones if z.kind == "light" and z.dimmable and z.rated_watts > 0)
         time.sleep(0.3)
         before = len(h.emu.metrics)
         sent = time.time_ns()
         h.sim.set_level(zone.id, 37.0)
         row = h.emu.wait_for(lambda: next(iter(change_rows(h, before)), None), timeout=5)
-        assert row.metric.tags == {"site": "test house", "zone_id": str(zone.id)}
+        assert row.metric.tags == {"site": "test house", "zone_id": str(zone.id), "kind": zone.kind}
         assert row.metric.fields["level"] == 37.0
         assert row.metric.fields["watts"] == pytest.approx(zone.rated_watts * 0.37)
         assert row.metric.ts is not None and sent <= row.metric.ts <= time.time_ns()

@@ -84,7 +84,7 @@ def rows_for(steps: Sequence[Step], end: datetime, zone_id: str = "7") -> list[t
         level = 100.0 * w / 100.0 if w else 0.0
         ns = int(t.timestamp() * 1_000_000) * 1000  # PostgreSQL keeps microseconds
         line = (
-            f"lutron_zone_change,site=home,zone_id={zone_id} level={level!r},watts={w!r},"
+            f"lutron_zone_change,kind=light,site=home,zone_id={zone_id} level={level!r},watts={w!r},"
             f"energy_joules_total={counter(steps, t)!r} {ns}"
         )
         out.append((t, line))
@@ -217,13 +217,15 @@ def test_the_house_row_tells_no_data_from_no_changes(pg_lutron_dsn: str) -> None
     assert got[t0 + timedelta(hours=2)] == pytest.approx((500.0 * 3540, 3540.0))  # until the last row
 
 
-def test_init_adds_the_change_tables_to_a_version_2_database_and_keeps_it(
+def test_init_adds_the_change_tables_to_a_snapshot_database_and_keeps_it(
     pg_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A version-2 database: the migrations and objects of the snapshot engine only.
+    # A database of the version before the change rows: the snapshot engine only. (The kinds'
+    # test upgrades a database made by the version-2 code to that version.)
+    before_changes = schema.MIGRATIONS[:-1]
     with monkeypatch.context() as m:
-        m.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:2])
-        m.setattr(schema, "LATEST", 2)
+        m.setattr(schema, "MIGRATIONS", before_changes)
+        m.setattr(schema, "LATEST", before_changes[-1].version)
         m.setattr(schema, "_init_change_tables", lambda cur, raw_schema: [])
         m.setattr(ch, "functions", lambda raw_schema: [])
         init_db(pg_dsn)

@@ -119,10 +119,19 @@ def test_the_tags_are_those_of_the_catalogue_in_the_readme() -> None:
     assert tags["lutron_green_mode"] == {"site", "area_id", "area"}
     assert tags["lutron_battery"] == {"site", "device_id", "device", "area_id", "area"}
     assert tags["lutron_processor_info"] == {"site", "host", "firmware"}
-    assert tags["lutron_zone_change"] == {"site", "zone_id"}
+    assert tags["lutron_zone_change"] == {"site", "zone_id", "kind"}
     assert tags["lutron_house"] == {"site"}
     assert tags["lutron_event"] == {"site", "event", "device_id", "area_id", "component"}
-    assert tags["lutron_zone_info"] == {"site", "zone_id", "zone", "area_id", "area", "floor", "output_type"}
+    assert tags["lutron_zone_info"] == {
+        "site",
+        "zone_id",
+        "zone",
+        "area_id",
+        "area",
+        "floor",
+        "output_type",
+        "kind",
+    }
 
 
 def test_the_catalogue_lists_exactly_the_tags_the_plugin_writes() -> None:

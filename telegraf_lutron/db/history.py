@@ -593,7 +593,7 @@ class HistoryGenerator:
             out.append(("lutron_event", {"site": site, "event": "occupancy", "area_id": area_id}, value, ts))
             led = {"site": site, "event": "led", "device_id": str(1000 + int(area_id)), "component": "81"}
             out.append(("lutron_event", led, value, ts))
-        watts, energy, _on, _total = tick.system
+        watts, energy = tick.system[:2]
         out.append(("lutron_house", {"site": site}, {"watts": watts, "energy_joules_total": energy}, ts))
         return out
 

@@ -49,7 +49,9 @@ CREATE INDEX "lutron_power_time_brin" ON "public"."lutron_power" USING brin ("ti
 
 CREATE TRIGGER "lutron_rollup" AFTER INSERT ON "public"."lutron_power" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "lutron"."rollup_system"();
 
-CREATE TABLE "public"."lutron_zone_change" ("time" timestamptz NOT NULL, "site" text, "zone_id" text, "energy_joules_total" double precision, "level" double precision, "watts" double precision);
+CREATE TABLE "public"."lutron_zone_change" ("time" timestamptz NOT NULL, "kind" text, "site" text, "zone_id" text, "energy_joules_total" double precision, "level" double precision, "watts" double precision);
+
+COMMENT ON COLUMN "public"."lutron_zone_change"."kind" IS 'tag';
 
 COMMENT ON COLUMN "public"."lutron_zone_change"."site" IS 'tag';
 
@@ -85,13 +87,15 @@ COMMENT ON COLUMN "public"."lutron_event"."site" IS 'tag';
 
 CREATE INDEX "lutron_event_time_brin" ON "public"."lutron_event" USING brin ("time");
 
-CREATE TABLE "public"."lutron_zone_info" ("time" timestamptz NOT NULL, "area" text, "area_id" text, "floor" text, "output_type" text, "site" text, "zone" text, "zone_id" text, "rated_watts" double precision);
+CREATE TABLE "public"."lutron_zone_info" ("time" timestamptz NOT NULL, "area" text, "area_id" text, "floor" text, "kind" text, "output_type" text, "site" text, "zone" text, "zone_id" text, "rated_watts" double precision);
 
 COMMENT ON COLUMN "public"."lutron_zone_info"."area" IS 'tag';
 
 COMMENT ON COLUMN "public"."lutron_zone_info"."area_id" IS 'tag';
 
 COMMENT ON COLUMN "public"."lutron_zone_info"."floor" IS 'tag';
+
+COMMENT ON COLUMN "public"."lutron_zone_info"."kind" IS 'tag';
 
 COMMENT ON COLUMN "public"."lutron_zone_info"."output_type" IS 'tag';
 
