@@ -71,13 +71,14 @@ class Size:
 def sizes(conn: psycopg.Connection[Any], tables: list[tuple[str, str]]) -> dict[str, Size]:
     out = {}
     for schema, table in tables:
-        n = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))).fetchone()[
-            0
-        ]
-        b = conn.execute(
+        count = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))
+        ).fetchone()
+        size = conn.execute(
             "SELECT pg_total_relation_size(%s::regclass)", (f'"{schema}"."{table}"',)
-        ).fetchone()[0]
-        out[table] = Size(int(n), int(b))
+        ).fetchone()
+        assert count is not None and size is not None
+        out[table] = Size(int(count[0]), int(size[0]))
     return out
 
 
@@ -181,8 +182,8 @@ def new_design(dsn: str, args: argparse.Namespace) -> dict[str, float]:
     with psycopg.connect(dsn) as conn:
         writer = TelegrafWriter(conn)
         for text, counters in change_rows(design, args.days, seed=5):
-            n, s = write(writer, text, args.batch)
-            rows, seconds = rows + n, seconds + s
+            n, took = write(writer, text, args.batch)
+            rows, seconds = rows + n, seconds + took
             reference.update(counters)
         conn.autocommit = True
         ch.rollup(conn.cursor())
@@ -310,7 +311,8 @@ def main() -> int:
     name = f"tl_bench_{secrets.token_hex(4)}"
     with psycopg.connect(args.dsn, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        server = admin.execute("SHOW server_version").fetchone()[0]
+        version = admin.execute("SHOW server_version").fetchone()
+        server = version[0] if version else "?"
     dsn = psycopg.conninfo.make_conninfo(args.dsn, dbname=name)
     print(f"database {name} on PostgreSQL {server}, {os.cpu_count()} CPUs")
     try:

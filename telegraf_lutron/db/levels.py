@@ -97,9 +97,9 @@ MEASUREMENTS = tuple(level.measurement for level in LEVELS)
 
 # The change rows (telegraf_lutron/changes.py, db/changes.py): Telegraf-shaped tables too, rolled up
 # by `changes`, not by the snapshot engine of `rollups`.
-ZONE_CHANGE = _level("zone_change", "lutron_zone_change", "zone_id", "level")
-HOUSE = _level("house", "lutron_house", None, "watts")
-EVENT = _level("event", "lutron_event", None, "value")
-ZONE_INFO = _level("zone_info", "lutron_zone_info", "zone_id", "rated_watts")
+ZONE_CHANGE = _level("zone_change", "lutron_zone_change", "zone_id", ("level",))
+HOUSE = _level("house", "lutron_house", None, ("watts",))
+EVENT = _level("event", "lutron_event", None, ("value",))
+ZONE_INFO = _level("zone_info", "lutron_zone_info", "zone_id", ("rated_watts",))
 CHANGE_LEVELS: tuple[Level, ...] = (ZONE_CHANGE, HOUSE, EVENT, ZONE_INFO)
 CHANGE_MEASUREMENTS = tuple(level.measurement for level in CHANGE_LEVELS)
