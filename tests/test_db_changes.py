@@ -192,6 +192,31 @@ def test_a_lost_row_costs_detail_never_totals(pg_lutron_dsn: str) -> None:
         assert got[hour][0] == pytest.approx(want[hour][0], abs=1e-6), hour
 
 
+def test_rows_deleted_by_hand_cost_detail_after_a_rebuild_never_totals(pg_lutron_dsn: str) -> None:
+    steps = steps_for_zone()
+    end = steps[-1][0]
+    write(pg_lutron_dsn, [line for _, line in rows_for(steps, end)])
+    assert_hours_equal(stored_hours(pg_lutron_dsn), reference_hours(steps, end))
+    with psycopg.connect(pg_lutron_dsn, autocommit=True) as conn:
+        # Every row between 00:00 and 02:00 UTC goes: level steps and checkpoints alike.
+        gone = conn.execute(
+            "DELETE FROM lutron_zone_change WHERE time > %s AND time < %s",
+            (START + timedelta(hours=4), START + timedelta(hours=6)),
+        ).rowcount
+        assert gone > 4
+    with psycopg.connect(pg_lutron_dsn) as conn:
+        schema.rebuild(conn)
+    got = stored_hours(pg_lutron_dsn)
+    assert sum(g[0] for g in got.values()) == pytest.approx(counter(steps, end))
+    with psycopg.connect(pg_lutron_dsn, autocommit=True) as conn:
+        total = conn.execute("SELECT sum(energy_joules) FROM lutron.zone_change_daily").fetchone()[0]
+    assert total == pytest.approx(counter(steps, end))
+    want = reference_hours(steps, end)
+    for hour in want:
+        if hour < START + timedelta(hours=3) or hour >= START + timedelta(hours=7):
+            assert got[hour][0] == pytest.approx(want[hour][0], abs=1e-6), hour
+
+
 def test_the_house_row_tells_no_data_from_no_changes(pg_lutron_dsn: str) -> None:
     t0 = datetime(2024, 6, 3, 8, 0, tzinfo=UTC)
     lines = []
