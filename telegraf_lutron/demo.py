@@ -30,13 +30,15 @@ from typing import Any, TextIO
 
 from telegraf_lutron import log as tlog
 from telegraf_lutron.lineproto_parse import Metric, StreamParser
+from telegraf_lutron.metrics import postgres_measurements
 from telegraf_lutron.simulator import Simulator
 from telegraf_lutron.simulator.core import DEFAULT_USERS
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate
 
 LOCAL_SERVER = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 DEMO_DATABASE = "telegraf_lutron_demo"
-DB_MEASUREMENTS = ("lutron_power", "lutron_area", "lutron_zone")
+# What outputs.postgresql's namepass sends (the metric catalogue): snapshots and change rows.
+DB_MEASUREMENTS = postgres_measurements()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -339,8 +341,10 @@ class Snapshots:
         power = by_name.get("lutron_power", [None])[0]
         stamp = time.strftime("%H:%M:%S")
         if power is None:
-            up = processor is not None and processor.fields.get("up") == 1.0
-            say(self.out, f"{stamp}  processor {'up, reading the house' if up else 'not connected yet'}")
+            if processor is not None:
+                up = processor.fields.get("up") == 1.0
+                say(self.out, f"{stamp}  processor {'up, reading the house' if up else 'not connected yet'}")
+            self._store(metrics)  # change rows written between snapshots
             return
         self.count += 1
         f = power.fields
@@ -362,6 +366,9 @@ class Snapshots:
                     f"          {zone.tags['zone']} ({zone.tags['area']}, {zone.tags.get('kind', '')}):"
                     f" {before:.0f} % -> {level:.0f} %",
                 )
+        self._store(metrics)
+
+    def _store(self, metrics: list[Metric]) -> None:
         if self.db is not None:
             try:
                 self.db.write(metrics)

@@ -51,4 +51,12 @@ def test_demo_with_a_database_seeds_history_and_writes_live_rows(pg_dsn: str) ->
             "SELECT count(*) FROM lutron_power WHERE time > now() - interval '1 minute'"
         ).fetchone()
         assert live is not None and live[0] >= 2
+        # The change rows too: the plugin's baseline after its first full read, and the exact
+        # rollups of the generated day.
+        changes = conn.execute(
+            "SELECT count(DISTINCT zone_id) FROM lutron_zone_change WHERE time > now() - interval '1 minute'"
+        ).fetchone()
+        assert changes is not None and changes[0] == zones[0]
+        hours = conn.execute("SELECT count(*), sum(energy_joules) FROM lutron.zone_change_hourly").fetchone()
+        assert hours is not None and hours[0] > 0 and hours[1] > 0
     assert "password" not in result.stdout.lower().replace("password default", "")
