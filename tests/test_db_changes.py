@@ -327,3 +327,18 @@ def test_prune_keeps_change_rows_by_default_and_their_rollups_when_told_to_drop_
     late = [line for t, line in rows if cutoff <= t][:2]
     write(pg_lutron_dsn, late)
     assert_hours_equal(stored_hours(pg_lutron_dsn), reference_hours(steps, end))
+
+
+def test_a_failing_rollup_never_fails_telegrafs_copy_and_catches_up_later(pg_lutron_dsn: str) -> None:
+    steps = steps_for_zone()
+    end = steps[-1][0]
+    lines = [line for _, line in rows_for(steps, end)]
+    with psycopg.connect(pg_lutron_dsn, autocommit=True) as conn:
+        conn.execute("UPDATE lutron.settings SET value = 'Not/AZone' WHERE name = 'timezone'")
+    write(pg_lutron_dsn, lines)  # the COPYs commit; the rollup is deferred with a warning
+    with psycopg.connect(pg_lutron_dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM lutron_zone_change").fetchone()[0] == len(lines)
+        assert conn.execute("SELECT count(*) FROM lutron.zone_change_hourly").fetchone()[0] == 0
+        assert schema.status(conn).dirty_series == 1
+        conn.execute("UPDATE lutron.settings SET value = 'Europe/Berlin' WHERE name = 'timezone'")
+    assert_hours_equal(stored_hours(pg_lutron_dsn), reference_hours(steps, end))

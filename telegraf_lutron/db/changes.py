@@ -113,9 +113,16 @@ BEGIN
         FROM new_rows n WHERE n."time" IS NOT NULL
         GROUP BY 2, 3
         ON CONFLICT (series, site, id) DO UPDATE SET since = least(d.since, excluded.since);
-        PERFORM {rollup}();
     EXCEPTION WHEN OTHERS THEN
         -- Failing here would fail Telegraf's COPY, and Telegraf drops rows on such errors.
+        RAISE WARNING 'telegraf-lutron: cannot queue the change rollup: % (SQLSTATE %)', SQLERRM, SQLSTATE;
+        RETURN NULL;
+    END;
+    BEGIN
+        PERFORM {rollup}();
+    EXCEPTION WHEN OTHERS THEN
+        -- The queue stays as it was (this block is rolled back): the next COPY, a reader or
+        -- db prune tries again.
         RAISE WARNING 'telegraf-lutron: change rollup deferred: % (SQLSTATE %)', SQLERRM, SQLSTATE;
     END;
     RETURN NULL;
