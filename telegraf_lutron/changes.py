@@ -103,6 +103,16 @@ class ChangeRows:
         self._powered = set()
         return "".join(self.zone_row(state, zone_id, ts_ns) for zone_id in powered)
 
+    def on_the_minute(
+        self, state: HouseState, boundary: float, checkpoint_interval: float, ts_ns: int
+    ) -> str:
+        """What the plugin writes at a clock-aligned minute `boundary` (seconds since the epoch):
+        the house row, and at every multiple of `checkpoint_interval` the checkpoints too."""
+        text = self.house_row(state, ts_ns)
+        if round(boundary) % round(checkpoint_interval) == 0:
+            text += self.checkpoint(state, ts_ns)
+        return text
+
     def house_row(self, state: HouseState, ts_ns: int) -> str:
         watts = sum(state.watts(z.id) for z in self.design.zones)
         return _line(self.house_prefix, {"watts": watts, "energy_joules_total": state.total_energy}, ts_ns)

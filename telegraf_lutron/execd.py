@@ -371,11 +371,7 @@ class Plugin:
             if not (self.have_design and self.synced):
                 continue
             self.state.advance(time.monotonic())
-            ts = time.time_ns()
-            text = self.changes.house_row(self.state, ts)
-            if round(boundary) % round(every) == 0:
-                text += self.changes.checkpoint(self.state, ts)
-            self._write(text)
+            self._write(self.changes.on_the_minute(self.state, boundary, every, time.time_ns()))
 
     def _queue_change(self, event: p.Event) -> None:
         ts = f" {time.time_ns()}"

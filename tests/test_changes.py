@@ -120,6 +120,20 @@ def test_boundaries_are_clock_aligned() -> None:
     assert next_boundary(1020.0, 60.0) == 1080.0
 
 
+def test_every_minute_the_house_row_and_on_the_quarter_hour_the_checkpoints() -> None:
+    state = HouseState(build_design(), now=0.0)
+    changes = ChangeRows(state.design, "home")
+    state.apply(level(27, 100.0), 0.0)
+    changes.all_zones(state, T0)
+    minute = [r[0] for r in rows(changes.on_the_minute(state, 1_700_000_040.0, 900.0, T0))]
+    assert minute == ["lutron_house"]
+    quarter = rows(changes.on_the_minute(state, 1_700_000_100.0, 900.0, T0))  # 1_700_000_100 % 900 == 0
+    assert [(r[0], r[1].get("zone_id")) for r in quarter] == [
+        ("lutron_house", None),
+        ("lutron_zone_change", "27"),
+    ]
+
+
 def change_rows(house: House, start: int) -> list[ReceivedMetric]:
     return [m for m in house.emu.metrics[start:] if m.metric.name == "lutron_zone_change"]
 
