@@ -25,7 +25,7 @@ the rows a COPY brought (`lutron.change_dirty`), then `lutron.change_rollup()` r
 series from the hour of the row before it (whose segment the new row ends) onwards; recomputing
 is idempotent, so late rows, duplicates and rows written again all come out right. A failure
 never fails Telegraf's COPY: it logs a WARNING and leaves the series dirty for the next run (any
-COPY, a reader, `db prune`).
+COPY, `db prune`, `db rebuild`, or `SELECT lutron.change_rollup()` as the owner).
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ BEGIN
     BEGIN
         PERFORM {rollup}();
     EXCEPTION WHEN OTHERS THEN
-        -- The queue stays as it was (this block is rolled back): the next COPY, a reader or
+        -- The queue stays as it was (this block is rolled back): the next COPY or
         -- db prune tries again.
         RAISE WARNING 'telegraf-lutron: change rollup deferred: % (SQLSTATE %)', SQLERRM, SQLSTATE;
     END;
@@ -323,5 +323,5 @@ def mark_all(cur: psycopg.Cursor[Any], raw_schema: str) -> None:
 
 
 def rollup(cur: psycopg.Cursor[Any]) -> None:
-    """Roll up whatever is queued (readers call it before reading; it is quick when nothing is)."""
+    """Roll up whatever is queued (before reading the change rollups; quick when nothing is)."""
     cur.execute(sql.SQL("SELECT {}()").format(_q(ROLLUP_FUNCTION)))

@@ -242,7 +242,9 @@ def _status(args: argparse.Namespace, dsn: str) -> int:
         )
         print(f"table {t.name}: {what}")
     if st.dirty_series:
-        print(f"change-row series waiting for their rollup: {st.dirty_series} (readers and db prune run it)")
+        print(
+            f"change-row series waiting for their rollup: {st.dirty_series} (the next COPY and db prune run it)"
+        )
     if st.staged_rows:
         print(
             "rows waiting for the next rollup drain: "

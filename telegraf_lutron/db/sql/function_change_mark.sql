@@ -20,7 +20,7 @@ BEGIN
     BEGIN
         PERFORM "lutron"."change_rollup"();
     EXCEPTION WHEN OTHERS THEN
-        -- The queue stays as it was (this block is rolled back): the next COPY, a reader or
+        -- The queue stays as it was (this block is rolled back): the next COPY or
         -- db prune tries again.
         RAISE WARNING 'telegraf-lutron: change rollup deferred: % (SQLSTATE %)', SQLERRM, SQLSTATE;
     END;
