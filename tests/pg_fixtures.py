@@ -1,11 +1,20 @@
 """PostgreSQL test support: a fresh database per test and an independent Python reference for the
 rollups. (The Telegraf-like writer and the history generator live in `telegraf_lutron.db.history`.)
 
+Importing this module connects to nothing: the server is first reached when a test that needs it
+sets up `pg_server_dsn`, so everything else runs without one (`scripts/test.sh --fast`). Every test
+that uses these fixtures is marked `db` by tests/conftest.py.
+
 Fixtures (loaded by tests/conftest.py):
-- `pg_server_dsn`: the server from $TL_TEST_DSN (default 127.0.0.1:5432, user postgres).
+- `pg_server_dsn`: the server from $TL_TEST_DSN (default 127.0.0.1:5432, user postgres); fails the
+  test, with what to do, when nothing answers there.
 - `pg_dsn`: a new database with a random name, dropped (WITH FORCE) after the test.
 - `pg_conn`: an autocommit connection to `pg_dsn`.
-- `pg_lutron_dsn`: `pg_dsn` after `db init --timezone Europe/Berlin`.
+- `pg_lutron_dsn`: `pg_dsn` after `db init --timezone Europe/Berlin`: a copy of `pg_template_dsn`
+  (CREATE DATABASE ... TEMPLATE), so `pg_dsn` and `pg_conn` of the same test are that database too.
+- `pg_template_dsn`: one database initialised like that, made on first use in this pytest session
+  (so it always has the schema of the code under test) and dropped at its end. Never connect to it:
+  PostgreSQL copies a template only while nobody is connected. `clone_database` copies it.
 """
 
 from __future__ import annotations
@@ -50,6 +59,20 @@ def create_database(server: str, prefix: str = "tl_test") -> str:
     return with_dbname(server, name)
 
 
+def clone_database(server: str, template_dsn: str, prefix: str = "tl_test") -> str:
+    """Create a database with a random name as a copy of the database of `template_dsn` (which
+    nobody may be connected to); returns its DSN."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    template = conninfo.conninfo_to_dict(template_dsn)["dbname"]
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(str(template))
+            )
+        )
+    return with_dbname(server, name)
+
+
 def drop_database(server: str, dsn: str) -> None:
     name = conninfo.conninfo_to_dict(dsn)["dbname"]
     with psycopg.connect(server, autocommit=True) as conn:
@@ -63,22 +86,44 @@ def init_db(dsn: str, timezone: str = "Europe/Berlin", **kwargs: Any) -> Any:
         return init(conn, timezone=timezone, **kwargs)
 
 
+TEMPLATE_TIMEZONE = "Europe/Berlin"
+_cloned: set[str] = set()  # DSNs of databases copied from the template (already initialised)
+
+
 @pytest.fixture(scope="session")
 def pg_server_dsn() -> str:
     dsn = server_dsn()
     try:
         psycopg.connect(dsn, connect_timeout=5).close()
     except psycopg.OperationalError as exc:
-        pytest.fail(f"no PostgreSQL for the tests at TL_TEST_DSN={dsn!r} ({exc}); run scripts/test.sh")
+        pytest.fail(
+            f"no PostgreSQL for the tests at TL_TEST_DSN={dsn!r} ({exc}); run scripts/test.sh, which "
+            "provides one, or leave the database tests out with -m 'not db' (scripts/test.sh --fast)"
+        )
     return dsn
 
 
+@pytest.fixture(scope="session")
+def pg_template_dsn(pg_server_dsn: str) -> Iterator[str]:
+    dsn = create_database(pg_server_dsn, prefix="tl_template")
+    try:
+        init_db(dsn, TEMPLATE_TIMEZONE)
+        yield dsn
+    finally:
+        drop_database(pg_server_dsn, dsn)
+
+
 @pytest.fixture
-def pg_dsn(pg_server_dsn: str) -> Iterator[str]:
-    dsn = create_database(pg_server_dsn)
+def pg_dsn(pg_server_dsn: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    if "pg_lutron_dsn" in request.fixturenames:
+        dsn = clone_database(pg_server_dsn, request.getfixturevalue("pg_template_dsn"))
+        _cloned.add(dsn)
+    else:
+        dsn = create_database(pg_server_dsn)
     try:
         yield dsn
     finally:
+        _cloned.discard(dsn)
         drop_database(pg_server_dsn, dsn)
 
 
@@ -90,7 +135,8 @@ def pg_conn(pg_dsn: str) -> Iterator[psycopg.Connection[Any]]:
 
 @pytest.fixture
 def pg_lutron_dsn(pg_dsn: str) -> str:
-    init_db(pg_dsn, "Europe/Berlin")
+    if pg_dsn not in _cloned:  # requested by getfixturevalue after pg_dsn was made empty
+        init_db(pg_dsn, TEMPLATE_TIMEZONE)
     return pg_dsn
 
 

@@ -127,6 +127,7 @@ def test_durations() -> None:
     assert config.plugin.resync_interval == 60.0
 
 
+@pytest.mark.subprocess
 def test_run_with_a_bad_config_exits_2_with_one_line_and_no_secret(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD.replace("[plugin]", "[plugin]\ncolour = 1"))
     result = subprocess.run(

@@ -17,6 +17,8 @@ from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, make_ho
 from telegraf_lutron.db.schema import LATEST
 from telegraf_lutron.metrics import postgres_measurements, postgres_tags
 
+pytestmark = [pytest.mark.db, pytest.mark.subprocess]
+
 _SCRIPT = Path(sys.executable).with_name("telegraf-lutron")
 COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "telegraf_lutron"]
 SECRET = "n0t-in-any-output"

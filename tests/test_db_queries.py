@@ -14,14 +14,22 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from pg_fixtures import Agg, create_database, drop_database, init_db, reference_rollups, server_dsn
+from pg_fixtures import (
+    TEMPLATE_TIMEZONE,
+    Agg,
+    clone_database,
+    drop_database,
+    init_db,
+    reference_rollups,
+    server_dsn,
+)
 from psycopg import conninfo, sql
 
 from telegraf_lutron.db import DatabaseUnavailable, PermissionDenied, SchemaMissing
 from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, Tick, make_house
 from telegraf_lutron.db.queries import HistoryStore
 
-TZ = "Europe/Berlin"
+TZ = TEMPLATE_TIMEZONE  # Europe/Berlin, as db init stored it in the template
 BERLIN = ZoneInfo(TZ)
 STEP = timedelta(minutes=5)
 START = datetime(2024, 6, 1, 0, 0, tzinfo=BERLIN).astimezone(UTC)
@@ -55,13 +63,12 @@ def _write_until(writer: TelegrafWriter, gen: HistoryGenerator, until: datetime,
 
 
 @pytest.fixture(scope="module")
-def data() -> Iterator[Dataset]:
+def data(pg_server_dsn: str, pg_template_dsn: str) -> Iterator[Dataset]:
     """Ten days of an 8-zone house at 5-minute steps: zone 100 always on (60 %), zone 101 always off,
     zone 102 off until 2024-06-07 20:00 and on after; nothing written 2024-06-05 01:00-03:00."""
-    server = server_dsn()
-    dsn = create_database(server, "tl_test_queries")
+    server = pg_server_dsn
+    dsn = clone_database(server, pg_template_dsn, "tl_test_queries")  # db init --timezone TZ
     try:
-        init_db(dsn, TZ)
         gen = HistoryGenerator(
             make_house(8), start=START, step=STEP, tz=TZ, pinned={"100": 60.0, "101": 0.0, "102": 0.0}
         )

@@ -25,6 +25,8 @@ from telegraf_lutron.db.rollups import LOCK_CLASS
 from telegraf_lutron.db.schema import rebuild
 from telegraf_lutron.lineproto_parse import Metric
 
+pytestmark = pytest.mark.db
+
 BERLIN = "Europe/Berlin"
 BATCHED_ROWS = 700  # not a multiple of any flush's row count
 

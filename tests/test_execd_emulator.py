@@ -21,6 +21,8 @@ from execd_emulator import STDERR_LINE_LIMIT, ExecdEmulator, ExecdStartError
 
 from telegraf_lutron.lineproto_parse import Metric
 
+pytestmark = pytest.mark.subprocess
+
 PLUGINS = Path(__file__).parent / "fake_plugins"
 
 Run = Callable[..., ExecdEmulator]

@@ -20,6 +20,8 @@ from telegraf_lutron.lineprotocol import safe_tag_value
 from telegraf_lutron.simulator import SimulatorThread
 from telegraf_lutron.simulator.designgen import GeneratorParams, design_to_xml, generate
 
+pytestmark = pytest.mark.subprocess
+
 PLUGIN = [sys.executable, "-m", "telegraf_lutron", "run", "--config"]
 CHECK = [sys.executable, "-m", "telegraf_lutron", "check", "--config"]
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.subprocess
+
 LISTEN = re.compile(r"^telnet 127\.0\.0\.1:(\d+)  http://127\.0\.0\.1:(\d+)/DbXmlInfo\.xml  user (\S+)$")
 
 

@@ -27,15 +27,8 @@ from ui_fixtures import (
 )
 
 pytest_plugins = ["ui_fixtures"]  # the UI fixtures; the database ones come from conftest (pg_fixtures)
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.db,
-    pytest.mark.subprocess,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="Debian's Chromium (/usr/bin/chromium) is not installed: apt-get install -y chromium",
-    ),
-]
+# Most tests here also read the module's database (`ui_setup`); every one starts Streamlit.
+pytestmark = [pytest.mark.browser, pytest.mark.subprocess, pytest.mark.db]
 NAVIGATION = [("Now", "/"), ("Energy", "/energy"), ("Zones", "/zones"), ("Design", "/design")]
 WORD_JOINER = "\u2060"
 
@@ -48,6 +41,11 @@ def server(ui_setup: UiSetup) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():  # fail, never skip: a missing browser must not pass as a green run
+        pytest.fail(
+            f"Debian's Chromium ({CHROMIUM}) is not installed: apt-get install -y chromium "
+            "(scripts/test.sh does), or leave these tests out with -m 'not browser'"
+        )
     with chromium() as b:
         yield b
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
-from pg_fixtures import create_database, drop_database, init_db
+from pg_fixtures import TEMPLATE_TIMEZONE, clone_database, drop_database
 
 from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, zone_specs
 from telegraf_lutron.design import Design
@@ -41,7 +41,7 @@ from telegraf_lutron.simulator.designgen import GeneratorParams, generate
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "webui" / "app.py"
-TZ = "Europe/Berlin"
+TZ = TEMPLATE_TIMEZONE  # the time zone db init stored in every database here
 HISTORY = timedelta(days=2, hours=12)  # always covers one whole night (00:00-05:00) before today
 
 PAGES = {
@@ -306,13 +306,14 @@ def ui_env(dsn: str, cache_dir: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def ui_setup(pg_server_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiSetup]:
+def ui_setup(
+    pg_server_dsn: str, pg_template_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[UiSetup]:
     """A fresh database with 2.5 days of one-minute history of a generated house up to now (its last
     zone on throughout), and a design cache with two revisions of that house (the newer one renames
     a zone)."""
-    dsn = create_database(pg_server_dsn, prefix="tl_ui")
+    dsn = clone_database(pg_server_dsn, pg_template_dsn, prefix="tl_ui")  # db init --timezone TZ
     try:
-        init_db(dsn, TZ)
         old_design, old_xml = house(export_date="05/01/2025", export_time="09:00:00")
         design, xml = house(export_date="05/16/2025", export_time="17:34:22")
         cache_dir = tmp_path_factory.mktemp("design-cache")
