@@ -15,7 +15,7 @@ from typing import Any
 
 from telegraf_lutron.errors import TelegrafLutronError
 
-# OutputTypes that are on/off only (lutron-protocol.md §6.4). Every NON_DIM* counts too.
+# OutputTypes that are on/off only (docs/protocol.md §6.4). Every NON_DIM* counts too.
 NON_DIMMABLE_OUTPUT_TYPES = frozenset(
     {
         "RELAY_LIGHTING",
@@ -32,7 +32,7 @@ NON_DIMMABLE_OUTPUT_TYPES = frozenset(
     }
 )
 
-# LED = button + offset on these keypads (lutron-protocol.md §5.2, §6.4).
+# LED = button + offset on these keypads (docs/protocol.md §5.2, §6.4).
 LED_OFFSET_80_TYPES = frozenset(
     {
         "SEETOUCH_KEYPAD",
@@ -391,7 +391,7 @@ class Design:
 
     @property
     def occupancy_areas(self) -> tuple[Area, ...]:
-        """Rooms whose occupancy the processor reports (queried by Area IID, §5.3)."""
+        """Rooms whose occupancy the processor reports (queried by Area IID, docs/protocol.md §5.3)."""
         return tuple(a for a in self.rooms if a.occupancy_group)
 
 

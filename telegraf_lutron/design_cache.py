@@ -71,7 +71,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_HTTP_PORT = 80
-DEFAULT_TIMEOUT = 60.0  # a 22-area RA2 export took ~24 s (lutron-protocol.md §6.1)
+DEFAULT_TIMEOUT = 60.0  # a 22-area RA2 export took ~24 s (docs/protocol.md §6.1)
 DESIGN_PATH = "/DbXmlInfo.xml"
 KEEP_REVISIONS = 5
 HISTORY_SCHEMA = 1

@@ -1,6 +1,6 @@
 """DbXmlInfo.xml bytes into the immutable design model, with a hardened parser.
 
-Rules (lutron-protocol.md §6), decided here once:
+Rules (docs/protocol.md §6), decided here once:
 - Bytes before `<?xml` (older HWQS junk, a BOM) are dropped. DTDs, entity declarations and external
   references are refused (defusedxml): a genuine export has none.
 - Areas with IntegrationID 0 are containers. An area's floor is the innermost container above it

@@ -1,6 +1,6 @@
 """`telegraf-lutron run`: the program Telegraf's inputs.execd starts and keeps running for months.
 
-The execd contract (telegraf-contract.md §1), all of it:
+The execd contract (docs/telegraf.md §1), all of it:
 - One snapshot per newline on stdin and per SIGHUP/SIGUSR1/SIGUSR2, in every `signal` mode, so
   a mismatch with `inputs.execd.signal` never silences us; newlines that queue up while a
   snapshot is being written are coalesced into one more snapshot. The signal handlers are

@@ -1,7 +1,7 @@
 """A strict reader of line protocol as Telegraf's internal influx stream parser accepts it.
 
 Mirrors `plugins/parsers/influx/machine.go.rl` (the Ragel grammar, after influxdata/telegraf#7427 and #8720),
-`handler.go` and `escape.go`, as summarised in docs/telegraf-contract.md §4. Used by the tests to check every
+`handler.go` and `escape.go`, as summarised in docs/telegraf.md §4. Used by the tests to check every
 line the plugin writes, and by `telegraf-lutron demo`, which plays Telegraf. The encoder in
 `telegraf_lutron.lineprotocol` must never share code with this module, or a shared bug would go unseen.
 

@@ -1,6 +1,6 @@
 """Strict InfluxDB line-protocol encoder: writes only what Telegraf's influx parser reads back exactly.
 
-Policy (docs/telegraf-contract.md §4, "write as / reject"):
+Policy (docs/telegraf.md §4, "write as / reject"):
 
 | element                    | written as                                  | rejected                              |
 |----------------------------|---------------------------------------------|---------------------------------------|
@@ -53,7 +53,7 @@ MIN_INT64 = -(2**63)
 MAX_INT64 = 2**63 - 1
 MAX_UINT64 = 2**64 - 1
 # 1973-03-03 in ns. Seconds (1.7e9), ms (1.7e12) and µs (1.7e15) for any date after 1970 are below this,
-# so a timestamp in the wrong unit fails here instead of landing in 1970 (contract §4.1 #36).
+# so a timestamp in the wrong unit fails here instead of landing in 1970 (docs/telegraf.md §4.1 #36).
 MIN_TIMESTAMP_NS = 10**17
 
 _CONTROL = "\x00-\x1f\x7f-\x9f\u2028\u2029"

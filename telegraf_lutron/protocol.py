@@ -1,7 +1,7 @@
 """Lutron Integration Protocol, sans I/O: bytes in, typed events out; commands out as bytes.
 
 `LineParser.feed(data)` accepts whatever the socket delivered (any split, any bytes) and returns the
-events completed by it. Framing rules (lutron-protocol.md §1, §4):
+events completed by it. Framing rules (docs/protocol.md §1, §4):
 
 - every 0x00 is dropped (a NUL follows the first prompt; some processors send leading NULs);
 - lines end in `\\n`, any trailing `\\r`s are stripped; text is UTF-8, decoded with replacement;
@@ -32,7 +32,7 @@ MAX_LINE_BYTES = 64 * 1024
 
 
 class Monitoring(IntEnum):
-    """`#MONITORING` types used by this project (lutron-protocol.md §2)."""
+    """`#MONITORING` types used by this project (docs/protocol.md §2)."""
 
     DIAGNOSTIC = 1
     EVENT = 2

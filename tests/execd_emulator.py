@@ -1,6 +1,6 @@
 """Telegraf's inputs.execd, emulated for tests that run a plugin as a real subprocess.
 
-Behaviour follows docs/telegraf-contract.md §1.2-§1.4 and §1.7:
+Behaviour follows docs/telegraf.md §1.2-§1.4 and §1.7:
 - start: argv without a shell, environment = os.environ + `environment` entries (later ones win);
   a failure to exec at start-up raises ExecdStartError (Telegraf aborts);
 - tick(): one interval. STDIN writes one b"\\n" with a 1 s deadline and no coalescing (a full pipe or a

@@ -1,4 +1,4 @@
-"""parse_design: the real-export quirks of lutron-protocol.md §6, hostile input, and round trips."""
+"""parse_design: the real-export quirks of docs/protocol.md §6, hostile input, and round trips."""
 
 from __future__ import annotations
 

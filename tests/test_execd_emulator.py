@@ -1,4 +1,4 @@
-"""The execd emulator against docs/telegraf-contract.md §1.2-§1.4 and §1.7, driven by tiny fake plugins.
+"""The execd emulator against docs/telegraf.md §1.2-§1.4 and §1.7, driven by tiny fake plugins.
 
 Only the contract's own lower bounds are timed (SIGTERM no earlier than 5 s after stdin closes, SIGKILL no
 earlier than 5 s after that, a failed stdin write no earlier than its 1 s deadline, a restart no earlier

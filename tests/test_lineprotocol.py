@@ -1,4 +1,4 @@
-"""The encoder and the strict parser against docs/telegraf-contract.md §4.1 (vectors #1-#40) and properties.
+"""The encoder and the strict parser against docs/telegraf.md §4.1 (vectors #1-#40) and properties.
 
 Each vector is checked twice: the encoder writes exactly the "correct encoding" (or rejects, as the policy
 says), and the strict parser reads that text back as the "Telegraf reads" column. Rows whose correct
@@ -48,7 +48,7 @@ def roundtrip(text: str) -> Metric:
     return metrics[0]
 
 
-# -- §4.1 vectors: encoder output and what Telegraf reads back ---------------------------------------
+# -- docs/telegraf.md §4.1 vectors: encoder output and what Telegraf reads back ---------------------------------------
 
 # (vector, measurement, tags, fields, correct encoding without "\n", (name, tags, fields) as read back)
 ENCODED = [

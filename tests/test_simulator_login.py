@@ -1,4 +1,4 @@
-"""The simulator's login dialogue (lutron-protocol.md §1), byte for byte."""
+"""The simulator's login dialogue (docs/protocol.md §1), byte for byte."""
 
 from __future__ import annotations
 

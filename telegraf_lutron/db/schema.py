@@ -2,7 +2,7 @@
 own versioned objects (settings, rollups, triggers) in the `lutron` schema.
 
 The three measurement tables are Telegraf's (`time`, one text column per tag marked with the
-comment `tag`, one double precision column per field; contract §3). They may already exist,
+comment `tag`, one double precision column per field; docs/telegraf.md §3). They may already exist,
 created and filled by Telegraf: `init` then only adds what is missing and converts what Telegraf
 could not write into (a `timestamp without time zone` time column, integer field columns), and
 never drops a row. Everything in the `lutron` schema is created by numbered migrations recorded in

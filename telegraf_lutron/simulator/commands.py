@@ -2,7 +2,7 @@
 
 No I/O here: `execute` returns the reply lines for the sender, the events for monitoring sessions
 and any delayed changes (`#OUTPUT` with a delay); the server does the rest. Error numbers follow
-040249 (lutron-protocol.md §4): 1 parameter count, 2 no such object, 3 invalid action, 4 out of
+040249 (docs/protocol.md §4): 1 parameter count, 2 no such object, 3 invalid action, 4 out of
 range, 5 malformed, 6 unsupported command.
 """
 
@@ -29,7 +29,7 @@ from telegraf_lutron.simulator.house import (
 
 ERR_COUNT, ERR_OBJECT, ERR_ACTION, ERR_RANGE, ERR_MALFORMED, ERR_UNSUPPORTED = 1, 2, 3, 4, 5, 6
 
-# Restored at every login for a user-level telnet login (040249, lutron-protocol.md §2).
+# Restored at every login for a user-level telnet login (040249, docs/protocol.md §2).
 DEFAULT_MONITORING = frozenset({3, 4, 5, 6, 8, 11, 12, 17, 18, 23})
 MON_REPLIES = 11
 MON_PROMPT = 12
@@ -428,7 +428,7 @@ def _query_system(args: tuple[str, ...], proc: Processor, mon: Monitoring) -> Ou
     if action == 8:
         return Outcome(reply=[f"OS Firmware Revision = {FIRMWARE}"])
     if action == 10:
-        return Outcome(reply=[f"~SYSTEM,{proc.revision}"])  # no action number echoed (§5.4)
+        return Outcome(reply=[f"~SYSTEM,{proc.revision}"])  # no action number echoed (docs/protocol.md §5.4)
     raise CommandError(ERR_ACTION)
 
 
@@ -466,7 +466,7 @@ def _query_monitoring(args: tuple[str, ...], proc: Processor, mon: Monitoring) -
 
 
 _Handler = Callable[[tuple[str, ...], Processor, Monitoring], Outcome]
-# #RESET is deliberately absent: on a real processor it reboots (lutron-protocol.md §5.5).
+# #RESET is deliberately absent: on a real processor it reboots (docs/protocol.md §5.5).
 _HANDLERS: dict[tuple[str, str], _Handler] = {
     ("?", "OUTPUT"): _query_output,
     ("#", "OUTPUT"): _set_output,

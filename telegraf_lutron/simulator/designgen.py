@@ -1,11 +1,11 @@
 """Synthetic designs: a seeded house as the model (`generate_design`) and as a DbXmlInfo.xml export.
 
-`generate_design` says what the generator put in, i.e. the exact `Design` that `parse_design` must
-return for `design_to_xml` of it. The XML reproduces the quirks of real exports (lutron-protocol.md
-§6): IID-0 containers nesting rooms at any depth, `CSD 001` device names with the real name in the
-DeviceGroup, Devices directly under DeviceGroups, engravings missing or ending in spaces, entities
-and UTF-8 names, junk before `<?xml`, dimmers with empty Components, PID_SWITCH LED 65281, the RA2
-main repeater, missing Wattage/SerialNumber/UUID. Everything is deterministic per seed.
+`generate_design` says what the generator put in, i.e. the exact `Design` that `parse_design` must return
+for `design_to_xml` of it. The XML reproduces the quirks of real exports (docs/protocol.md §6): IID-0
+containers nesting rooms at any depth, `CSD 001` device names with the real name in the DeviceGroup,
+Devices directly under DeviceGroups, engravings missing or ending in spaces, entities and UTF-8 names,
+junk before `<?xml`, dimmers with empty Components, PID_SWITCH LED 65281, the RA2 main repeater, missing
+Wattage/SerialNumber/UUID. Everything is deterministic per seed.
 """
 
 from __future__ import annotations
@@ -430,7 +430,7 @@ class _Builder:
         return out
 
     def layout(self, device_type: str) -> tuple[list[int], set[int], list[int], list[int]]:
-        """(buttons, raise/lower buttons, LEDs, CCIs) for a device type, per lutron-protocol.md §5.2."""
+        """(buttons, raise/lower buttons, LEDs, CCIs) for a device type, per docs/protocol.md §5.2."""
         rng = self.rng
         if device_type in ("SEETOUCH_KEYPAD", "HYBRID_SEETOUCH_KEYPAD"):
             scenes, rl = rng.choice(
@@ -550,7 +550,7 @@ _HWQS_ONLY_OUTPUTS = frozenset({"SYSTEM_SHADE", "DALI", "ECO_SYSTEM_FLUORESCENT"
 
 
 def _led_for(device_type: str, component: int) -> int | None:
-    """The generator's own copy of the §5.2 pairing table, so round-trip tests check the parser's."""
+    """The generator's own copy of the pairing table (docs/protocol.md §5.2), so round-trip tests check the parser's."""
     if device_type in ("MAIN_REPEATER",):
         return component + 100
     if device_type == "GRAFIK_EYE_QS":
@@ -777,7 +777,7 @@ class _XmlWriter:
             comp,
             "Button",
             _attrs(
-                Name=f"Button {ordinal}",  # an ordinal, not the component number (§6.4)
+                Name=f"Button {ordinal}",  # an ordinal, not the component number (docs/protocol.md §6.4)
                 UUID=self.uuid(),
                 Engraving=self.engraving(b.engraving),
                 ButtonType=b.button_type or None,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from telegraf_lutron.design import FAN_SPEED_STEPS, Design, Keypad, Zone, speed_step
 
-# Monitoring types (lutron-protocol.md §2).
+# Monitoring types (docs/protocol.md §2).
 MON_BUTTON = 3
 MON_LED = 4
 MON_ZONE = 5
@@ -22,7 +22,7 @@ MON_TIMECLOCK = 9
 MON_SYSVAR = 10
 MON_SHADE_GROUP = 23
 
-# `~OUTPUT,<id>,29,<source>` codes (lutron-protocol.md §5.1).
+# `~OUTPUT,<id>,29,<source>` codes (docs/protocol.md §5.1).
 SOURCE_UNKNOWN = 0
 SOURCE_INTEGRATION = 6
 SOURCE_KEYPAD = 8
@@ -34,7 +34,7 @@ OCCUPIED = 3
 UNOCCUPIED = 4
 OCCUPANCY_UNKNOWN = 255
 
-# Button actions (§5.2).
+# Button actions (docs/protocol.md §5.2).
 PRESS = 3
 RELEASE = 4
 HOLD = 5

@@ -215,7 +215,7 @@ class TelnetSession:
                 self.user = user
                 self.monitoring.reset()
                 self.sim.stats.session_started(user)
-                # The first prompt ends with NUL (lutron-protocol.md §1).
+                # The first prompt ends with NUL (docs/protocol.md §1).
                 self._emit(b"\r\n" + self.sim.prompt.encode() + b"\x00")
                 return True
             if self.sim.system == "HWQS":
@@ -248,7 +248,7 @@ class TelnetSession:
             if self.sim.quirks.silent:
                 continue  # a processor that stopped answering does nothing at all
             # The prompt that follows a command is decided before it runs: `#MONITORING,12,2`
-            # is still answered with a prompt (lutron-protocol.md §10).
+            # is still answered with a prompt (docs/protocol.md §10).
             prompt = self.monitoring.prompt
             lines: list[str] = []
             if cmd is not None:
