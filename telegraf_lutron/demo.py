@@ -125,7 +125,8 @@ def prepare_database(dsn: str, design: Any, args: argparse.Namespace, out: TextI
             out,
             f"database: {masked(dsn)} ready (schema version {report.version}, time zone {report.timezone})",
         )
-        if conn.execute("SELECT EXISTS (SELECT 1 FROM lutron_power)").fetchone()[0]:  # type: ignore[index]
+        row = conn.execute("SELECT EXISTS (SELECT 1 FROM lutron_power)").fetchone()
+        if row is not None and row[0]:
             say(out, "database: it already has data: no history generated")
             return
         if args.days <= 0:

@@ -28,6 +28,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -101,7 +102,13 @@ class StdinWatcher:
     """Reads stdin in a daemon thread (works for pipes, files, ttys and /dev/null alike) and
     reports newlines and EOF to the event loop."""
 
-    def __init__(self, stream: BinaryIO, loop: asyncio.AbstractEventLoop, on_line, on_eof) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self,
+        stream: BinaryIO,
+        loop: asyncio.AbstractEventLoop,
+        on_line: Callable[[], None],
+        on_eof: Callable[[], None],
+    ) -> None:
         self._stream, self._loop = stream, loop
         self._on_line, self._on_eof = on_line, on_eof
         self._thread = threading.Thread(target=self._run, name="stdin", daemon=True)

@@ -193,14 +193,14 @@ def encode_fields(fields: Mapping[str, FieldValue]) -> str | None:
         kind = type(value)
         # Exact-type dispatch first: the common case costs one dict lookup and one comparison.
         if kind is float:
-            if isfinite(value):  # type: ignore[arg-type]
+            if isfinite(value):  # type: ignore[arg-type]  # kind is float; mypy cannot narrow through `kind`
                 append(f"{escaped}={value!r}")
         elif kind is bool:
             append(f"{escaped}=true" if value else f"{escaped}=false")
         elif kind is int:
-            append(f"{escaped}={_int_field(key, value)}")  # type: ignore[arg-type]
+            append(f"{escaped}={_int_field(key, value)}")  # type: ignore[arg-type]  # kind is int (as above)
         elif kind is str:
-            append(f"{escaped}={_string_field(value)}")  # type: ignore[arg-type]
+            append(f"{escaped}={_string_field(value)}")  # type: ignore[arg-type]  # kind is str (as above)
         else:
             encoded = _other_field(key, value)
             if encoded is not None:

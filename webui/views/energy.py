@@ -38,7 +38,9 @@ def pick_range(tz: str, now: datetime) -> tuple[datetime, datetime, str]:
         st.info("Pick the last day of the range too.")
         st.stop()
     first_day, last_day = picked
-    assert isinstance(first_day, date) and isinstance(last_day, date)
+    if not isinstance(first_day, date) or not isinstance(last_day, date):
+        st.info("Pick the last day of the range too.")
+        st.stop()
     start = pd.Timestamp(first_day).tz_localize(tz).to_pydatetime()
     end = min(pd.Timestamp(last_day + timedelta(days=1)).tz_localize(tz).to_pydatetime(), now)
     return start, end, f"{first_day:%d %b %Y} – {last_day:%d %b %Y}"
