@@ -9,7 +9,7 @@
 # Both make .venv with the package and its test extras when it is missing or pyproject.toml has
 # changed since (a stamp in .venv records which pyproject.toml it was installed from). The full run
 # then provides what the marked tests need, and stops with an error when it cannot:
-#   - a PostgreSQL server: the one already listening, or a throwaway cluster on a free port
+#   - a PostgreSQL server: $TL_TEST_DSN if set, else a throwaway cluster on a free port (postgres.sh)
 #   - promtool and prometheus (Debian's prometheus package): the alert rules, the dashboard test
 #   - Chromium (Debian's package) and a CJK font for the browser tests
 set -euo pipefail
