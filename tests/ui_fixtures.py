@@ -327,12 +327,13 @@ def ui_setup(
 
 
 @pytest.fixture(scope="module")
-def hostile_setup(pg_server_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiSetup]:
+def hostile_setup(
+    pg_server_dsn: str, pg_template_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[UiSetup]:
     """A fresh database with 6 hours of history of `hostile_house` (its first zone on throughout),
     and a design cache whose newest revision, HOSTILE_REVISION, is that house."""
-    dsn = create_database(pg_server_dsn, prefix="tl_ui_hostile")
+    dsn = clone_database(pg_server_dsn, pg_template_dsn, prefix="tl_ui_hostile")  # db init --timezone TZ
     try:
-        init_db(dsn, TZ)
         design, xml = hostile_house()
         cache_dir = tmp_path_factory.mktemp("hostile-cache")
         store_hostile_designs(cache_dir, design, xml)
