@@ -57,7 +57,7 @@ async def test_occupancy_moves_the_rooms_motion_sensor(sim: Simulator, client: R
 
 async def test_time_clocks_report_mode_events_and_runs(sim: Simulator, client: RawClient) -> None:
     clock = DESIGN.timeclocks[0]
-    assert await client.query("#MONITORING,9,1") == "~MONITORING,9,1"  # off by default (§2)
+    assert await client.query("#MONITORING,9,1") == "~MONITORING,9,1"  # off by default (docs/protocol.md §2)
     assert await client.query(f"?TIMECLOCK,{clock.id},1") == f"~TIMECLOCK,{clock.id},1,1"
     assert await client.query(f"?TIMECLOCK,{clock.id},6,2") == f"~TIMECLOCK,{clock.id},6,2,1"
     assert await client.query(f"?TIMECLOCK,{clock.id},6,99") == "~ERROR,4"
