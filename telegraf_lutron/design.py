@@ -58,7 +58,7 @@ BATTERY_DEVICE_TYPES = frozenset({"PICO_KEYPAD", *MOTION_DEVICE_TYPES})
 TILT_OUTPUT_TYPES = frozenset({"VENETIAN_BLIND"})
 
 
-# What each OutputType is (lutron-protocol.md §6.3). `load` is never exported: only an owner's
+# What each OutputType is (docs/protocol.md §6.3). `load` is never exported: only an owner's
 # `[[zone]]` override makes a zone a load (a switched heater, pump or receptacle).
 KINDS = ("light", "fan", "shade", "motor", "contact", "load")
 # Kinds that draw power on their own; shades, motors and contacts draw 0 W unless an override gives

@@ -211,7 +211,7 @@ def _set_output(args: tuple[str, ...], proc: Processor, mon: Monitoring) -> Outc
         if action == 9:
             return Outcome(events=house.set_tilt(zone_id, parse_level(args[2])))
         return Outcome(events=house.set_tilt(zone_id, parse_level(args[3]), parse_level(args[2])))
-    elif action == 6:  # pulse a contact closure (§5.1)
+    elif action == 6:  # pulse a contact closure (docs/protocol.md §5.1)
         zone = house.zone(zone_id)
         if zone is None or zone.kind != "contact":
             raise CommandError(ERR_ACTION)
