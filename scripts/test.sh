@@ -14,6 +14,9 @@
 #   - Chromium (Debian's package) and a CJK font for the browser tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Keep compiled bytecode (and pytest's rewritten test modules) between runs: recompiling every
+# module costs the fast loop seconds each time. __pycache__/ is in .gitignore.
+unset PYTHONDONTWRITEBYTECODE
 
 fast=0
 if [ "${1:-}" = "--fast" ]; then
