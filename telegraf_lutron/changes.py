@@ -27,8 +27,8 @@ from __future__ import annotations
 
 from telegraf_lutron import protocol as p
 from telegraf_lutron.design import Design
-from telegraf_lutron.lineprotocol import encode_fields, safe_tag_value, series_prefix
-from telegraf_lutron.metrics import LED_STATES, tag
+from telegraf_lutron.lineprotocol import encode_fields, series_prefix
+from telegraf_lutron.metrics import LED_STATES, tag, zone_tags
 from telegraf_lutron.state import HouseState
 
 DEFAULT_CHECKPOINT_INTERVAL = 900.0  # seconds, clock-aligned
@@ -54,17 +54,7 @@ class ChangeRows:
         }
         self.info_prefix: dict[int, str] = {}
         for z in design.zones:
-            tags = {
-                "site": site_tag,
-                "zone_id": str(z.id),
-                "zone": tag(z.name, f"zone {z.id}"),
-                "area_id": str(z.area_key),
-                "area": tag(z.area, f"area {z.area_key}"),
-                "output_type": tag(z.output_type, "UNKNOWN"),
-                "kind": z.kind,
-            }
-            if floor := safe_tag_value(z.floor):
-                tags["floor"] = floor
+            tags = {**zone_tags(z, site_tag), "area_id": str(z.area_key)}
             self.info_prefix[z.id] = series_prefix("lutron_zone_info", tags)
         self.house_prefix = series_prefix("lutron_house", {"site": site_tag})
         self._site = site_tag

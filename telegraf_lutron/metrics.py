@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from telegraf_lutron import protocol as p
 from telegraf_lutron.config import SysvarConfig
-from telegraf_lutron.design import Area, Design
+from telegraf_lutron.design import Area, Design, Zone
 from telegraf_lutron.lineprotocol import encode_fields, safe_tag_value, series_prefix
 from telegraf_lutron.state import ButtonCounts, Counts, HouseState
 
@@ -230,6 +230,21 @@ def tag(value: str, fallback: str) -> str:
     return safe_tag_value(value) or fallback
 
 
+def zone_tags(zone: Zone, site_tag: str) -> dict[str, str]:
+    """A zone's tags as `lutron_zone` carries them (the floor only where the design has one)."""
+    tags = {
+        "site": site_tag,
+        "zone_id": str(zone.id),
+        "zone": tag(zone.name, f"zone {zone.id}"),
+        "area": tag(zone.area, f"area {zone.area_key}"),
+        "output_type": tag(zone.output_type, "UNKNOWN"),
+        "kind": zone.kind,
+    }
+    if floor := safe_tag_value(zone.floor):
+        tags["floor"] = floor
+    return tags
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessorHealth:
     """What `lutron_processor` reports of the session: up, its counters (a copy taken for this
@@ -338,19 +353,7 @@ class MetricSet:
                 tags["floor"] = floor
             return tags
 
-        self.zone_prefix: dict[int, str] = {}
-        for z in design.zones:
-            tags = {
-                "site": site_tag,
-                "zone_id": str(z.id),
-                "zone": tag(z.name, f"zone {z.id}"),
-                "area": tag(z.area, f"area {z.area_key}"),
-                "output_type": tag(z.output_type, "UNKNOWN"),
-                "kind": z.kind,
-            }
-            if floor := safe_tag_value(z.floor):
-                tags["floor"] = floor
-            self.zone_prefix[z.id] = series_prefix("lutron_zone", tags)
+        self.zone_prefix = {z.id: series_prefix("lutron_zone", zone_tags(z, site_tag)) for z in design.zones}
         zone_areas = {z.area_key for z in design.zones}
         self.area_zones: dict[int, list[int]] = {}
         for z in design.zones:
