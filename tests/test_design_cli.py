@@ -17,9 +17,7 @@ pytestmark = pytest.mark.subprocess
 # The installed console script when there is one, else the same code through `python -m`.
 _SCRIPT = Path(sys.executable).with_name("telegraf-lutron")
 COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "telegraf_lutron"]
-FIXTURE = Path("/work/shared/fixtures/example-hwqs.xml")
-if not FIXTURE.exists():
-    FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "example-hwqs.xml"
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "example-hwqs.xml"  # synthetic, no real house
 
 
 def run(*args: str) -> subprocess.CompletedProcess[bytes]:

@@ -23,9 +23,7 @@ from telegraf_lutron.design_xml import (
 )
 from telegraf_lutron.simulator.designgen import GeneratorParams, design_to_xml, generate_design
 
-FIXTURE = Path("/work/shared/fixtures/example-hwqs.xml")
-if not FIXTURE.exists():  # CI lays shared/ beside the clone
-    FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "example-hwqs.xml"
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "example-hwqs.xml"  # synthetic, no real house
 
 HEAD = b'<?xml version="1.0" encoding="UTF-8" ?>\n'
 
@@ -84,7 +82,7 @@ def house(room_inner: str, room: str = "Kitchen") -> bytes:
     )
 
 
-# --- the shared fixture --------------------------------------------------------------------------
+# --- the synthetic fixture -----------------------------------------------------------------------
 
 
 def test_shared_fixture_parses_with_real_names() -> None:
