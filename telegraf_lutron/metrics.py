@@ -86,6 +86,8 @@ CATALOGUE: tuple[Measurement, ...] = (
             ("lights_on", "gauge"),
             ("fans_on", "gauge"),
             ("shades_open", "gauge"),
+            # Lights while the area's occupancy group reported unoccupied (0 without sensors).
+            ("unoccupied_energy_joules_total", "counter"),
         ),
         postgres=True,
         optional_tags=("floor",),
@@ -101,8 +103,15 @@ CATALOGUE: tuple[Measurement, ...] = (
             ("shades_open", "gauge"),
             # A gauge despite its suffix: list it by name under metric_types' gauge (gauge wins).
             ("lights_total", "gauge"),
+            ("unoccupied_energy_joules_total", "counter"),
         ),
         postgres=True,
+    ),
+    # Energy by the cause of the levels that drew it (docs/protocol.md §11): every cause, always.
+    Measurement(
+        "lutron_cause",
+        ("site", "cause"),
+        _fields(("energy_joules_total", "counter"), ("lights_on", "gauge")),
     ),
     Measurement("lutron_led", _KEYPAD_TAGS, _fields(("state", "gauge"))),
     Measurement(
@@ -162,10 +171,20 @@ CATALOGUE: tuple[Measurement, ...] = (
     # One series per firmware seen: `info` is always 1 (a Prometheus info metric).
     Measurement("lutron_processor_info", ("site", "host", "firmware"), _fields(("info", "gauge"))),
     # Change rows for PostgreSQL only (`changes`): ids as tags, names in lutron_zone_info.
+    # `cause` on every row; the keypad button or time clock event behind it where known.
     Measurement(
         "lutron_zone_change",
-        ("site", "zone_id", "kind"),
+        ("site", "zone_id", "kind", "cause", "keypad_id", "component", "timeclock_id", "timeclock_event"),
         _fields(("level", "gauge"), ("watts", "gauge"), ("energy_joules_total", "counter")),
+        postgres=True,
+        prometheus=False,
+        optional_tags=("keypad_id", "component", "timeclock_id", "timeclock_event"),
+    ),
+    # Energy in empty rooms, for areas with occupancy sensors only.
+    Measurement(
+        "lutron_area_change",
+        ("site", "area_id"),
+        _fields(("unoccupied_watts", "gauge"), ("unoccupied_energy_joules_total", "counter")),
         postgres=True,
         prometheus=False,
     ),
@@ -301,6 +320,9 @@ class CounterStarts:
             self._initial[("button", key)] = (b.presses, b.releases, b.holds, b.multitaps)
         self._initial |= {("input", k): (v,) for k, v in state.rest.input_changes.items()}
         self._initial |= {("timeclock", k): (v,) for k, v in state.rest.events_run.items()}
+        self._initial |= {("cause", k): (v,) for k, v in state.cause_energy.items()}
+        self._initial |= {("unoccupied", k): (v,) for k, v in state.unoccupied_energy.items()}
+        self._initial[("unoccupied_power",)] = (state.unoccupied_total,)
 
     def values(self, key: Hashable, current: tuple[float, ...]) -> tuple[float, ...]:
         """What the line of series `key` carries now: its start value the first time."""
@@ -369,6 +391,9 @@ class MetricSet:
             for a in design.occupancy_areas
         }
         self.power_prefix = series_prefix("lutron_power", {"site": site_tag})
+        self.cause_prefix = {
+            cause: series_prefix("lutron_cause", {"site": site_tag, "cause": cause}) for cause in p.CAUSE_NAMES
+        }
         self.led_prefix: dict[tuple[int, int], str] = {}
         self.button_prefix: dict[tuple[int, int], str] = {}
         for k in design.keypads:
@@ -495,18 +520,21 @@ class MetricSet:
 
     def area_line(self, state: HouseState, key: int, counts: Counts, ts: str) -> str:
         (energy,) = self.starts.values(("area", key), (state.area_energy.get(key, 0.0),))
+        (unoccupied,) = self.starts.values(("unoccupied", key), (state.unoccupied_energy.get(key, 0.0),))
         fields = {
             "watts": counts.watts,
             "energy_joules_total": energy,
             "lights_on": float(counts.lights_on),
             "fans_on": float(counts.fans_on),
             "shades_open": float(counts.shades_open),
+            "unoccupied_energy_joules_total": unoccupied,
         }
         return self._line(self.area_prefix[key], fields, ts)
 
     def power_line(self, state: HouseState, ts: str) -> str:
         counts = state.system_totals()
         (energy,) = self.starts.values(("power",), (state.total_energy,))
+        (unoccupied,) = self.starts.values(("unoccupied_power",), (state.unoccupied_total,))
         fields = {
             "watts": counts.watts,
             "energy_joules_total": energy,
@@ -514,8 +542,16 @@ class MetricSet:
             "fans_on": float(counts.fans_on),
             "shades_open": float(counts.shades_open),
             "lights_total": float(counts.lights),
+            "unoccupied_energy_joules_total": unoccupied,
         }
         return self._line(self.power_prefix, fields, ts)
+
+    def cause_lines(self, state: HouseState, ts: str) -> Iterator[str]:
+        """`lutron_cause`: energy and lights on by cause, a line for every cause."""
+        lights_on = state.lights_on_by_cause()
+        for cause, prefix in self.cause_prefix.items():
+            (energy,) = self.starts.values(("cause", cause), (state.cause_energy.get(cause, 0.0),))
+            yield self._line(prefix, {"energy_joules_total": energy, "lights_on": float(lights_on[cause])}, ts)
 
     def led_line(self, key: tuple[int, int], value: int, ts: str) -> str:
         prefix = self.led_prefix.get(key)
@@ -652,6 +688,7 @@ class MetricSet:
         if not house:
             return
         yield self.power_line(state, ts)
+        yield from self.cause_lines(state, ts)
         totals = state.area_totals()
         for area_key in self.area_prefix:
             yield self.area_line(state, area_key, totals.get(area_key) or Counts(), ts)

@@ -157,11 +157,52 @@ class OutputTilt(Report):
 
 @dataclass(frozen=True, slots=True)
 class OutputReport(Report):
-    """Any other `~OUTPUT` action (29 change source, 30, 32, flash, ...)."""
+    """Any other `~OUTPUT` action (30, 32, flash, ...; 29 is `OutputSource`)."""
 
     command: ClassVar[str] = "OUTPUT"
     zone: int
     action: int
+
+
+# `~OUTPUT,<id>,29,<code>`: what caused a zone's last change (docs/protocol.md §5.1, §11).
+CAUSES: dict[int, str] = {
+    0: "unknown",
+    6: "integration",
+    7: "app",
+    8: "keypad",
+    10: "occupancy",
+    11: "occupancy",
+    15: "sequence",
+    16: "timeclock",
+    24: "local",
+}
+CAUSE_NAMES: tuple[str, ...] = (
+    "keypad",
+    "timeclock",
+    "occupancy",
+    "integration",
+    "app",
+    "sequence",
+    "local",
+    "unknown",
+)
+
+
+def cause_name(code: int) -> str:
+    """The cause a change-source code stands for; any code not listed is `unknown`."""
+    return CAUSES.get(code, "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSource(OutputReport):
+    """`~OUTPUT,<zone>,29,<code>`: the source of the change just reported for the zone (it follows
+    the `~OUTPUT,<zone>,1` line), e.g. 8 keypad, 16 time clock (docs/protocol.md §11)."""
+
+    code: int
+
+    @property
+    def cause(self) -> str:
+        return cause_name(self.code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,6 +410,8 @@ def parse_report(line: str) -> Event:
                 return OutputTilt(fields, zone, _level(fields[2]))
             if action == 10 and len(fields) >= 4:
                 return OutputTilt(fields, zone, _level(fields[3]), _level(fields[2]))
+            if action == 29 and len(fields) >= 3:
+                return OutputSource(fields, zone, action, _int(fields[2]))
             return OutputReport(fields, zone, action)
         if name == "DEVICE":
             device, component, action = _int(fields[0]), _int(fields[1]), _int(fields[2])

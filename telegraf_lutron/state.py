@@ -16,6 +16,17 @@ each report above 0 counts one pulse. A moving shade's `~OUTPUT,<id>,32,2,<level
 
 Counts follow the kinds: lights on, fans on and shades open (level > 0) per area and house, and the
 number of lights; loads count in watts and energy only.
+
+Causes (docs/protocol.md §11): each zone's level has a cause, the `~OUTPUT,<id>,29,<code>` reported
+after the change that set it, `unknown` until one arrives or when none arrives within `CAUSE_WAIT`
+of the change. Energy is integrated per cause like the rest; the energy drawn while a change waits
+for its cause is held and credited to the cause that arrives (or `unknown`), so every counter only
+goes up. A `keypad` change remembers the button pressed at most `CAUSE_WAIT` before it, a
+`timeclock` change the time clock event run at most `CAUSE_WAIT` before it.
+
+Energy in empty rooms: the energy of a sensor area's lights (kind light) while its occupancy group's
+last report was unoccupied; unknown or never reported is not unoccupied, areas without sensors
+never add.
 """
 
 from __future__ import annotations
@@ -35,6 +46,8 @@ from telegraf_lutron.rest import RestOfHouse
 log = logging.getLogger(__name__)
 
 ENERGY_FILE_VERSION = 1
+CAUSE_WAIT = 1.0  # seconds a change waits for its `~OUTPUT,<id>,29` line (docs/protocol.md §11)
+UNKNOWN = "unknown"
 
 
 @dataclass(slots=True)
@@ -80,12 +93,25 @@ class Counts:
             self.shades_open += on
 
 
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """What set a zone's current level: the cause, and the keypad button (keypad id, component) or
+    time clock event (time clock id, event index) behind it when known."""
+
+    name: str = UNKNOWN
+    keypad: tuple[int, int] | None = None
+    timeclock: tuple[int, int] | None = None
+
+
 @dataclass
 class _ZoneLive:
     level: float | None = None
     watts: float = 0.0
     since: float = 0.0  # time of the last integration step
     on_since_wall: float | None = None
+    cause: Cause = field(default_factory=Cause)
+    pending_since: float | None = None  # a change waiting for its cause line: when it happened
+    pending_joules: float = 0.0  # energy drawn since then, credited when the cause is known
 
 
 @dataclass
@@ -107,6 +133,12 @@ class HouseState:
     # per key, so a hostile or broken processor cannot grow memory or the counters file.
     unknown_events: int = 0
     pulses: dict[int, float] = field(default_factory=dict)  # pulsed contact closures, persisted
+    cause_energy: dict[str, float] = field(default_factory=dict)  # joules by cause, persisted
+    unoccupied_energy: dict[int, float] = field(default_factory=dict)  # joules by area key, persisted
+    unoccupied_total: float = 0.0  # joules, persisted
+    sensor_lights: dict[int, tuple[int, ...]] = field(init=False)  # sensor area key -> its lights
+    _last_press: tuple[int, int, float] | None = field(default=None, init=False)  # keypad, button, when
+    _last_run: tuple[int, int, float] | None = field(default=None, init=False)  # clock, event, when
 
     def __post_init__(self) -> None:
         self.rest = RestOfHouse(self.design)
@@ -130,6 +162,15 @@ class HouseState:
             self.zone_energy.setdefault(zid, 0.0)
         for area in design.areas:
             self.area_energy.setdefault(area.key, 0.0)
+        for name in p.CAUSE_NAMES:
+            self.cause_energy.setdefault(name, 0.0)
+        sensor_areas = {a.key for a in design.occupancy_areas}
+        self.sensor_lights = {key: () for key in sorted(sensor_areas)}
+        for zone in design.zones:
+            if zone.kind == "light" and zone.area_key in sensor_areas:
+                self.sensor_lights[zone.area_key] += (zone.id,)
+        for key in sensor_areas:
+            self.unoccupied_energy.setdefault(key, 0.0)
         self.leds = {k: v for k, v in self.leds.items() if self._known_led(k)}
         self.buttons = {k: v for k, v in self.buttons.items() if self._known_button(k)}
         self.occupancy = {k: v for k, v in self.occupancy.items() if self._known_room(k)}
@@ -154,6 +195,8 @@ class HouseState:
     def apply(self, event: p.Event, now: float, wall: float | None = None) -> bool:
         """Update from one event; True when something observable changed."""
         rest = self.rest.apply(event, wall)  # contact inputs and sensors are not buttons
+        if rest and isinstance(event, p.TimeclockReport) and event.action == p.TIMECLOCK_RUN_EVENT:
+            self._last_run = (event.clock, int(event.values[0]), now)
         if isinstance(event, p.OutputTilt) and event.lift is not None:
             rest = self.set_level(event.zone, event.lift, now, wall) or bool(rest)
         if rest is not None:
@@ -163,9 +206,11 @@ class HouseState:
                 self.unknown_events += 1
                 return False
             return self.set_level(event.zone, event.level, now, wall)
+        if isinstance(event, p.OutputSource):
+            return self.set_cause(event.zone, event.cause, now)
         if isinstance(event, p.OutputReport):
-            position = shade_position(event)
-            return position is not None and self.set_level(event.zone, position, now, wall)
+            position = shade_position(event)  # continues the movement its level line started
+            return position is not None and self.set_level(event.zone, position, now, wall, new_change=False)
         if isinstance(event, p.LedState):
             key = (event.device, event.led)
             if not self._known_led(key):
@@ -184,6 +229,7 @@ class HouseState:
                 counts = self.buttons[key] = ButtonCounts()
             if event.action == p.ButtonAction.PRESS:
                 counts.presses += 1
+                self._last_press = (event.device, event.component, now)
             elif event.action == p.ButtonAction.RELEASE:
                 counts.releases += 1
             elif event.action == p.ButtonAction.HOLD:
@@ -198,12 +244,17 @@ class HouseState:
                 return False
             if self.occupancy.get(event.group, "unset") == event.occupied:
                 return False
+            for zone_id in self.sensor_lights.get(event.group, ()):
+                self._integrate(zone_id, self.zones[zone_id], now)  # under the old occupancy
             self.occupancy[event.group] = event.occupied
         else:
             return False
         return True
 
-    def set_level(self, zone_id: int, level: float, now: float, wall: float | None = None) -> bool:
+    def set_level(
+        self, zone_id: int, level: float, now: float, wall: float | None = None, *, new_change: bool = True
+    ) -> bool:
+        """A level report. `new_change` False: a moving shade's position, which keeps its cause."""
         live = self.zones.get(zone_id)
         zone = self.design.zone(zone_id)
         if live is None or zone is None:
@@ -216,6 +267,10 @@ class HouseState:
         if live.level == level:
             return False
         self._integrate(zone_id, live, now)
+        if new_change:
+            if live.pending_since is not None:
+                self._settle(live, Cause())  # a new change before the cause line: none will come
+            live.cause, live.pending_since, live.pending_joules = Cause(), now, 0.0
         was_on = bool(live.level)
         live.level = level
         live.watts = zone_watts(zone, level)
@@ -225,9 +280,53 @@ class HouseState:
             live.on_since_wall = None
         return True
 
+    def set_cause(self, zone_id: int, cause: str, now: float) -> bool:
+        """The cause line of a zone's change; True when it settled a change waiting for it."""
+        live = self.zones.get(zone_id)
+        if live is None or live.pending_since is None:
+            return False  # no change waiting (a repeated level, or the wait is over)
+        self._integrate(zone_id, live, now)  # settles as unknown when the wait is over
+        changed_at = live.pending_since
+        if changed_at is None:
+            return False
+        keypad = timeclock = None
+        if cause == "keypad" and self._last_press is not None:
+            device, component, at = self._last_press
+            if 0.0 <= changed_at - at <= CAUSE_WAIT:
+                keypad = (device, component)
+        elif cause == "timeclock" and self._last_run is not None:
+            clock, number, at = self._last_run
+            if 0.0 <= changed_at - at <= CAUSE_WAIT:
+                timeclock = (clock, number)
+        self._settle(live, Cause(cause, keypad, timeclock))
+        return True
+
+    def _settle(self, live: _ZoneLive, cause: Cause) -> None:
+        """The cause of a waiting change is known: credit the energy held for it."""
+        live.cause = cause
+        live.pending_since = None
+        if live.pending_joules > 0:
+            self.cause_energy[cause.name] = self.cause_energy.get(cause.name, 0.0) + live.pending_joules
+        live.pending_joules = 0.0
+
+    def cause(self, zone_id: int) -> Cause:
+        """The cause of the zone's current level (`unknown` while its change waits for it)."""
+        live = self.zones.get(zone_id)
+        return Cause() if live is None else live.cause
+
+    def cause_pending(self, zone_id: int) -> bool:
+        live = self.zones.get(zone_id)
+        return live is not None and live.pending_since is not None
+
     # --- energy --------------------------------------------------------------------------
 
     def _integrate(self, zone_id: int, live: _ZoneLive, now: float) -> None:
+        if live.pending_since is not None and now > live.pending_since + CAUSE_WAIT:
+            self._integrate_span(zone_id, live, live.pending_since + CAUSE_WAIT)
+            self._settle(live, Cause())  # no cause line within CAUSE_WAIT
+        self._integrate_span(zone_id, live, now)
+
+    def _integrate_span(self, zone_id: int, live: _ZoneLive, now: float) -> None:
         dt = now - live.since
         live.since = now
         if dt <= 0 or live.watts <= 0:
@@ -237,6 +336,17 @@ class HouseState:
         zone = self.design.zone(zone_id)
         if zone is not None:
             self.area_energy[zone.area_key] = self.area_energy.get(zone.area_key, 0.0) + joules
+            if (
+                zone.kind == "light"
+                and zone.area_key in self.sensor_lights
+                and self.occupancy.get(zone.area_key) is False
+            ):
+                self.unoccupied_energy[zone.area_key] = self.unoccupied_energy.get(zone.area_key, 0.0) + joules
+                self.unoccupied_total += joules
+        if live.pending_since is not None:
+            live.pending_joules += joules
+        else:
+            self.cause_energy[live.cause.name] = self.cause_energy.get(live.cause.name, 0.0) + joules
         self.total_energy += joules
 
     def advance(self, now: float) -> None:
@@ -254,6 +364,21 @@ class HouseState:
     def watts(self, zone_id: int) -> float:
         live = self.zones.get(zone_id)
         return 0.0 if live is None else live.watts
+
+    def unoccupied_watts(self, area_key: int) -> float:
+        """Watts of a sensor area's lights counted as unoccupied now (0 unless it reported unoccupied)."""
+        if self.occupancy.get(area_key) is not False:
+            return 0.0
+        return sum(self.zones[z].watts for z in self.sensor_lights.get(area_key, ()))
+
+    def lights_on_by_cause(self) -> dict[str, int]:
+        """Lights on, by the cause of their current level (every cause, 0 included)."""
+        counts = dict.fromkeys(p.CAUSE_NAMES, 0)
+        for zone in self.design.zones:
+            live = self.zones[zone.id]
+            if zone.kind == "light" and live.level and live.level > 0:
+                counts[live.cause.name] = counts.get(live.cause.name, 0) + 1
+        return counts
 
     def area_totals(self) -> dict[int, Counts]:
         """Per area key: its power and what is on."""
@@ -298,7 +423,18 @@ class HouseState:
             },
             "rest": self.rest.counters_document(),
             "pulses": {str(k): v for k, v in self.pulses.items()},
+            "causes": self._causes_to_save(),
+            "unoccupied": {str(k): v for k, v in self.unoccupied_energy.items()},
+            "unoccupied_total_joules": self.unoccupied_total,
         }
+
+    def _causes_to_save(self) -> dict[str, float]:
+        """Energy by cause, with the energy of changes still waiting for their cause as `unknown`:
+        after a restart their cause never comes."""
+        causes = dict(self.cause_energy)
+        held = sum(live.pending_joules for live in self.zones.values())
+        causes[UNKNOWN] = causes.get(UNKNOWN, 0.0) + held
+        return causes
 
     def load_counters(self, doc: dict[str, Any]) -> None:
         """Restore persisted counters (raises ValueError/TypeError/KeyError on a malformed doc).
@@ -316,19 +452,28 @@ class HouseState:
             device, component = (int(x) for x in key.split(":"))
             buttons[(device, component)] = ButtonCounts(*(float(v) for v in values))
         pulses = {int(k): float(v) for k, v in dict(doc.get("pulses", {})).items()}
-        if any(v < 0 or v != v for v in (total, *zones.values(), *areas.values(), *pulses.values())):
+        causes = {str(k): float(v) for k, v in dict(doc.get("causes", {})).items()}
+        unoccupied = {int(k): float(v) for k, v in dict(doc.get("unoccupied", {})).items()}
+        unoccupied_total = float(doc.get("unoccupied_total_joules", 0.0))
+        values = (total, unoccupied_total, *zones.values(), *areas.values(), *pulses.values())
+        if any(v < 0 or v != v for v in (*values, *causes.values(), *unoccupied.values())):
             raise ValueError("negative or NaN counter")
         area_keys = {a.key for a in self.design.areas}
         zones = {k: v for k, v in zones.items() if k in self.zones}
         areas = {k: v for k, v in areas.items() if k in area_keys}
         buttons = {k: v for k, v in buttons.items() if self._known_button(k)}
         pulses = {k: v for k, v in pulses.items() if k in self.zones}
+        causes = {k: v for k, v in causes.items() if k in p.CAUSE_NAMES}
+        unoccupied = {k: v for k, v in unoccupied.items() if k in self.sensor_lights}
         self.rest.load_counters(dict(doc.get("rest", {})))
         self.total_energy = total
         self.zone_energy.update(zones)
         self.area_energy.update(areas)
         self.buttons.update(buttons)
         self.pulses.update(pulses)
+        self.cause_energy.update(causes)
+        self.unoccupied_energy.update(unoccupied)
+        self.unoccupied_total = unoccupied_total
 
 
 class CounterStore:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -75,6 +77,35 @@ def test_output_reports() -> None:
     assert isinstance(ev, p.OutputReport) and (ev.zone, ev.action) == (450, 29)
     (ev,) = feed_all([b"~OUTPUT,31,30,1,100.00\r\n"])
     assert isinstance(ev, p.OutputReport) and ev.action == 30
+
+
+@pytest.mark.parametrize(
+    ("code", "cause"),
+    [
+        (0, "unknown"),
+        (6, "integration"),
+        (7, "app"),
+        (8, "keypad"),
+        (10, "occupancy"),
+        (11, "occupancy"),
+        (15, "sequence"),
+        (16, "timeclock"),
+        (24, "local"),
+        (1, "unknown"),  # any code not listed
+        (99, "unknown"),
+    ],
+)
+def test_the_change_source_line_is_a_typed_cause(code: int, cause: str) -> None:
+    (ev,) = feed_all([f"~OUTPUT,450,29,{code:02d}\r\n".encode()])
+    assert isinstance(ev, p.OutputSource) and (ev.zone, ev.action, ev.code) == (450, 29, code)
+    assert ev.cause == cause and cause in p.CAUSE_NAMES
+
+
+def test_a_malformed_change_source_is_unknown_text() -> None:
+    (ev,) = feed_all([b"~OUTPUT,450,29,x\r\n"])
+    assert isinstance(ev, p.Unknown)
+    (ev,) = feed_all([b"~OUTPUT,450,29\r\n"])  # no code: an ordinary report, not a cause
+    assert type(ev) is p.OutputReport
 
 
 def test_device_reports() -> None:
@@ -181,7 +212,7 @@ def test_transcript_from_the_protocol_doc() -> None:
         "SystemReport",
         "ButtonEvent",
         "OutputLevel",
-        "OutputReport",
+        "OutputSource",
         "OutputReport",
         "ButtonEvent",
         "LedState",

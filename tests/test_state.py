@@ -232,4 +232,9 @@ def test_the_counters_file_is_filtered_to_the_design_on_load(tmp_path) -> None:
     assert set(state.buttons) == {(40, 1)}
     assert state.total_energy == 500.0  # the house total keeps what removed zones drew
     CounterStore(tmp_path).save(state)
-    assert len((tmp_path / "counters.json").read_bytes()) < 300
+    saved = json.loads((tmp_path / "counters.json").read_bytes())
+    # Energy by cause and in empty rooms: one entry per cause and per sensor area, never more.
+    assert set(saved.pop("causes")) == set(p.CAUSE_NAMES)
+    assert set(saved.pop("unoccupied")) <= {"10", "20"}
+    saved.pop("unoccupied_total_joules")
+    assert len(json.dumps(saved, separators=(",", ":"))) < 300
