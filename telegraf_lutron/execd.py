@@ -44,7 +44,7 @@ from telegraf_lutron.live import live_document, write_live
 from telegraf_lutron.metrics import CounterStarts, MetricSet, ProcessorHealth
 from telegraf_lutron.polls import HousePolls
 from telegraf_lutron.session import Session, SessionError
-from telegraf_lutron.state import CounterStore, HouseState, leds_to_query, zones_to_query
+from telegraf_lutron.state import CAUSE_WAIT, CounterStore, HouseState, leds_to_query, zones_to_query
 from telegraf_lutron.wattage import apply_overrides, unmatched_message
 
 log = logging.getLogger("telegraf_lutron.run")
@@ -360,13 +360,27 @@ class Plugin:
             self._queue_change(event)
 
     def _write_change_row(self, event: p.Event) -> None:
-        """PostgreSQL's row for this change, at once, stamped with the event's own time."""
+        """PostgreSQL's rows for this change, stamped with the event's own time: at once, except a
+        level change's, which waits for its cause at most CAUSE_WAIT (docs/protocol.md §11)."""
         ts = time.time_ns()
-        if isinstance(event, p.OutputLevel | p.OutputTilt):
+        if isinstance(event, p.OutputSource):
+            self._write(self.changes.cause_known(self.state, event.zone))
+        elif isinstance(event, p.OutputLevel | p.OutputTilt):
             # set_level integrated the zone's energy up to this event: the counter is at `ts`
-            self._write(self.changes.zone_row(self.state, event.zone, ts))
+            text = self.changes.level_change(self.state, event.zone, ts)
+            self._write(text + self.changes.zone_area_change(self.state, event.zone, ts))
+            if self.changes.waiting:
+                asyncio.get_running_loop().call_later(CAUSE_WAIT + 0.05, self._rows_due)
         else:
-            self._write(self.changes.event_row(self.state, event, ts))
+            text = self.changes.event_row(self.state, event, ts)
+            if isinstance(event, p.OccupancyState):
+                text += self.changes.area_change(self.state, event.group, ts)
+            self._write(text)
+
+    def _rows_due(self) -> None:
+        """Change rows whose cause did not come in time: written with cause unknown."""
+        self.state.advance(time.monotonic())
+        self._write(self.changes.due(self.state))
 
     async def _change_clock(self) -> None:
         """The house row every minute and the checkpoints, both clock-aligned (changes.py)."""
@@ -383,6 +397,8 @@ class Plugin:
     def _queue_change(self, event: p.Event) -> None:
         ts = f" {time.time_ns()}"
         m = self.metrics
+        if isinstance(event, p.OutputSource):
+            return  # a cause: no line of the zone, its area or the house changes
         if isinstance(event, p.OutputLevel | p.OutputReport):
             self._changed_zones.add(event.zone)  # its area and the house total follow at the flush
             text = ""
@@ -444,6 +460,7 @@ class Plugin:
             self.config.sysvars,
             starts=self.starts,
         )
+        self._write(self.changes.flush(self.state))  # rows still waiting for their cause
         self.changes = ChangeRows(design, self.config.plugin.site)
         self._baseline_on = None  # a new design: a new baseline after its read
         self.have_design = True

@@ -392,7 +392,8 @@ class MetricSet:
         }
         self.power_prefix = series_prefix("lutron_power", {"site": site_tag})
         self.cause_prefix = {
-            cause: series_prefix("lutron_cause", {"site": site_tag, "cause": cause}) for cause in p.CAUSE_NAMES
+            cause: series_prefix("lutron_cause", {"site": site_tag, "cause": cause})
+            for cause in p.CAUSE_NAMES
         }
         self.led_prefix: dict[tuple[int, int], str] = {}
         self.button_prefix: dict[tuple[int, int], str] = {}
@@ -551,7 +552,9 @@ class MetricSet:
         lights_on = state.lights_on_by_cause()
         for cause, prefix in self.cause_prefix.items():
             (energy,) = self.starts.values(("cause", cause), (state.cause_energy.get(cause, 0.0),))
-            yield self._line(prefix, {"energy_joules_total": energy, "lights_on": float(lights_on[cause])}, ts)
+            yield self._line(
+                prefix, {"energy_joules_total": energy, "lights_on": float(lights_on[cause])}, ts
+            )
 
     def led_line(self, key: tuple[int, int], value: int, ts: str) -> str:
         prefix = self.led_prefix.get(key)

@@ -267,6 +267,9 @@ class HouseState:
         if live.level == level:
             return False
         self._integrate(zone_id, live, now)
+        for other in self.sensor_lights.get(zone.area_key, ()):
+            if other != zone_id:  # the area's unoccupied counter is exact at this instant too
+                self._integrate(other, self.zones[other], now)
         if new_change:
             if live.pending_since is not None:
                 self._settle(live, Cause())  # a new change before the cause line: none will come
@@ -341,7 +344,9 @@ class HouseState:
                 and zone.area_key in self.sensor_lights
                 and self.occupancy.get(zone.area_key) is False
             ):
-                self.unoccupied_energy[zone.area_key] = self.unoccupied_energy.get(zone.area_key, 0.0) + joules
+                self.unoccupied_energy[zone.area_key] = (
+                    self.unoccupied_energy.get(zone.area_key, 0.0) + joules
+                )
                 self.unoccupied_total += joules
         if live.pending_since is not None:
             live.pending_joules += joules

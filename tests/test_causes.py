@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telegraf_lutron import protocol as p
-from telegraf_lutron.design import Area, Button, Design, Keypad, Project, Timeclock, TimeclockEvent, Zone
-from telegraf_lutron.metrics import CounterStarts, MetricSet, ProcessorHealth
 from telegraf_lutron.connection import Counters
+from telegraf_lutron.design import Area, Button, Design, Keypad, Project, Timeclock, TimeclockEvent, Zone
 from telegraf_lutron.lineproto_parse import parse_stream
+from telegraf_lutron.metrics import CounterStarts, MetricSet, ProcessorHealth
 from telegraf_lutron.state import CAUSE_WAIT, Cause, CounterStore, HouseState, zone_watts
 
 KITCHEN, HALL = 10, 20  # the kitchen has occupancy sensors, the hall none
@@ -53,7 +53,9 @@ def design() -> Design:
         leds=(81, 82),
     )
     clock = Timeclock(7, "Garden", events=(TimeclockEvent(1, "Dusk"), TimeclockEvent(2, "Off")))
-    return Design(Project("Test", guid="g1"), areas=areas, zones=zones, keypads=(keypad,), timeclocks=(clock,))
+    return Design(
+        Project("Test", guid="g1"), areas=areas, zones=zones, keypads=(keypad,), timeclocks=(clock,)
+    )
 
 
 def line(text: str) -> p.Event:
@@ -218,7 +220,7 @@ def test_energy_by_cause_equals_the_integral_per_cause(
         if delay is not None:
             timeline.append((at + delay, 1, source(1, code)))
         # Independent account: this level holds until the next different one.
-        until = next((t for t, c in zip(times[i + 1 :], changes[i + 1 :]) if c[1] != value), end)
+        until = next((t for t, c in zip(times[i + 1 :], changes[i + 1 :], strict=True) if c[1] != value), end)
         cause = p.cause_name(code) if delay is not None and delay <= CAUSE_WAIT else "unknown"
         expected[cause] += zone_watts(zone, value) * (until - at)
         previous_level = value

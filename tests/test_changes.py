@@ -37,7 +37,7 @@ def test_a_level_change_is_one_row_with_the_counter_at_that_instant() -> None:
     ((name, tags, fields, ts),) = rows(changes.zone_row(state, 27, T0 + 36 * 10**9))
     assert (name, tags, ts) == (
         "lutron_zone_change",
-        {"site": "home", "zone_id": "27", "kind": "light"},
+        {"site": "home", "zone_id": "27", "kind": "light", "cause": "unknown"},  # no 29 line yet
         T0 + 36 * 10**9,
     )
     assert fields == {"level": 50.0, "watts": 50.0, "energy_joules_total": 3600.0}
@@ -111,8 +111,95 @@ def test_change_rows_stay_out_of_prometheus() -> None:
         "lutron_house",
         "lutron_event",
         "lutron_zone_info",
+        "lutron_area_change",
     }
     assert all(m.postgres for m in CATALOGUE if m.name in prometheus_dropped())
+
+
+def source(zone: int, code: int) -> p.Event:
+    event = p.parse_line(f"~OUTPUT,{zone},29,{code}")
+    assert event is not None
+    return event
+
+
+def test_a_level_change_row_waits_for_its_cause_and_keeps_its_own_time() -> None:
+    state = HouseState(build_design(), now=0.0)
+    changes = ChangeRows(state.design, "home")
+    assert state.apply(p.ButtonEvent((), 40, 2, p.ButtonAction.PRESS), 0.9)
+    state.apply(level(27, 100.0), 1.0)
+    assert changes.level_change(state, 27, T0) == ""  # waits for the 29 line
+    assert changes.cause_known(state, 27) == ""  # no cause yet
+    assert state.apply(source(27, 8), 1.2)
+    ((name, tags, fields, ts),) = rows(changes.cause_known(state, 27))
+    assert (name, ts, fields["level"]) == ("lutron_zone_change", T0, 100.0)
+    assert tags == {
+        "site": "home",
+        "zone_id": "27",
+        "kind": "light",
+        "cause": "keypad",
+        "keypad_id": "40",
+        "component": "2",
+    }
+    assert changes.cause_known(state, 27) == "" and changes.waiting == 0
+    # Checkpoints carry the cause the level has then.
+    state.advance(900.0)
+    (checkpoint,) = [
+        r for r in rows(changes.checkpoint(state, T0 + 900 * 10**9)) if r[0] == "lutron_zone_change"
+    ]
+    assert checkpoint[1]["cause"] == "keypad" and checkpoint[1]["component"] == "2"
+
+
+def test_a_row_without_a_cause_line_is_written_as_unknown_after_a_second() -> None:
+    state = HouseState(build_design(), now=0.0)
+    changes = ChangeRows(state.design, "home")
+    state.apply(level(28, 40.0), 1.0)
+    assert changes.level_change(state, 28, T0) == ""
+    state.advance(1.5)
+    assert changes.due(state) == ""  # still within the second
+    state.advance(2.05)
+    ((_, tags, fields, ts),) = rows(changes.due(state))
+    assert (tags["cause"], ts, fields["level"]) == ("unknown", T0, 40.0)
+    assert "keypad_id" not in tags and changes.waiting == 0
+    # A second change before the first one's 29 line: the first is written at once, as unknown.
+    state.apply(level(28, 60.0), 3.0)
+    assert changes.level_change(state, 28, T0 + 2 * 10**9) == ""
+    state.apply(level(28, 80.0), 3.1)
+    ((_, tags, fields, ts),) = rows(changes.level_change(state, 28, T0 + 3 * 10**9))
+    assert (tags["cause"], ts, fields["level"]) == ("unknown", T0 + 2 * 10**9, 60.0)
+    state.apply(source(28, 16), 3.2)
+    ((_, tags, fields, ts),) = rows(changes.cause_known(state, 28))
+    assert (tags["cause"], ts, fields["level"]) == ("timeclock", T0 + 3 * 10**9, 80.0)
+
+
+def test_area_rows_follow_the_unoccupied_watts_of_sensor_areas() -> None:
+    state = HouseState(build_design(), now=0.0)
+    changes = ChangeRows(state.design, "home")
+    state.apply(level(27, 100.0), 0.0)
+    state.apply(level(31, 100.0), 0.0)  # the hall has no sensors: never a row
+    baseline = [r for r in rows(changes.all_zones(state, T0)) if r[0] == "lutron_area_change"]
+    assert [(r[1], r[2]) for r in baseline] == [
+        ({"site": "home", "area_id": "10"}, {"unoccupied_watts": 0.0, "unoccupied_energy_joules_total": 0.0})
+    ]
+    vacant = p.OccupancyState((), 10, p.UNOCCUPIED)
+    assert state.apply(vacant, 10.0)
+    ((_, tags, fields, ts),) = rows(changes.area_change(state, 10, T0 + 10 * 10**9))
+    assert fields == {"unoccupied_watts": 100.0, "unoccupied_energy_joules_total": 0.0}
+    assert changes.area_change(state, 10, T0 + 11 * 10**9) == ""  # no change, no row
+    state.apply(level(28, 50.0), 20.0)
+    ((_, _, fields, _),) = rows(changes.zone_area_change(state, 28, T0 + 20 * 10**9))
+    assert fields == {"unoccupied_watts": 150.0, "unoccupied_energy_joules_total": 1000.0}
+    state.apply(level(29, 100.0), 25.0)  # a non-dimmable light, also counts
+    assert changes.zone_area_change(state, 31, T0) == ""
+    state.apply(p.OccupancyState((), 10, p.OCCUPIED), 30.0)
+    ((_, _, fields, _),) = rows(changes.area_change(state, 10, T0 + 30 * 10**9))
+    expected = 1000.0 + 150.0 * 5 + 250.0 * 5
+    assert fields == {"unoccupied_watts": 0.0, "unoccupied_energy_joules_total": expected}
+    # The checkpoint: the area was unoccupied during the period; the next period it was not.
+    state.advance(900.0)
+    area_rows = [r for r in rows(changes.checkpoint(state, T0 + 900 * 10**9)) if r[0] == "lutron_area_change"]
+    assert [r[2]["unoccupied_energy_joules_total"] for r in area_rows] == [expected]
+    state.advance(1800.0)
+    assert not [r for r in rows(changes.checkpoint(state, T0 + 1800 * 10**9)) if r[0] == "lutron_area_change"]
 
 
 def test_boundaries_are_clock_aligned() -> None:
@@ -154,7 +241,13 @@ def test_the_plugin_writes_a_row_per_change_at_the_events_time(tmp_path: Path, m
         sent = time.time_ns()
         h.sim.set_level(zone.id, 37.0)
         row = h.emu.wait_for(lambda: next(iter(change_rows(h, before)), None), timeout=5)
-        assert row.metric.tags == {"site": "test house", "zone_id": str(zone.id), "kind": zone.kind}
+        # The simulator's set_level is local control (source 24): the row carries its cause.
+        assert row.metric.tags == {
+            "site": "test house",
+            "zone_id": str(zone.id),
+            "kind": zone.kind,
+            "cause": "local",
+        }
         assert row.metric.fields["level"] == 37.0
         assert row.metric.fields["watts"] == pytest.approx(zone.rated_watts * 0.37)
         assert row.metric.ts is not None and sent <= row.metric.ts <= time.time_ns()
