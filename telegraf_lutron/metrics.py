@@ -180,14 +180,6 @@ CATALOGUE: tuple[Measurement, ...] = (
         prometheus=False,
         optional_tags=("keypad_id", "component", "timeclock_id", "timeclock_event"),
     ),
-    # Energy in empty rooms, for areas with occupancy sensors only.
-    Measurement(
-        "lutron_area_change",
-        ("site", "area_id"),
-        _fields(("unoccupied_watts", "gauge"), ("unoccupied_energy_joules_total", "counter")),
-        postgres=True,
-        prometheus=False,
-    ),
     Measurement(
         "lutron_house",
         ("site",),
@@ -214,6 +206,14 @@ CATALOGUE: tuple[Measurement, ...] = (
         postgres=True,
         prometheus=False,
         optional_tags=("floor",),
+    ),
+    # Energy in empty rooms, for areas with occupancy sensors only.
+    Measurement(
+        "lutron_area_change",
+        ("site", "area_id"),
+        _fields(("unoccupied_watts", "gauge"), ("unoccupied_energy_joules_total", "counter")),
+        postgres=True,
+        prometheus=False,
     ),
 )
 BY_NAME: dict[str, Measurement] = {m.name: m for m in CATALOGUE}

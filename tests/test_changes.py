@@ -183,6 +183,7 @@ def test_area_rows_follow_the_unoccupied_watts_of_sensor_areas() -> None:
     vacant = p.OccupancyState((), 10, p.UNOCCUPIED)
     assert state.apply(vacant, 10.0)
     ((_, tags, fields, ts),) = rows(changes.area_change(state, 10, T0 + 10 * 10**9))
+    assert (tags, ts) == ({"site": "home", "area_id": "10"}, T0 + 10 * 10**9)
     assert fields == {"unoccupied_watts": 100.0, "unoccupied_energy_joules_total": 0.0}
     assert changes.area_change(state, 10, T0 + 11 * 10**9) == ""  # no change, no row
     state.apply(level(28, 50.0), 20.0)

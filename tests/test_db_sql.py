@@ -91,7 +91,8 @@ def test_generated_history_carries_the_catalogues_tags_and_fields() -> None:
     plugin writes `tilt` only for shades, `level` only once known), but none the catalogue lacks."""
     gen = HistoryGenerator(make_house(4), start=datetime(2024, 6, 3, 10, tzinfo=UTC))
     seen: dict[str, tuple[set[str], set[str]]] = {}
-    for name, tags, fields, _ts in gen.metrics(gen.tick()):
+    ticks = gen.ticks(100)  # enough changes that every optional tag (a keypad, a time clock cause) shows
+    for name, tags, fields, _ts in (metric for tick in ticks for metric in gen.metrics(tick)):
         seen.setdefault(name, (set(), set()))
         seen[name][0].update(tags)
         seen[name][1].update(fields)

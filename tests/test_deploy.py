@@ -90,6 +90,7 @@ def measurement_tags() -> dict[str, set[str]]:
             *ms.led_prefix.values(),
             *ms.button_prefix.values(),
             ms.power_prefix,
+            *ms.cause_prefix.values(),
             ms.processor_prefix,
             *ChangeRows(design, "home").prefixes(),
         ]
@@ -122,7 +123,18 @@ def test_the_tags_are_those_of_the_catalogue_in_the_readme() -> None:
     assert tags["lutron_green_mode"] == {"site", "area_id", "area"}
     assert tags["lutron_battery"] == {"site", "device_id", "device", "area_id", "area"}
     assert tags["lutron_processor_info"] == {"site", "host", "firmware"}
-    assert tags["lutron_zone_change"] == {"site", "zone_id", "kind"}
+    assert tags["lutron_zone_change"] == {
+        "site",
+        "zone_id",
+        "kind",
+        "cause",
+        "keypad_id",
+        "component",
+        "timeclock_id",
+        "timeclock_event",
+    }
+    assert tags["lutron_cause"] == {"site", "cause"}
+    assert tags["lutron_area_change"] == {"site", "area_id"}
     assert tags["lutron_house"] == {"site"}
     assert tags["lutron_event"] == {"site", "event", "device_id", "area_id", "component"}
     assert tags["lutron_zone_info"] == {

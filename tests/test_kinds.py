@@ -216,6 +216,7 @@ def test_counts_by_kind_per_area_and_house() -> None:
         "fans_on": 1.0,
         "shades_open": 1.0,
         "lights_total": 2.0,
+        "unoccupied_energy_joules_total": 0.0,  # issue 16: energy in empty rooms
     }
     areas = {tags["area"]: fields for tags, fields in lines["lutron_area"]}
     assert areas["Kitchen"]["lights_on"] == 1.0 and areas["Hall"]["lights_on"] == 0.0

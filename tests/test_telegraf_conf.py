@@ -69,7 +69,13 @@ def test_change_rows_go_to_postgresql_and_never_to_prometheus(path: Path) -> Non
     (pg,) = conf["outputs"]["postgresql"]
     want = tomllib.loads("\n".join(prometheus_filters()))["namedrop"]
     assert prom["namedrop"] == want
-    assert set(want) == {"lutron_zone_change", "lutron_house", "lutron_event", "lutron_zone_info"}
+    assert set(want) == {
+        "lutron_zone_change",
+        "lutron_house",
+        "lutron_event",
+        "lutron_zone_info",
+        "lutron_area_change",
+    }
     assert set(want) <= set(pg["namepass"])
     assert f"  {prometheus_filters()[0]}\n" in path.read_text()  # written as generated
 

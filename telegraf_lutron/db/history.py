@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import random
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -330,6 +331,8 @@ class Tick:
     changed: tuple[int, ...] = ()
     names: bool = False
     area_events: tuple[tuple[str, bool], ...] = ()
+    # zone_id -> the cause tags of its level (docs/protocol.md §11), for the change rows
+    causes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def _counts(zones: Iterable[tuple[ZoneSpec, float]]) -> tuple[float, float, float, float]:
@@ -372,6 +375,8 @@ class HistoryGenerator:
     _last_level: dict[str, float] | None = field(init=False, default=None)
     _powered: set[str] = field(init=False, default_factory=set)
     _area_was_on: dict[str, bool] = field(init=False, default_factory=dict)
+    _causes: dict[str, dict[str, str]] = field(init=False, default_factory=dict)
+    _level_changes: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.now = self.start
@@ -476,7 +481,7 @@ class HistoryGenerator:
         lights, fans, shades, lights_total = _counts((z, level) for z, level, _, _ in zones)
         system = (total, self._system_energy, lights, fans, shades, lights_total)
         lights_on = {aid: _counts(area_levels[aid])[0] for aid in meta}
-        tick = Tick(ts_ns, zones, areas, system, *self._changes(zones, lights_on))
+        tick = Tick(ts_ns, zones, areas, system, *self._changes(zones, lights_on), dict(self._causes))
         self._advance(self.step.total_seconds())
         self.now += self.step
         return tick
@@ -495,6 +500,9 @@ class HistoryGenerator:
         for i, (z, level, _watts, _energy) in enumerate(zones):
             if first or last.get(z.zone_id) != level or (at_checkpoint and z.zone_id in self._powered):
                 changed.append(i)
+            if first or last.get(z.zone_id) != level:
+                self._level_changes += 1
+                self._causes[z.zone_id] = _cause_tags(z, level, self._level_changes)
         if at_checkpoint:
             self._powered = set()
         for z, _level, watts, _energy in zones:
@@ -573,7 +581,7 @@ class HistoryGenerator:
         for i in tick.changed:
             z, level, watts, energy = tick.zones[i]
             fields = {"level": level, "watts": watts, "energy_joules_total": energy}
-            tags = {"site": site, "zone_id": z.zone_id, "kind": z.kind}
+            tags = {"site": site, "zone_id": z.zone_id, "kind": z.kind, **tick.causes.get(z.zone_id, {})}
             out.append(("lutron_zone_change", tags, fields, ts))
         if tick.names:
             for z, *_values in tick.zones:
@@ -588,6 +596,13 @@ class HistoryGenerator:
                     "kind": z.kind,
                 }
                 out.append(("lutron_zone_info", tags, {"rated_watts": z.rated_watts}, ts))
+        # Energy in empty rooms: here a room is occupied exactly while its lights are on, so no
+        # watts ever count as unoccupied (a baseline per area, then a row at each report).
+        vacant = {"unoccupied_watts": 0.0, "unoccupied_energy_joules_total": 0.0}
+        reported = {z.area_id for z, *_values in tick.zones} if tick.names else set()
+        reported |= {area_id for area_id, _on in tick.area_events}
+        for area_id in sorted(reported):
+            out.append(("lutron_area_change", {"site": site, "area_id": area_id}, dict(vacant), ts))
         for area_id, on in tick.area_events:
             value = {"value": 1.0 if on else 0.0}
             out.append(("lutron_event", {"site": site, "event": "occupancy", "area_id": area_id}, value, ts))
@@ -672,3 +687,19 @@ def seed_history(
         if progress is not None:
             progress(min(1.0, (gen.now - start).total_seconds() / total))
     return rows
+
+
+_CAUSES = ("keypad", "timeclock", "occupancy", "integration", "app", "sequence", "local", "unknown")
+
+
+def _cause_tags(zone: ZoneSpec, level: float, n: int) -> dict[str, str]:
+    """A made-up cause for a zone's level, kept by its checkpoints, with the keypad button (the
+    area's keypad, as its LED events say) or time clock event behind it (docs/protocol.md §11).
+    Drawn from a hash of the change, not the generator's random stream (its data stays the same)."""
+    cause = _CAUSES[zlib.crc32(f"{zone.zone_id}:{level}:{n}".encode()) % len(_CAUSES)]
+    tags = {"cause": cause}
+    if cause == "keypad":
+        tags |= {"keypad_id": str(1000 + int(zone.area_id)), "component": "1" if level > 0 else "3"}
+    elif cause == "timeclock":
+        tags |= {"timeclock_id": "1", "timeclock_event": "1" if level > 0 else "2"}
+    return tags

@@ -101,5 +101,6 @@ ZONE_CHANGE = _level("zone_change", "lutron_zone_change", "zone_id", ("level",))
 HOUSE = _level("house", "lutron_house", None, ("watts",))
 EVENT = _level("event", "lutron_event", None, ("value",))
 ZONE_INFO = _level("zone_info", "lutron_zone_info", "zone_id", ("rated_watts",))
-CHANGE_LEVELS: tuple[Level, ...] = (ZONE_CHANGE, HOUSE, EVENT, ZONE_INFO)
+AREA_CHANGE = _level("area_change", "lutron_area_change", "area_id", ("unoccupied_watts",))  # issue 16
+CHANGE_LEVELS: tuple[Level, ...] = (ZONE_CHANGE, HOUSE, EVENT, ZONE_INFO, AREA_CHANGE)
 CHANGE_MEASUREMENTS = tuple(level.measurement for level in CHANGE_LEVELS)

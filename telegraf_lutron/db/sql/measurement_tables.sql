@@ -23,7 +23,7 @@ CREATE INDEX "lutron_zone_time_brin" ON "public"."lutron_zone" USING brin ("time
 
 CREATE TRIGGER "lutron_rollup" AFTER INSERT ON "public"."lutron_zone" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "lutron"."rollup_zone"();
 
-CREATE TABLE "public"."lutron_area" ("time" timestamptz NOT NULL, "area" text, "area_id" text, "floor" text, "site" text, "energy_joules_total" double precision, "fans_on" double precision, "lights_on" double precision, "shades_open" double precision, "watts" double precision, "zones_on" double precision);
+CREATE TABLE "public"."lutron_area" ("time" timestamptz NOT NULL, "area" text, "area_id" text, "floor" text, "site" text, "energy_joules_total" double precision, "fans_on" double precision, "lights_on" double precision, "shades_open" double precision, "unoccupied_energy_joules_total" double precision, "watts" double precision, "zones_on" double precision);
 
 COMMENT ON COLUMN "public"."lutron_area"."area" IS 'tag';
 
@@ -39,7 +39,7 @@ CREATE INDEX "lutron_area_time_brin" ON "public"."lutron_area" USING brin ("time
 
 CREATE TRIGGER "lutron_rollup" AFTER INSERT ON "public"."lutron_area" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "lutron"."rollup_area"();
 
-CREATE TABLE "public"."lutron_power" ("time" timestamptz NOT NULL, "site" text, "energy_joules_total" double precision, "fans_on" double precision, "lights_on" double precision, "lights_total" double precision, "shades_open" double precision, "watts" double precision, "zones_on" double precision, "zones_total" double precision);
+CREATE TABLE "public"."lutron_power" ("time" timestamptz NOT NULL, "site" text, "energy_joules_total" double precision, "fans_on" double precision, "lights_on" double precision, "lights_total" double precision, "shades_open" double precision, "unoccupied_energy_joules_total" double precision, "watts" double precision, "zones_on" double precision, "zones_total" double precision);
 
 COMMENT ON COLUMN "public"."lutron_power"."site" IS 'tag';
 
@@ -49,11 +49,21 @@ CREATE INDEX "lutron_power_time_brin" ON "public"."lutron_power" USING brin ("ti
 
 CREATE TRIGGER "lutron_rollup" AFTER INSERT ON "public"."lutron_power" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "lutron"."rollup_system"();
 
-CREATE TABLE "public"."lutron_zone_change" ("time" timestamptz NOT NULL, "kind" text, "site" text, "zone_id" text, "energy_joules_total" double precision, "level" double precision, "watts" double precision);
+CREATE TABLE "public"."lutron_zone_change" ("time" timestamptz NOT NULL, "cause" text, "component" text, "keypad_id" text, "kind" text, "site" text, "timeclock_event" text, "timeclock_id" text, "zone_id" text, "energy_joules_total" double precision, "level" double precision, "watts" double precision);
+
+COMMENT ON COLUMN "public"."lutron_zone_change"."cause" IS 'tag';
+
+COMMENT ON COLUMN "public"."lutron_zone_change"."component" IS 'tag';
+
+COMMENT ON COLUMN "public"."lutron_zone_change"."keypad_id" IS 'tag';
 
 COMMENT ON COLUMN "public"."lutron_zone_change"."kind" IS 'tag';
 
 COMMENT ON COLUMN "public"."lutron_zone_change"."site" IS 'tag';
+
+COMMENT ON COLUMN "public"."lutron_zone_change"."timeclock_event" IS 'tag';
+
+COMMENT ON COLUMN "public"."lutron_zone_change"."timeclock_id" IS 'tag';
 
 COMMENT ON COLUMN "public"."lutron_zone_change"."zone_id" IS 'tag';
 
@@ -108,3 +118,13 @@ COMMENT ON COLUMN "public"."lutron_zone_info"."zone_id" IS 'tag';
 CREATE INDEX "lutron_zone_info_series_time_idx" ON "public"."lutron_zone_info" (coalesce("site", ''), coalesce("zone_id", ''), "time");
 
 CREATE INDEX "lutron_zone_info_time_brin" ON "public"."lutron_zone_info" USING brin ("time");
+
+CREATE TABLE "public"."lutron_area_change" ("time" timestamptz NOT NULL, "area_id" text, "site" text, "unoccupied_energy_joules_total" double precision, "unoccupied_watts" double precision);
+
+COMMENT ON COLUMN "public"."lutron_area_change"."area_id" IS 'tag';
+
+COMMENT ON COLUMN "public"."lutron_area_change"."site" IS 'tag';
+
+CREATE INDEX "lutron_area_change_series_time_idx" ON "public"."lutron_area_change" (coalesce("site", ''), coalesce("area_id", ''), "time");
+
+CREATE INDEX "lutron_area_change_time_brin" ON "public"."lutron_area_change" USING brin ("time");
