@@ -1,10 +1,12 @@
 """House activity: people moving about, so dashboards fed by the simulator move too.
 
 At `rate` events per second on average (Poisson arrivals from a seeded generator) it sets a
-zone level, taps a keypad button (its LED and zones follow), toggles a room's occupancy (its motion
-sensors follow), opens or closes a door (a contact input), runs a time clock event or drains a
-battery a step (good, low, missing), each reported to monitoring sessions exactly as the control
-methods do. Zones get what their kind takes: shades open by day (processor clock) and close at
+zone level at the device (source 24) or as another integration would (source 6), taps a keypad
+button (its LED and zones follow, source 8), toggles a room's occupancy (its motion sensors follow,
+and in rooms with occupancy sensors they switch the lights on when someone comes, source 10, and
+usually off when the room empties, so lights are sometimes left on in a vacant room), opens or
+closes a door (a contact input), runs a time clock event (source 16) or drains a battery a step
+(good, low, missing), each reported to monitoring sessions exactly as the control methods do. Zones get what their kind takes: shades open by day (processor clock) and close at
 night, ceiling fans run at a speed step, motors and contacts switch, a gate's pulsed contact is
 pulsed.
 """
@@ -18,7 +20,15 @@ import random
 from typing import TYPE_CHECKING
 
 from telegraf_lutron.design import Zone
-from telegraf_lutron.simulator.house import BATTERY_GOOD, BATTERY_LOW, BATTERY_MISSING, PRESS, SOURCE_LOCAL
+from telegraf_lutron.simulator.house import (
+    BATTERY_GOOD,
+    BATTERY_LOW,
+    BATTERY_MISSING,
+    OCCUPIED,
+    PRESS,
+    SOURCE_INTEGRATION,
+    SOURCE_LOCAL,
+)
 
 if TYPE_CHECKING:
     from telegraf_lutron.simulator.core import Simulator
@@ -29,6 +39,7 @@ LEVELS = (0.0, 0.0, 25.0, 50.0, 75.0, 100.0)  # off is as common as it is in a r
 SHADE_DAY_LEVELS = (100.0, 100.0, 75.0, 50.0)  # how far a shade is opened by day
 FAN_LEVELS = (0.0, 25.0, 50.0, 50.0, 75.0, 100.0)  # off and the four speed steps
 DAYTIME = range(7, 20)  # processor-clock hours when people open the shades
+LIGHTS_OFF_WHEN_VACANT = 0.7  # how often the sensors switch a room's lights off as it empties
 
 
 class HouseActivity:
@@ -78,7 +89,9 @@ class HouseActivity:
             self._sim.tap(keypad, button)
         elif roll < 0.42 and rooms:
             area = rng.choice(rooms)
-            self._sim.set_occupancy(area, self._sim.occupancy(area) != 3)
+            occupied = self._sim.occupancy(area) != OCCUPIED
+            lights = occupied or rng.random() < LIGHTS_OFF_WHEN_VACANT
+            self._sim.set_occupancy(area, occupied, lights=lights)
         elif roll < 0.52 and contacts:
             device, component = rng.choice(contacts)
             self._sim.set_input(device, component, house.inputs[(device, component)] != PRESS)
@@ -94,7 +107,8 @@ class HouseActivity:
             self._sim.set_battery(device, drained)
         elif design.zones:
             zone = rng.choice(design.zones)
-            self._sim.set_level(zone.id, self.level_for(zone), source=SOURCE_LOCAL)
+            source = SOURCE_LOCAL if roll < 0.85 else SOURCE_INTEGRATION
+            self._sim.set_level(zone.id, self.level_for(zone), source=source)
 
     def level_for(self, zone: Zone) -> float:
         """A level people would choose for this zone now: shades open by day and close at night,

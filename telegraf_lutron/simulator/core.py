@@ -36,7 +36,7 @@ from telegraf_lutron.simulator.house import (
 from telegraf_lutron.simulator.http import XmlHttpServer
 from telegraf_lutron.simulator.quirks import Quirks
 from telegraf_lutron.simulator.server import TelnetSession
-from telegraf_lutron.simulator.stats import LoginAttempt, SimulatorStats
+from telegraf_lutron.simulator.stats import EnergyAccount, LoginAttempt, SimulatorStats
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,11 @@ class Simulator:
         self.clock_skew = clock_skew  # seconds the processor's clock is ahead of the real one
         self._design_version = 1
         self._house = House(
-            self._stamped(design, None, xml), system=system, sysvars=sysvars, shade_travel=shade_travel
+            self._stamped(design, None, xml),
+            system=system,
+            sysvars=sysvars,
+            shade_travel=shade_travel,
+            account=EnergyAccount(self.stats),
         )
         self._xml = xml
         self._xml_cache: bytes | None = None
@@ -417,8 +421,14 @@ class Simulator:
     def led(self, keypad: int | Keypad, led: int) -> int:
         return self._house.leds[(_iid(keypad), led)]
 
-    def set_occupancy(self, area: int | Area, occupied: bool) -> None:
-        self.publish(self._house.set_occupancy(_iid(area), occupied))
+    def set_occupancy(self, area: int | Area, occupied: bool, *, lights: bool = False) -> None:
+        """The room's sensors see someone (True) or no one; `lights`: they switch its lights too."""
+        self.publish(self._house.set_occupancy(_iid(area), occupied, lights=lights))
+
+    def stats_now(self) -> SimulatorStats:
+        """A copy of the statistics, with the energy account integrated up to now."""
+        self._house.account.advance()
+        return self.stats.snapshot()
 
     def occupancy(self, area: int | Area) -> int:
         return self._house.occupancy[_iid(area)]

@@ -2,7 +2,9 @@
 motion sensors, time clocks, shade groups and blind tilt, green modes and batteries, with no I/O.
 
 Every change returns the report lines a real processor would send to monitoring sessions, as
-`Event`s tagged with their monitoring type; the server decides who receives them.
+`Event`s tagged with their monitoring type; the server decides who receives them. Each level change
+says what made it (`~OUTPUT,<id>,29,<source>`, docs/protocol.md §11), and the house keeps its own
+account of energy by that cause and in vacant rooms (`EnergyAccount`, in the simulator's stats).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from telegraf_lutron.design import FAN_SPEED_STEPS, Design, Keypad, Zone, speed_step
+from telegraf_lutron.simulator.stats import SOURCE_CAUSES, EnergyAccount, SimulatorStats
 
 # Monitoring types (docs/protocol.md §2).
 MON_BUTTON = 3
@@ -79,7 +82,9 @@ class House:
         system: str = "HWQS",
         sysvars: Mapping[int, int] | None = None,
         shade_travel: float = SHADE_TRAVEL,
+        account: EnergyAccount | None = None,
     ):
+        self.account = account if account is not None else EnergyAccount(SimulatorStats())
         self.system = system
         self.shade_travel = shade_travel
         self._moves: dict[int, int] = {}  # per shade: which movement is the current one
@@ -155,6 +160,12 @@ class House:
         self.tilts = {z.id: self.tilts.get(z.id, 50.0) for z in design.tilt_zones}
         self.green_steps = {g.id: self.green_steps.get(g.id, 1) for g in design.green_modes}
         self.batteries = {k.id: self.batteries.get(k.id, BATTERY_GOOD) for k in design.battery_devices}
+        self._area_lights: dict[int, tuple[int, ...]] = {}
+        for z in design.zones:
+            if z.kind == "light":
+                self._area_lights[z.area_key] = (*self._area_lights.get(z.area_key, ()), z.id)
+        vacant = (iid for iid, state in self.occupancy.items() if state == UNOCCUPIED)
+        self.account.set_design(design, self.levels, vacant)
 
     @staticmethod
     def _led_components(kp: Keypad) -> list[int]:
@@ -208,6 +219,7 @@ class House:
         elif not zone.dimmable and zone.kind != "shade":
             level = ON_LEVEL if level > 0 else 0.0
         self.levels[zone_id] = level
+        self.account.level(zone_id, level, SOURCE_CAUSES.get(source, "unknown"))
         lvl = format_level(level)
         lines = (
             f"~OUTPUT,{zone_id},1,{lvl}",
@@ -286,15 +298,26 @@ class House:
         events += self.set_led(keypad_id, btn.led_component, 1 if turn_on else 0)
         return events
 
-    def set_occupancy(self, area_iid: int, occupied: bool) -> list[Event]:
+    def set_occupancy(self, area_iid: int, occupied: bool, *, lights: bool = False) -> list[Event]:
+        """The room's occupancy changes (its motion sensors report it). `lights`: the sensors also
+        switch the room's lights, on when occupied and off when vacant, with source 10."""
         if area_iid not in self._rooms:
             raise KeyError(f"no room with integration id {area_iid}")
         state = OCCUPIED if occupied else UNOCCUPIED
         self.occupancy[area_iid] = state
+        self.account.occupancy(area_iid, vacant=not occupied)
         events = [Event(MON_OCCUPANCY, (f"~GROUP,{area_iid},3,{state}",))]
         for device, component in self._sensors.get(area_iid, ()):  # the room's sensors saw it
             events += self.set_input(device, component, occupied)
+        if lights:
+            for zone_id in self._area_lights.get(area_iid, ()):
+                if (self.levels[zone_id] > 0) != occupied:
+                    events += self.set_level(zone_id, ON_LEVEL if occupied else 0.0, SOURCE_OCCUPANCY)
         return events
+
+    def area_lights(self, area_iid: int) -> tuple[int, ...]:
+        """The lights (kind light) of a room."""
+        return self._area_lights.get(area_iid, ())
 
     def set_input(self, device: int, component: int, closed: bool) -> list[Event]:
         """A contact closing (or a sensor seeing someone) reports 3, opening (vacant) 4."""
@@ -348,6 +371,7 @@ class House:
         if lift is None:
             return [Event(MON_ZONE, (f"~OUTPUT,{zone_id},9,{format_level(tilt)}",))]
         self.levels[zone_id] = self.positions[zone_id] = round(min(100.0, max(0.0, lift)), 2)
+        self.account.level(zone_id, self.levels[zone_id], "unknown")  # reported without a 29 line
         line = f"~OUTPUT,{zone_id},10,{format_level(self.levels[zone_id])},{format_level(tilt)}"
         return [Event(MON_ZONE, (line,))]
 

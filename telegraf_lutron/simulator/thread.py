@@ -76,7 +76,7 @@ class SimulatorThread:
         finally:
             await sim.stop()
             # Kept for tests that check what happened after the simulator stopped.
-            self._final_stats = sim.stats.snapshot()
+            self._final_stats = sim.stats_now()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the simulator, close every socket and join the thread; idempotent."""
@@ -133,7 +133,7 @@ class SimulatorThread:
         """A snapshot of the simulator's statistics (the final ones once stopped)."""
         if self._sim is None and self._final_stats is not None:
             return self._final_stats
-        return self.call(lambda s: s.stats.snapshot())
+        return self.call(lambda s: s.stats_now())
 
     @property
     def quirks(self) -> Quirks:
@@ -187,8 +187,8 @@ class SimulatorThread:
     def led(self, keypad: int | Keypad, led: int) -> int:
         return self.call(lambda s: s.led(keypad, led))
 
-    def set_occupancy(self, area: int | Area, occupied: bool) -> None:
-        self.call(lambda s: s.set_occupancy(area, occupied))
+    def set_occupancy(self, area: int | Area, occupied: bool, *, lights: bool = False) -> None:
+        self.call(lambda s: s.set_occupancy(area, occupied, lights=lights))
 
     def occupancy(self, area: int | Area) -> int:
         return self.call(lambda s: s.occupancy(area))
