@@ -186,6 +186,11 @@ class ProcessorConnection:
         for event in leftovers:
             self._dispatch(event)
 
+    @property
+    def received_at(self) -> float:
+        """time.monotonic() when the bytes being handled arrived (the last read)."""
+        return self._last_rx
+
     async def start_monitoring(self) -> None:
         """Prompt and the design's default monitoring off, replies and our monitoring on.
         Raises EOFError when the link ends meanwhile; a type the processor refuses is logged."""

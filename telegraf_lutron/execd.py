@@ -342,13 +342,23 @@ class Plugin:
 
     # --- events from the processor -------------------------------------------------------
 
+    def _event_time(self) -> tuple[float, float]:
+        """(monotonic, wall) time of the event being handled: when its bytes arrived. Events of one
+        read share it (the processor sent them together), so writing the rows of the first does not
+        delay the others: a room's vacancy and the lights it switches off stay one instant."""
+        mono = time.monotonic()
+        rx = self.session.received_at
+        if rx is None or not 0.0 <= mono - rx < 1.0:
+            return mono, time.time()
+        return rx, time.time() - (mono - rx)
+
     def _on_event(self, event: p.Event) -> None:
-        now = time.monotonic()
+        now, wall = self._event_time()
         if isinstance(event, p.SystemReport):
             if event.design_revision and self.synced:  # keepalive replies carry the revision
                 self._schedule_design_check(event.design_revision)
             return
-        changed = self.state.apply(event, now, time.time())
+        changed = self.state.apply(event, now, wall)
         if changed and self.synced and self.have_design:
             self._write_change_row(event)
         if (

@@ -142,6 +142,13 @@ class Session:
         conn = self._connection
         return conn.id if conn is not None and self.state is SessionState.LOGGED_IN else None
 
+    @property
+    def received_at(self) -> float | None:
+        """time.monotonic() when the bytes whose events are being handled arrived, None without a
+        connection: events parsed from one read share it (the processor sent them together)."""
+        conn = self._connection
+        return conn.received_at if conn is not None else None
+
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
 

@@ -8,11 +8,13 @@ import re
 import pytest
 from sim_fixtures import FIXED_NOW, build_design, lutron_sim, raw_client, raw_connect, sim_design  # noqa: F401
 
+from telegraf_lutron import protocol as p
 from telegraf_lutron.simulator import Simulator
 from telegraf_lutron.simulator.activity import HouseActivity
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate_design
 from telegraf_lutron.simulator.house import House
 from telegraf_lutron.simulator.stats import EnergyAccount, SimulatorStats
+from telegraf_lutron.state import HouseState
 
 KITCHEN_LIGHTS = (27, 28, 29)  # build_design: the kitchen (IID 10) has occupancy sensors
 
@@ -104,3 +106,50 @@ def test_house_activity_uses_every_cause_and_leaves_lights_on_in_vacant_rooms() 
         )
     assert {"8", "16", "10", "6", "24"} <= sources
     assert left_on > 0  # a vacant room with a light on, now and then
+
+
+def test_the_plugins_state_fed_the_simulators_lines_agrees_with_its_account_exactly() -> None:
+    """The activity's report lines, given to the plugin's HouseState at the instants the simulator
+    made them: energy by cause and in vacant rooms equal the simulator's own account (no delivery
+    delay here, so exactly)."""
+    design = generate_design(GeneratorParams(seed=11))
+    sim = Simulator(design, service_time=0, clock=lambda: FIXED_NOW)
+    clock = Clock()
+    sim.house.account.clock = clock
+    state = HouseState(design, now=0.0)
+    for zone in design.zones:  # what the plugin reads at connect: every level, every occupancy
+        state.apply(p.OutputLevel((), zone.id, sim.house.levels[zone.id]), 0.0)
+    for area in design.occupancy_areas:
+        state.apply(p.OccupancyState((), area.iid, sim.house.occupancy[area.iid]), 0.0)
+
+    def publish(events, origin=None):  # type: ignore[no-untyped-def]
+        for event in events:
+            if event.delay <= 0:  # a moving shade's later positions: 0 W, left out
+                for line in event.lines:
+                    parsed = p.parse_line(line)
+                    assert parsed is not None
+                    state.apply(parsed, clock.now)
+        return []
+
+    sim.publish = publish  # type: ignore[method-assign]
+    activity = HouseActivity(sim, rate=0, seed=4)
+    for step in range(1500):
+        clock.now = 5.0 + step * 0.37
+        activity.step()
+    clock.now += 10.0
+    state.advance(clock.now)
+    sim.house.account.advance()
+    stats = sim.stats
+    for cause in p.CAUSE_NAMES:
+        assert state.cause_energy[cause] == pytest.approx(stats.energy_by_cause.get(cause, 0.0), rel=1e-9), (
+            cause
+        )
+    assert {c for c, v in stats.energy_by_cause.items() if v > 0} >= {
+        "keypad",
+        "occupancy",
+        "integration",
+        "local",
+    }
+    for area in design.occupancy_areas:
+        assert state.unoccupied_energy[area.key] == pytest.approx(stats.unoccupied_energy[area.iid], rel=1e-9)
+    assert sum(stats.unoccupied_energy.values()) > 0
