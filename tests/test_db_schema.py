@@ -223,7 +223,9 @@ def test_init_adopts_tables_telegraf_filled_and_keeps_every_row(pg_dsn: str) -> 
             assert row == (n, lo.replace(tzinfo=UTC), hi.replace(tzinfo=UTC), total)
         assert [c[0] for c in columns(conn, "lutron_power")] == [
             "zones_total", "site", "note", "watts", "time", "energy_joules_total",
-            "fans_on", "lights_on", "lights_total", "shades_open", "zones_on",
+            "fans_on", "lights_on", "lights_total", "shades_open",
+            "unoccupied_energy_joules_total",  # issue 16: a catalogue field, added by db init
+            "zones_on",
         ]  # fmt: skip
         assert_rollups_match(conn, "Europe/Berlin")  # existing rows were rolled up
         # Telegraf keeps writing, now with timestamptz: the triggers take over.
