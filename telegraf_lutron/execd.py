@@ -375,6 +375,8 @@ class Plugin:
         ts = time.time_ns()
         if isinstance(event, p.OutputSource):
             self._write(self.changes.cause_known(self.state, event.zone))
+        elif isinstance(event, p.OutputTilt) and event.lift is None:
+            self._write(self.changes.zone_row(self.state, event.zone, ts))  # a tilt: the level stays
         elif isinstance(event, p.OutputLevel | p.OutputTilt):
             # set_level integrated the zone's energy up to this event: the counter is at `ts`
             text = self.changes.level_change(self.state, event.zone, ts)
