@@ -55,12 +55,8 @@ class ChangeRows:
     def __init__(self, design: Design, site: str) -> None:
         self.design = design
         site_tag = tag(site, "default")
-        self.zone_prefix = {
-            z.id: series_prefix(
-                "lutron_zone_change", {"site": site_tag, "zone_id": str(z.id), "kind": z.kind}
-            )
-            for z in design.zones
-        }
+        self.zone_ids = tuple(z.id for z in design.zones)  # their rows' prefixes depend on the cause
+        self._zone_set = frozenset(self.zone_ids)
         self.info_prefix: dict[int, str] = {}
         for z in design.zones:
             tags = {**zone_tags(z, site_tag), "area_id": str(z.area_key)}
@@ -96,7 +92,7 @@ class ChangeRows:
         prefix = self._cause_prefix.get(key)
         if prefix is None:
             zone = self.design.zone(zone_id)
-            assert zone is not None  # callers checked zone_prefix
+            assert zone is not None  # callers checked _zone_set
             tags = {"site": self._site, "zone_id": str(zone_id), "kind": zone.kind, "cause": cause.name}
             if cause.keypad is not None:
                 tags |= {"keypad_id": str(cause.keypad[0]), "component": str(cause.keypad[1])}
@@ -110,7 +106,7 @@ class ChangeRows:
     def zone_row(self, state: HouseState, zone_id: int, ts_ns: int) -> str:
         """The zone's level, watts and counter now (the caller advanced the state to `ts_ns`),
         tagged with the cause of its level now (`unknown` while a change waits for its cause)."""
-        if zone_id not in self.zone_prefix:
+        if zone_id not in self._zone_set:
             return ""
         fields = self._zone_fields(state, zone_id)
         return _line(self._zone_prefix(zone_id, state.cause(zone_id)), fields, ts_ns)
@@ -118,7 +114,7 @@ class ChangeRows:
     def level_change(self, state: HouseState, zone_id: int, ts_ns: int) -> str:
         """A level change: its row waits for the cause (`cause_known`, `due`). Returns what is
         written now: the row of the zone's previous change if it still waited (no cause came)."""
-        if zone_id not in self.zone_prefix:
+        if zone_id not in self._zone_set:
             return ""
         text = self._release(state, zone_id)
         fields = self._zone_fields(state, zone_id)
@@ -182,7 +178,7 @@ class ChangeRows:
         """A row for every zone and the names behind the ids: the baseline after a full read."""
         self._powered = set()
         self._unoccupied = set()
-        rows = [self.zone_row(state, zone_id, ts_ns) for zone_id in self.zone_prefix]
+        rows = [self.zone_row(state, zone_id, ts_ns) for zone_id in self.zone_ids]
         for z in self.design.zones:
             rows.append(_line(self.info_prefix[z.id], {"rated_watts": float(z.rated_watts)}, ts_ns))
         rows += [self._area_row(state, key, ts_ns) for key in self.area_prefix]

@@ -296,7 +296,8 @@ class CounterStarts:
     """Where each counter series starts, kept across design revisions for one process.
 
     The first line of a series carries its value from when the process started: what
-    `counters.json` restored (energy, pulses, buttons, inputs, time clocks), else 0. The processor's
+    `counters.json` restored (energy, by cause and in empty rooms too, pulses, buttons, inputs, time
+    clocks), else 0. The processor's
     session counters are not persisted, and its series changes with the `project` tag (a design read
     after a failed login, a renamed project): each such series counts from 0 when it first appears,
     with what happened since the previous series' last line in its second line, so the series add up
