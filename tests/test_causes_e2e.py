@@ -149,7 +149,7 @@ def test_energy_by_cause_equals_the_simulators_integral_within_0_1_percent(house
 
 
 def test_energy_by_cause_follows_the_active_house(house: House) -> None:
-    """The simulator's house activity (every source, lights left on in vacant rooms) for ten
+    """The simulator's house activity (every source, lights left on in vacant rooms) for six
     seconds. Its changes come at random, some a few ms apart, so the ms between the simulator making
     a change and the plugin reading it are a larger share than in the test above (an 800 W zone on
     for a second: 2 ms are 0.2 %): within 1 %. The exact agreement of the two accounts without
@@ -157,7 +157,7 @@ def test_energy_by_cause_follows_the_active_house(house: House) -> None:
     all_off(house)
     before, sim_before = house.snapshot(), house.sim.stats
     house.sim.set_activity(10.0)
-    time.sleep(10.0)
+    time.sleep(6.0)
     all_off(house)
     time.sleep(1.2)
     after, sim_after = house.snapshot(), house.sim.stats
