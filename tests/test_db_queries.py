@@ -27,6 +27,7 @@ from psycopg import conninfo, sql
 
 from telegraf_lutron.db import DatabaseUnavailable, PermissionDenied, SchemaMissing
 from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, Tick, make_house
+from telegraf_lutron.db.levels import MEASUREMENTS
 from telegraf_lutron.db.queries import HistoryStore
 
 TZ = TEMPLATE_TIMEZONE  # Europe/Berlin, as db init stored it in the template
@@ -37,6 +38,9 @@ GAP = (datetime(2024, 6, 5, 1, 0, tzinfo=BERLIN), datetime(2024, 6, 5, 3, 0, tzi
 PIN_102 = datetime(2024, 6, 7, 20, 0, tzinfo=BERLIN)
 END = datetime(2024, 6, 11, 0, 0, tzinfo=BERLIN)
 J_PER_KWH = 3_600_000.0
+# This module's history is what a database upgraded from before the change rows holds: snapshots
+# only, which the UI keeps reading from their rollups (tests/test_webui_changes.py: change rows).
+SNAPSHOTS = MEASUREMENTS
 
 
 @dataclass
@@ -74,7 +78,7 @@ def data(pg_server_dsn: str, pg_template_dsn: str) -> Iterator[Dataset]:
         )
         ticks: list[Tick] = []
         with psycopg.connect(dsn) as conn:
-            writer = TelegrafWriter(conn)
+            writer = TelegrafWriter(conn, namepass=SNAPSHOTS)  # history from before the change rows
             _write_until(writer, gen, GAP[0], ticks)
             gen.skip(GAP[1] - GAP[0])
             _write_until(writer, gen, PIN_102, ticks)
@@ -335,7 +339,8 @@ def test_answers_include_rows_the_trigger_has_only_staged(pg_dsn: str) -> None:
     init_db(pg_dsn, TZ)  # default drain thresholds: 20,000 rows or a minute
     gen = HistoryGenerator(make_house(3), start=START, step=STEP, tz=TZ, pinned={"100": 50.0})
     with psycopg.connect(pg_dsn) as conn:
-        TelegrafWriter(conn).write_lines(gen.lines(gen.ticks(36)))  # 3 hours, far below 20,000 rows
+        # 3 hours of snapshots, far below 20,000 rows
+        TelegrafWriter(conn, namepass=SNAPSHOTS).write_lines(gen.lines(gen.ticks(36)))
         assert conn.execute("SELECT count(*) FROM lutron.zone_hourly").fetchone()[0] == 0
         ref_hourly, _ = reference_rollups(conn, "zone", TZ)
     with HistoryStore(pg_dsn) as s:

@@ -138,7 +138,7 @@ def test_installed_functions_are_the_checked_in_sql(pg_lutron_dsn: str) -> None:
             "SELECT p.proname, p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
             " WHERE n.nspname = 'lutron' AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'plpgsql')"
         ).fetchall()
-    assert len(rows) == len(LEVELS) * 2 + 1 + 2  # + change_mark, change_rollup
+    assert len(rows) == len(LEVELS) * 2 + 1 + 3  # + change_mark, change_rollup, zone_names_update
     for name, source in rows:
         text = files[f"function_{name}.sql"]
         assert text.split("$function$")[1] == source, name

@@ -36,7 +36,7 @@ import psycopg
 from psycopg import sql
 
 from telegraf_lutron.db import INTERNAL_SCHEMA
-from telegraf_lutron.db.levels import HOUSE, ZONE_CHANGE, Level
+from telegraf_lutron.db.levels import HOUSE, ZONE_CHANGE, ZONE_INFO, Level
 from telegraf_lutron.db.rollups import LOCK_CLASS
 
 TRIGGER_NAME = "lutron_changes"
@@ -286,6 +286,7 @@ def functions(raw_schema: str) -> list[tuple[str, sql.Composed, sql.Composed]]:
     return [
         (ROLLUP_FUNCTION, sql.SQL("{}()").format(_q(ROLLUP_FUNCTION)), create_rollup_function(raw_schema)),
         (MARK_FUNCTION, sql.SQL("{}()").format(_q(MARK_FUNCTION)), create_mark_function()),
+        (NAMES_FUNCTION, sql.SQL("{}()").format(_q(NAMES_FUNCTION)), create_names_function()),
     ]
 
 
@@ -320,6 +321,86 @@ def mark_all(cur: psycopg.Cursor[Any], raw_schema: str) -> None:
             )
         )
     rollup(cur)
+
+
+# --- the names behind the ids (migration 5) ---------------------------------------------------------
+# Change rows carry ids; `lutron_zone_info` (written at each connect) names them. The UI wants each
+# zone's newest names on every query, so a statement trigger keeps them in `lutron.zone_names`: one
+# row per zone, in the internal schema (a reader of the rollups needs no access to raw tables).
+
+NAMES = "zone_names"
+NAMES_FUNCTION = "zone_names_update"
+NAMES_TRIGGER = "lutron_zone_names"
+NAME_COLUMNS = ("zone", "area_id", "area", "floor", "output_type", "kind")
+
+
+def names_migration_statements() -> list[sql.Composed]:
+    return [
+        sql.SQL(
+            'CREATE TABLE {} (site text NOT NULL, zone_id text NOT NULL, "time" timestamptz NOT NULL,'
+            " zone text, area_id text NOT NULL, area text, floor text, output_type text, kind text,"
+            " rated_watts double precision, PRIMARY KEY (site, zone_id))"
+        ).format(_q(NAMES)),
+        sql.SQL("COMMENT ON TABLE {} IS {}").format(
+            _q(NAMES), sql.Literal("each zone's newest lutron_zone_info row (names, area, kind, rated watts)")
+        ),
+    ]
+
+
+def _names_upsert(source: sql.Composable) -> sql.Composed:
+    """Upsert the newest row per zone of `source` (rows shaped like lutron_zone_info) into
+    lutron.zone_names; an older row never replaces a newer one. Optional columns are read through
+    to_jsonb, so a table Telegraf made without one of them still works."""
+
+    def col(name: str) -> sql.Composed:
+        return sql.SQL("(to_jsonb(n) ->> {})").format(sql.Literal(name))
+
+    return sql.SQL(
+        """INSERT INTO {names} AS z (site, zone_id, "time", zone, area_id, area, floor, output_type, kind, rated_watts)
+        SELECT DISTINCT ON (1, 2) coalesce(n.site, ''), coalesce(n.zone_id, ''), n."time", {zone},
+               coalesce({area_id}, ''), {area}, {floor}, {output_type}, {kind}, ({rated})::float8
+        FROM {source} n WHERE n."time" IS NOT NULL
+        ORDER BY 1, 2, n."time" DESC
+        ON CONFLICT (site, zone_id) DO UPDATE SET "time" = excluded."time", zone = excluded.zone,
+            area_id = excluded.area_id, area = excluded.area, floor = excluded.floor,
+            output_type = excluded.output_type, kind = excluded.kind, rated_watts = excluded.rated_watts
+        WHERE z."time" <= excluded."time"
+        """
+    ).format(
+        names=_q(NAMES),
+        source=source,
+        rated=col("rated_watts"),
+        **{c: col(c) for c in NAME_COLUMNS},
+    )
+
+
+def create_names_function() -> sql.Composed:
+    body = sql.SQL(
+        """
+BEGIN
+    BEGIN
+        {upsert};
+    EXCEPTION WHEN OTHERS THEN
+        -- Failing here would fail Telegraf's COPY; db rebuild fills the table again.
+        RAISE WARNING 'telegraf-lutron: cannot update the zone names: % (SQLSTATE %)', SQLERRM, SQLSTATE;
+    END;
+    RETURN NULL;
+END;
+"""
+    ).format(upsert=_names_upsert(sql.SQL("new_rows")))
+    return _function(NAMES_FUNCTION, "trigger", body)
+
+
+def create_names_trigger(raw_schema: str) -> sql.Composed:
+    return sql.SQL(
+        "CREATE TRIGGER {name} AFTER INSERT ON {raw} REFERENCING NEW TABLE AS new_rows"
+        " FOR EACH STATEMENT EXECUTE FUNCTION {fn}()"
+    ).format(name=I(NAMES_TRIGGER), raw=ZONE_INFO.raw_table(raw_schema), fn=_q(NAMES_FUNCTION))
+
+
+def fill_names(cur: psycopg.Cursor[Any], raw_schema: str) -> None:
+    """lutron.zone_names from every row of lutron_zone_info (db init adopting rows, db rebuild)."""
+    cur.execute(_names_upsert(ZONE_INFO.raw_table(raw_schema)))
 
 
 def rollup(cur: psycopg.Cursor[Any]) -> None:

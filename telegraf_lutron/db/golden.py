@@ -34,7 +34,7 @@ from psycopg import sql
 from telegraf_lutron.db import changes as ch
 from telegraf_lutron.db import rollups as rl
 from telegraf_lutron.db import schema
-from telegraf_lutron.db.levels import CHANGE_LEVELS, LEVELS
+from telegraf_lutron.db.levels import CHANGE_LEVELS, LEVELS, ZONE_INFO
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 RAW_SCHEMA = schema.DEFAULT_SCHEMA
@@ -67,6 +67,8 @@ def rendered() -> dict[str, str]:
         tables += schema.measurement_indexes(level, RAW_SCHEMA).values()
         if level.measurement in ch.ROLLED_UP:
             tables.append(ch.create_trigger(level, RAW_SCHEMA))
+        if level is ZONE_INFO:
+            tables.append(ch.create_names_trigger(RAW_SCHEMA))
     files["measurement_tables.sql"] = _text(
         tables,
         "telegraf_lutron/db/schema.py",

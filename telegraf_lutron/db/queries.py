@@ -46,12 +46,14 @@ from telegraf_lutron.db import (
     DbError,
     SchemaMissing,
     check_dsn,
+    reads,
     resolve_dsn,
     translate,
     unavailable,
 )
 from telegraf_lutron.db import fragments as frag
-from telegraf_lutron.db.levels import BY_NAME, LEVELS, ZONE, Level
+from telegraf_lutron.db.changes import HOUSE_HOURLY, ZONE_HOURLY
+from telegraf_lutron.db.levels import BY_NAME, HOUSE, LEVELS, ZONE, ZONE_CHANGE, Level
 from telegraf_lutron.db.rollups import flush
 from telegraf_lutron.design import KINDS, POWER_KINDS
 
@@ -455,6 +457,32 @@ class HistoryStore:
             params["f_area"] = area
         return sql.SQL("").join(sql.SQL(" AND ") + c for c in conds), params
 
+    @staticmethod
+    def _bucket_params(
+        lv: Level, s: _Settings, start: datetime, end: datetime, *, site: str | None, id: str | None
+    ) -> dict[str, Any]:
+        """The parameters of `reads.buckets` (its filters are on when these are set)."""
+        if id is not None and lv.key is None:
+            raise ValueError("the system level has no id to filter on")
+        params: dict[str, Any] = {"start": start, "end": end, "tz": s.tz}
+        if site is not None:
+            params["f_site"] = site
+        if id is not None:
+            params["f_id"] = id
+        return params
+
+    @staticmethod
+    def _area_filter(
+        lv: Level, labels: dict[str, sql.Composable], area: str | None, params: dict[str, Any]
+    ) -> sql.Composable:
+        """`AND <the bucket's area name> = %(f_area)s` (nothing without `area`)."""
+        if area is None:
+            return sql.SQL("")
+        if "area" not in lv.labels:
+            raise ValueError("area filters apply to zones and areas")
+        params["f_area"] = area
+        return sql.SQL("AND {} = %(f_area)s").format(labels["area"])
+
     # --- current state (raw, newest rows only) ----------------------------------------------------
 
     def current_power(
@@ -469,6 +497,18 @@ class HistoryStore:
             raise ValueError("max_age must be more than 0 and at most 48 hours")
         now = _aware(now, "now") if now else datetime.now(UTC)
         s = self._fresh_rollups()
+        out = self._current_power_changes(s, now, max_age, site)
+        # Sites without change rows in `max_age` (history from before the upgrade): their snapshots.
+        current = {p.site for p in out["system"]}
+        for level, rows in self._current_power_snapshot(s, now, max_age, site).items():
+            out[level] = sorted(
+                out[level] + [p for p in rows if p.site not in current], key=lambda p: (p.site, p.id)
+            )
+        return CurrentPower(self._local(now), out["system"], out["area"], out["zone"])
+
+    def _current_power_snapshot(
+        self, s: _Settings, now: datetime, max_age: timedelta, site: str | None
+    ) -> dict[str, list[PowerNow]]:
         out: dict[str, list[PowerNow]] = {}
         for level in BY_NAME.values():
             fields = set(level.stored_fields)
@@ -536,7 +576,110 @@ class HistoryStore:
                 )
                 for r in rows
             ]
-        return CurrentPower(self._local(now), out["system"], out["area"], out["zone"])
+        return out
+
+    def _current_power_changes(
+        self, s: _Settings, now: datetime, max_age: timedelta, site: str | None
+    ) -> dict[str, list[PowerNow]]:
+        """Now from the change rows: a site is current while its house rows arrive (the newest
+        within `max_age`); each zone holds the level and watts of its newest change row, and its
+        counter runs on at those watts up to the house row's time."""
+        query = sql.SQL(
+            """
+            WITH {names}, {current}
+            SELECT 'zone' AS level, z.site, z.zone_id AS id, z.zone AS name, z.area, z.floor, z."time",
+                   z.watts, z.level AS level_pct, NULL::float8 AS lights_on, NULL::float8 AS fans_on,
+                   NULL::float8 AS shades_open, NULL::float8 AS lights_total, z.kind, z.rated_watts,
+                   z.energy AS energy_joules_total
+            FROM zones z
+            UNION ALL
+            SELECT 'area', z.site, z.area_id, max(z.area), max(z.area), max(z.floor), max(z."time"), sum(z.watts), NULL,
+                   {lights_on}, {fans_on}, {shades_open}, NULL, NULL, NULL, sum(z.energy)
+            FROM zones z GROUP BY z.site, z.area_id
+            UNION ALL
+            SELECT 'system', h.site, '', NULL, NULL, NULL, h."time", h.watts, NULL,
+                   c.lights_on, c.fans_on, c.shades_open, c.lights_total, NULL, NULL, h.energy_joules_total
+            FROM house h
+            LEFT JOIN LATERAL (
+                SELECT {lights_on} AS lights_on, {fans_on} AS fans_on, {shades_open} AS shades_open,
+                       count(*) FILTER (WHERE z.kind = 'light')::float8 AS lights_total
+                FROM zones z WHERE z.site = h.site
+            ) c ON true
+            ORDER BY 1, 2, 3
+            """
+        ).format(
+            names=reads.names_cte(s.raw_schema),
+            current=self._current_zones_sql(s, site),
+            lights_on=sql.SQL("count(*) FILTER (WHERE z.kind = 'light' AND z.level > 0)::float8"),
+            fans_on=sql.SQL("count(*) FILTER (WHERE z.kind = 'fan' AND z.level > 0)::float8"),
+            shades_open=sql.SQL("count(*) FILTER (WHERE z.kind = 'shade' AND z.level > 0)::float8"),
+        )
+        out: dict[str, list[PowerNow]] = {"zone": [], "area": [], "system": []}
+        for r in self._fetch(query, {"now": now, "max_age": max_age, "site": site}):
+            out[r["level"]].append(
+                PowerNow(
+                    level=r["level"],
+                    site=r["site"],
+                    id=r["id"],
+                    name=r["name"],
+                    area=r["area"],
+                    floor=r["floor"],
+                    time=self._local(r["time"]),
+                    watts=r["watts"],
+                    level_pct=r["level_pct"],
+                    lights_on=r["lights_on"],
+                    fans_on=r["fans_on"],
+                    shades_open=r["shades_open"],
+                    lights_total=r["lights_total"],
+                    kind=r["kind"],
+                    rated_watts=r["rated_watts"],
+                    energy_kwh_total=None
+                    if r["energy_joules_total"] is None
+                    else _kwh(r["energy_joules_total"]),
+                )
+            )
+        return out
+
+    @staticmethod
+    def _current_zones_sql(s: _Settings, site: str | None) -> sql.Composed:
+        """CTEs `house` (each site's newest house row within %(max_age)s of %(now)s) and `zones`
+        (every zone of those sites as its newest change row left it, at the house row's time);
+        they follow a `names` CTE."""
+        return sql.SQL(
+            """house AS (
+                SELECT x.* FROM (SELECT DISTINCT n.site FROM names n) st
+                CROSS JOIN LATERAL (
+                    SELECT st.site, r."time", r.watts, r.energy_joules_total
+                    FROM {house} r
+                    WHERE {house_match} AND r."time" <= %(now)s AND r."time" > %(now)s - %(max_age)s
+                    ORDER BY {house_order}
+                    LIMIT 1
+                ) x
+                WHERE true {site_filter}
+            ),
+            zones AS (
+                SELECT n.site, n.zone_id, n.zone, n.area_id, n.area, n.floor, coalesce(z.kind, n.kind) AS kind,
+                       n.rated_watts, h."time", z."time" AS changed, z.level, z.watts,
+                       z.energy_joules_total + coalesce(z.watts, 0) * extract(epoch FROM h."time" - z."time") AS energy
+                FROM names n
+                JOIN house h ON h.site = n.site
+                CROSS JOIN LATERAL (
+                    SELECT r."time", r.level, r.watts, r.energy_joules_total, r.kind
+                    FROM {zone_change} r
+                    WHERE {zone_match} AND r."time" <= h."time"
+                    ORDER BY {zone_order}
+                    LIMIT 1
+                ) z
+            )"""
+        ).format(
+            house=HOUSE.raw_table(s.raw_schema),
+            house_match=frag.raw_series_is(HOUSE, "r", sql.SQL("st.site"), sql.SQL("''")),
+            house_order=frag.raw_newest_first(HOUSE, "r"),
+            site_filter=sql.SQL("AND st.site = %(site)s") if site is not None else sql.SQL(""),
+            zone_change=ZONE_CHANGE.raw_table(s.raw_schema),
+            zone_match=frag.raw_series_is(ZONE_CHANGE, "r", sql.SQL("n.site"), sql.SQL("n.zone_id")),
+            zone_order=frag.raw_newest_first(ZONE_CHANGE, "r"),
+        )
 
     def zones_on(
         self,
@@ -553,6 +696,66 @@ class HistoryStore:
             raise ValueError("max_age must be more than 0 and at most 48 hours")
         now = _aware(now, "now") if now else datetime.now(UTC)
         s = self._fresh_rollups()
+        params = {"now": now, "max_age": max_age, "site": site, "area": area}
+        current = {
+            r["site"]
+            for r in self._fetch(
+                sql.SQL("WITH {}, {} SELECT site FROM house").format(
+                    reads.names_cte(s.raw_schema), self._current_zones_sql(s, site)
+                ),
+                params,
+            )
+        }
+        on = self._zones_on_changes(s, site, area, params)
+        on += [z for z in self._zones_on_snapshot(s, params) if z.site not in current]
+        return sorted(on, key=lambda z: (z.since is None, z.since or now, z.site, z.zone_id))
+
+    def _zones_on_changes(
+        self, s: _Settings, site: str | None, area: str | None, params: dict[str, Any]
+    ) -> list[ZoneOn]:
+        """Zones on now by their newest change row; on since the first row after their newest
+        row with level 0 (exact), else since their first row (the records begin)."""
+        query = sql.SQL(
+            """
+            WITH {names}, {current}
+            SELECT z.site, z.zone_id, z.zone, z.area, z.floor, z.kind, z.level, z.watts,
+                   z."time" AS last_seen, coalesce(o.off_t IS NOT NULL, false) AS since_exact,
+                   (SELECT min(r."time") FROM {zone_change} r
+                    WHERE {zone_match} AND r."time" > coalesce(o.off_t, '-infinity') AND r."time" <= z.changed
+                   ) AS since
+            FROM zones z
+            CROSS JOIN LATERAL (
+                SELECT max(r."time") AS off_t FROM {zone_change} r
+                WHERE {zone_match} AND r."time" <= z.changed AND coalesce(r.level, 0) <= 0
+            ) o
+            WHERE z.level > 0 {area_filter}
+            """
+        ).format(
+            names=reads.names_cte(s.raw_schema),
+            current=self._current_zones_sql(s, site),
+            zone_change=ZONE_CHANGE.raw_table(s.raw_schema),
+            zone_match=frag.raw_series_is(ZONE_CHANGE, "r", sql.SQL("z.site"), sql.SQL("z.zone_id")),
+            area_filter=sql.SQL("AND z.area = %(area)s") if area is not None else sql.SQL(""),
+        )
+        return [self._zone_on(r) for r in self._fetch(query, params)]
+
+    def _zone_on(self, r: dict[str, Any]) -> ZoneOn:
+        return ZoneOn(
+            site=r["site"],
+            zone_id=r["zone_id"],
+            zone=r["zone"],
+            area=r["area"],
+            floor=r["floor"],
+            level_pct=r["level"],
+            watts=r["watts"],
+            last_seen=self._local(r["last_seen"]),
+            since=self._local(r["since"]) if r["since"] else None,
+            since_exact=bool(r["since_exact"]),
+            kind=r["kind"],
+        )
+
+    def _zones_on_snapshot(self, s: _Settings, params: dict[str, Any]) -> list[ZoneOn]:
+        site, area = params["site"], params["area"]
         query = sql.SQL(
             """
             WITH cur AS (
@@ -614,23 +817,7 @@ class HistoryStore:
             site_filter=sql.SQL("AND st.site = %(site)s") if site is not None else sql.SQL(""),
             area_filter=sql.SQL("AND cur.area = %(area)s") if area is not None else sql.SQL(""),
         )
-        rows = self._fetch(query, {"now": now, "max_age": max_age, "site": site, "area": area})
-        return [
-            ZoneOn(
-                site=r["site"],
-                zone_id=r["zone_id"],
-                zone=r["zone"],
-                area=r["area"],
-                floor=r["floor"],
-                level_pct=r["level"],
-                watts=r["watts"],
-                last_seen=self._local(r["last_seen"]),
-                since=self._local(r["since"]) if r["since"] else None,
-                since_exact=bool(r["since_exact"]),
-                kind=r["kind"],
-            )
-            for r in rows
-        ]
+        return [self._zone_on(r) for r in self._fetch(query, params)]
 
     # --- rollups --------------------------------------------------------------------------------
 
@@ -655,79 +842,47 @@ class HistoryStore:
                 "hour" if span <= ENERGY_HOUR_LIMIT else "day" if span <= ENERGY_DAY_LIMIT else "month"
             )
         s = self._fresh_rollups()
-        where, params = self._filters(lv, "t", site=site, id=id, area=area)
-        params |= {"start": start, "end": end, "tz": s.tz}
-        lab = self._labels(lv, "t")
-        sid = frag.rollup_series(lv, "t")
+        params = self._bucket_params(lv, s, start, end, site=site, id=id)
+        key: sql.Composable
+        first: sql.Composable
+        after: sql.Composable
         if resolution == "hour":
-            query = sql.SQL(
-                """
-                SELECT t.hour AS start, t.hour + interval '1 hour' AS "end", t.site, {sid} AS id,
-                       {name} AS name, {area} AS area, {floor} AS floor,
-                       t.energy_joules, t.watts_avg, t.watts_max, t.samples
-                FROM {table} t
-                WHERE {hours} {where}
-                ORDER BY t.hour, t.site, 4
-                """
-            ).format(table=lv.hourly_table(), sid=sid, hours=_hours("t"), where=where, **lab)
+            key, first, after = sql.SQL("u.b"), sql.SQL("g.b"), sql.SQL("g.b + interval '1 hour'")
+            bucket: reads.Bucket = "hour"
         elif resolution == "day":
-            query = sql.SQL(
-                """
-                SELECT {day_start} AS start, {next_day_start} AS "end",
-                       t.site, {sid} AS id, {name} AS name, {area} AS area, {floor} AS floor,
-                       t.energy_joules, t.watts_avg, t.watts_max, t.samples
-                FROM {table} t
-                WHERE {days} {where}
-                ORDER BY t.day, t.site, 4
-                """
-            ).format(
-                table=lv.daily_table(),
-                sid=sid,
-                day_start=_day_start(sql.SQL("t.day")),
-                next_day_start=_day_start(sql.SQL("(t.day + 1)")),
-                days=_days("t"),
-                where=where,
-                **lab,
-            )
+            key, bucket = sql.SQL("u.b"), "day"
+            first, after = _day_start(sql.SQL("g.b")), _day_start(sql.SQL("(g.b + 1)"))
         elif resolution == "month":
-            key_match = sql.SQL(" AND ").join(
-                sql.SQL("l.{c} = b.{c}").format(c=sql.Identifier(c)) for c in lv.key_columns
-            )
-            query = sql.SQL(
-                """
-                SELECT {month_start} AS start, {next_month_start} AS "end",
-                       b.site, b.id, {l_name} AS name, {l_area} AS area, {l_floor} AS floor, b.energy_joules,
-                       b.watts_sum / nullif(b.watts_samples, 0) AS watts_avg, b.watts_max, b.samples
-                FROM (
-                    SELECT date_trunc('month', t.day)::date AS month, {key_cols}, {sid} AS id,
-                           sum(t.energy_joules) AS energy_joules, sum(t.watts_sum) AS watts_sum,
-                           sum(t.watts_samples) AS watts_samples, max(t.watts_max) AS watts_max,
-                           sum(t.samples)::bigint AS samples, max(t.day) AS last_day
-                    FROM {table} t
-                    WHERE {months} {where}
-                    GROUP BY 1, {key_cols}, 3
-                ) b
-                -- the names of the month's newest day
-                JOIN {table} l ON {key_match} AND l.day = b.last_day
-                ORDER BY b.month, b.site, b.id
-                """
-            ).format(
-                table=lv.daily_table(),
-                sid=sid,
-                month_start=_day_start(sql.SQL("b.month")),
-                next_month_start=_day_start(sql.SQL("(b.month + interval '1 month')")),
-                months=_days("t", whole_months=True),
-                where=where,
-                key_cols=sql.SQL(", ").join(
-                    sql.SQL("t.{}").format(sql.Identifier(c)) for c in lv.key_columns
-                ),
-                key_match=key_match,
-                l_name=self._labels(lv, "l")["name"],
-                l_area=self._labels(lv, "l")["area"],
-                l_floor=self._labels(lv, "l")["floor"],
-            )
+            key, bucket = sql.SQL("date_trunc('month', u.b)::date"), "day"
+            first = _day_start(sql.SQL("g.b"))
+            after = _day_start(sql.SQL("(g.b + interval '1 month')"))
         else:
             raise ValueError("resolution must be auto, hour, day or month")
+        join, lab = reads.labels_join(lv)
+        query = sql.SQL(
+            """
+            {ctes}
+            SELECT {first} AS start, {after} AS "end", g.site, g.id, {name} AS name, {area} AS area,
+                   {floor} AS floor, g.energy_joules, g.watts_sum / nullif(g.watts_n, 0) AS watts_avg,
+                   g.watts_max, g.samples
+            FROM ({grouped}) g
+            {join}
+            WHERE true {area_filter}
+            ORDER BY g.b, g.site, g.id
+            """
+        ).format(
+            ctes=reads.ctes(s.raw_schema),
+            first=first,
+            after=after,
+            grouped=reads.grouped(
+                lv, bucket, key, site=site is not None, id=id is not None, whole_months=resolution == "month"
+            ),
+            join=join,
+            area_filter=self._area_filter(lv, lab, area, params),
+            name=lab["name"],
+            area=lab["area"],
+            floor=lab["floor"],
+        )
         local, name = self._local, lv.name
         return [
             EnergyBucket(
@@ -743,7 +898,7 @@ class HistoryStore:
                 energy_kwh=_kwh(r.energy_joules),
                 avg_watts=r.watts_avg,
                 max_watts=r.watts_max,
-                samples=int(r.samples),
+                samples=round(r.samples or 0),
             )
             for r in self._fetch_rows(query, params)
         ]
@@ -769,37 +924,34 @@ class HistoryStore:
         s = self._fresh_rollups()
         if span <= RAW_LIMIT:
             return self._power_raw(lv, start, end, site=site, id=id, area=area, max_points=max_points)
-        where, params = self._filters(lv, "t", site=site, id=id, area=area)
-        params |= {"start": start, "end": end, "tz": s.tz}
-        lab = self._labels(lv, "t")
-        sid = frag.rollup_series(lv, "t")
-        if span <= HOURLY_LIMIT:
-            source = "hour"
-            query = sql.SQL(
-                """
-                SELECT t.hour AS time, t.site, {sid} AS id, {name} AS name, t.watts_avg, t.watts_max
-                FROM {table} t
-                WHERE {hours} {where}
-                ORDER BY t.hour, t.site, 3
-                """
-            ).format(table=lv.hourly_table(), sid=sid, hours=_hours("t"), where=where, name=lab["name"])
-        else:
-            source = "day"
-            query = sql.SQL(
-                """
-                SELECT {day_start} AS time, t.site, {sid} AS id, {name} AS name, t.watts_avg, t.watts_max
-                FROM {table} t
-                WHERE {days} {where}
-                ORDER BY t.day, t.site, 3
-                """
-            ).format(
-                table=lv.daily_table(),
-                sid=sid,
-                day_start=_day_start(sql.SQL("t.day")),
-                days=_days("t"),
-                where=where,
-                name=lab["name"],
-            )
+        params = self._bucket_params(lv, s, start, end, site=site, id=id)
+        source = "hour" if span <= HOURLY_LIMIT else "day"
+        first = sql.SQL("g.b") if source == "hour" else _day_start(sql.SQL("g.b"))
+        join, lab = reads.labels_join(lv)
+        query = sql.SQL(
+            """
+            {ctes}
+            SELECT {first} AS time, g.site, g.id, {name} AS name,
+                   g.watts_sum / nullif(g.watts_n, 0) AS watts_avg, g.watts_max
+            FROM ({grouped}) g
+            {join}
+            WHERE true {area_filter}
+            ORDER BY g.b, g.site, g.id
+            """
+        ).format(
+            ctes=reads.ctes(s.raw_schema),
+            first=first,
+            grouped=reads.grouped(
+                lv,
+                "hour" if source == "hour" else "day",
+                sql.SQL("u.b"),
+                site=site is not None,
+                id=id is not None,
+            ),
+            join=join,
+            area_filter=self._area_filter(lv, lab, area, params),
+            name=lab["name"],
+        )
         local = self._local
         return [
             PowerPoint(local(r.time), source, r.site, r.id, r.name, r.watts_avg, r.watts_max)
@@ -855,6 +1007,7 @@ class HistoryStore:
                     SELECT r."time", max({name}) AS name, max(r.watts) AS w   -- duplicates are one sample
                     FROM {raw} r
                     WHERE {match} AND r."time" >= %(start)s AND r."time" < %(end)s {area_cond}
+                      AND r."time" < {cut}
                     GROUP BY r."time"
                 ) p
                 GROUP BY 1
@@ -863,6 +1016,7 @@ class HistoryStore:
             ORDER BY x.bin, st.site, st.series
             """
         ).format(
+            cut=self._cut_time(s, sql.SQL("st.site")),
             state=sql.Identifier(INTERNAL_SCHEMA, "series"),
             raw=lv.raw_table(s.raw_schema),
             match=frag.raw_matches(lv, "r", "st"),
@@ -870,11 +1024,81 @@ class HistoryStore:
             area_cond=area_cond,
             conds=sql.SQL("").join(sql.SQL(" AND ") + c for c in conds),
         )
+        rows = self._fetch(query, params) + self._fetch(
+            self._power_raw_changes(s, lv, site, id, area), params
+        )
+        rows = sorted(
+            self._newest_per_bin(rows, "time", "site", "id"), key=lambda r: (r["time"], r["site"], r["id"])
+        )
         local = self._local
         return [
-            PowerPoint(local(r.time), "raw", r.site, r.id, r.name, r.avg_w, r.max_w)
-            for r in self._fetch_rows(query, params)
+            PowerPoint(local(r["time"]), "raw", r["site"], r["id"], r["name"], r["avg_w"], r["max_w"])
+            for r in rows
         ]
+
+    def _power_raw_changes(
+        self, s: _Settings, lv: Level, site: str | None, id: str | None, area: str | None
+    ) -> sql.Composed:
+        """Binned power from the change rows: the house rows (one a minute) for the system; zones'
+        segments weighted by time; an area the sum of its zones' averages (its peak is not known)."""
+        if lv.key is None:
+            return sql.SQL(
+                """
+                SELECT st.site, ''::text AS id, x.bin AS time, NULL::text AS name, x.avg_w, x.max_w
+                FROM (SELECT DISTINCT h.site FROM {house_hourly} h) st
+                CROSS JOIN LATERAL (
+                    SELECT date_bin(%(width)s, p."time", %(start)s) AS bin, avg(p.w) AS avg_w, max(p.w) AS max_w
+                    FROM (
+                        SELECT r."time", max(r.watts) AS w FROM {house} r
+                        WHERE {match} AND r."time" >= %(start)s AND r."time" < %(end)s
+                        GROUP BY r."time"
+                    ) p
+                    GROUP BY 1
+                ) x
+                WHERE true {site_filter}
+                """
+            ).format(
+                house_hourly=reads.q(HOUSE_HOURLY),
+                house=HOUSE.raw_table(s.raw_schema),
+                match=frag.raw_series_is(HOUSE, "r", sql.SQL("st.site"), sql.SQL("''")),
+                site_filter=sql.SQL("AND st.site = %(site)s") if site is not None else sql.SQL(""),
+            )
+        conds = [
+            sql.SQL(f"n.{column} = %({param})s")
+            for column, param, value in (
+                ("site", "site", site),
+                ("zone_id" if lv is ZONE else "area_id", "id", id),
+                ("area", "area", area),
+            )
+            if value is not None
+        ]
+        per_zone = sql.SQL(
+            """
+            SELECT n.site, n.zone_id, n.area_id, n.zone, n.area, x.bin, x.avg_w, x.max_w
+            FROM names n
+            CROSS JOIN LATERAL (
+                SELECT g.bin, sum(g.watts * g.d) / sum(g.d) AS avg_w, max(g.watts) AS max_w
+                FROM ({segments}) g
+                GROUP BY g.bin
+            ) x
+            WHERE true {conds}
+            """
+        ).format(
+            segments=self._zone_segments(s, sql.SQL("n.site"), sql.SQL("n.zone_id")),
+            conds=sql.SQL("").join(sql.SQL(" AND ") + c for c in conds),
+        )
+        if lv is ZONE:
+            select = sql.SQL(
+                "SELECT z.site, z.zone_id AS id, z.bin AS time, z.zone AS name, z.avg_w, z.max_w FROM z"
+            )
+        else:
+            select = sql.SQL(
+                "SELECT z.site, z.area_id AS id, z.bin AS time, max(z.area) AS name, sum(z.avg_w) AS avg_w,"
+                " NULL::float8 AS max_w FROM z GROUP BY 1, 2, 3"
+            )
+        return sql.SQL("WITH {names}, z AS ({per_zone}) {select}").format(
+            names=reads.names_cte(s.raw_schema), per_zone=per_zone, select=select
+        )
 
     def weekday_hour_power(
         self,
@@ -891,23 +1115,30 @@ class HistoryStore:
         lv = _level(level)
         start, end = _range(start, end)
         s = self._fresh_rollups()
-        where, params = self._filters(lv, "t", site=site, id=id, area=area)
-        params |= {"start": start, "end": end, "tz": s.tz}
+        params = self._bucket_params(lv, s, start, end, site=site, id=id)
+        join, lab = reads.labels_join(lv)
         query = sql.SQL(
             """
-            SELECT extract(isodow FROM hh.hour AT TIME ZONE %(tz)s)::int AS weekday,
-                   extract(hour FROM hh.hour AT TIME ZONE %(tz)s)::int AS hour,
+            {ctes}
+            SELECT extract(isodow FROM hh.b AT TIME ZONE %(tz)s)::int AS weekday,
+                   extract(hour FROM hh.b AT TIME ZONE %(tz)s)::int AS hour,
                    avg(hh.watts) AS avg_watts, max(hh.watts) AS max_watts, count(*) AS hours
             FROM (
-                SELECT t.hour, sum(t.watts_avg) AS watts
-                FROM {table} t
-                WHERE t.hour >= %(start)s AND t.hour < %(end)s {where}
-                GROUP BY t.hour
+                SELECT g.b, sum(g.watts_sum / nullif(g.watts_n, 0)) AS watts
+                FROM ({grouped}) g
+                {join}
+                WHERE g.b >= %(start)s AND g.b < %(end)s {area_filter}
+                GROUP BY g.b
             ) hh
             GROUP BY 1, 2
             ORDER BY 1, 2
             """
-        ).format(table=lv.hourly_table(), where=where)
+        ).format(
+            ctes=reads.ctes(s.raw_schema),
+            grouped=reads.grouped(lv, "hour", sql.SQL("u.b"), site=site is not None, id=id is not None),
+            join=join,
+            area_filter=self._area_filter(lv, lab, area, params),
+        )
         return [
             WeekdayHourPower(r["weekday"], r["hour"], r["avg_watts"], r["max_watts"], int(r["hours"]))
             for r in self._fetch(query, params)
@@ -928,37 +1159,34 @@ class HistoryStore:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         s = self._fresh_rollups()
-        where, params = self._filters(ZONE, "t", site=site, id=None, area=area)
-        params |= {"start": start, "end": end, "tz": s.tz, "limit": limit}
-        if end - start <= TOP_HOURLY_LIMIT:
-            table, order = ZONE.hourly_table(), sql.SQL("t.hour")
-            rng = _hours("t")
-        else:
-            table, order = ZONE.daily_table(), sql.SQL("t.day")
-            rng = _days("t")
+        params = self._bucket_params(ZONE, s, start, end, site=site, id=None)
+        params["limit"] = limit
+        bucket: reads.Bucket = "hour" if end - start <= TOP_HOURLY_LIMIT else "day"
+        join, lab = reads.labels_join(ZONE, "top")
         query = sql.SQL(
             """
-            SELECT top.*, l.zone, l.area, l.floor, l.output_type, l.kind
+            {ctes}
+            SELECT top.site, top.id AS zone_id, top.energy_joules, top.avg_watts, top.max_watts, top.on_fraction,
+                   {name} AS zone, {area} AS area, {floor} AS floor, {output_type} AS output_type, {kind} AS kind
             FROM (
-                SELECT t.site, t.zone_id, sum(t.energy_joules) AS energy_joules,
-                       sum(t.watts_sum) / nullif(sum(t.watts_samples), 0) AS avg_watts,
-                       max(t.watts_max) AS max_watts,
-                       sum(t.on_samples)::float8 / nullif(sum(t.on_samples + t.off_samples), 0) AS on_fraction
-                FROM {table} t
-                WHERE {rng} {where}
-                GROUP BY t.site, t.zone_id
-                ORDER BY energy_joules DESC, t.site, t.zone_id
-                LIMIT %(limit)s
+                SELECT g.site, g.id, g.energy_joules, g.watts_sum / nullif(g.watts_n, 0) AS avg_watts,
+                       g.watts_max AS max_watts, g.on_w / nullif(g.all_w, 0) AS on_fraction,
+                       g.name, g.area, g.floor, g.kind, g.output_type
+                FROM ({grouped}) g
+                ORDER BY g.energy_joules DESC, g.site, g.id
             ) top
-            -- names from the newest bucket in the range, looked up for the top zones only
-            CROSS JOIN LATERAL (
-                SELECT t.zone, t.area, t.floor, t.output_type, t.kind FROM {table} t
-                WHERE t.site = top.site AND t.zone_id = top.zone_id AND {rng}
-                ORDER BY {order} DESC LIMIT 1
-            ) l
-            ORDER BY top.energy_joules DESC, top.site, top.zone_id
+            {join}
+            WHERE true {area_filter}
+            ORDER BY top.energy_joules DESC, top.site, top.id
+            LIMIT %(limit)s
             """
-        ).format(table=table, order=order, rng=rng, where=where)
+        ).format(
+            ctes=reads.ctes(s.raw_schema),
+            grouped=reads.grouped(ZONE, bucket, sql.SQL("0"), site=site is not None),
+            join=join,
+            area_filter=self._area_filter(ZONE, lab, area, params),
+            **lab,
+        )
         return [
             ZoneEnergy(
                 site=r["site"],
@@ -1010,10 +1238,16 @@ class HistoryStore:
             "ne": night_end,
             "back": 1 if night_start > night_end else 0,
             "kinds": list(kinds),
+            "full": 3600.0 - 1e-6,
         }
+        if area is not None:
+            params["f_area"] = area
+        # Nights that end before the site's cut from the snapshot rollups (every sample on), the
+        # others from the change rollups (on for the whole hour, and the house reporting in it).
         query = sql.SQL(
             """
-            WITH nights AS (
+            {ctes},
+            nights AS (
                 SELECT (%(first)s::date + i) AS night,
                        ((%(first)s::date + i - %(back)s) + %(ns)s::time) AT TIME ZONE %(tz)s AS ws,
                        ((%(first)s::date + i) + %(ne)s::time) AT TIME ZONE %(tz)s AS we
@@ -1024,8 +1258,19 @@ class HistoryStore:
                 SELECT n.night, n.ws, n.we, h.site, h.zone_id
                 FROM nights n
                 JOIN {hourly} h ON h.hour = n.ws
+                LEFT JOIN cut c ON c.site = h.site
                 WHERE h.on_samples > 0 AND h.off_samples = 0 {where}
                   AND (h.kind IS NULL OR h.kind = ANY(%(kinds)s))
+                  AND n.we <= coalesce(c.hour, 'infinity')
+            ),
+            change_candidates AS (
+                SELECT n.night, n.ws, n.we, h.site, h.zone_id
+                FROM nights n
+                JOIN {change_hourly} h ON h.hour = n.ws
+                JOIN cut c ON c.site = h.site AND n.we > c.hour
+                LEFT JOIN names l ON l.site = h.site AND l.zone_id = h.zone_id
+                WHERE h.on_seconds >= %(full)s {cwhere}
+                  AND (l.kind IS NULL OR l.kind = ANY(%(kinds)s))
             )
             SELECT c.night, c.site, c.zone_id, x.zone, x.area, x.floor, x.kind, x.hours, x.energy_joules,
                    x.avg_watts
@@ -1040,11 +1285,34 @@ class HistoryStore:
             ) x
             -- every hour of the night present (no gap in the data) and on throughout
             WHERE x.all_on AND x.hours >= round(extract(epoch FROM c.we - c.ws) / 3600)
-            ORDER BY c.night, x.energy_joules DESC, c.site, c.zone_id
+            UNION ALL
+            SELECT c.night, c.site, c.zone_id, l.zone, l.area, l.floor, l.kind, x.hours, x.energy_joules,
+                   x.avg_watts
+            FROM change_candidates c
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS hours, sum(h.energy_joules) AS energy_joules,
+                       sum(h.energy_joules) / nullif(sum(hh.covered_seconds), 0) AS avg_watts,
+                       bool_and(h.on_seconds >= %(full)s AND hh.covered_seconds > 0) AS all_on
+                FROM {change_hourly} h
+                LEFT JOIN {house_hourly} hh ON hh.site = h.site AND hh.hour = h.hour
+                WHERE h.site = c.site AND h.zone_id = c.zone_id AND h.hour >= c.ws AND h.hour < c.we
+            ) x
+            LEFT JOIN names l ON l.site = c.site AND l.zone_id = c.zone_id
+            WHERE x.all_on AND x.hours >= round(extract(epoch FROM c.we - c.ws) / 3600)
+            ORDER BY 1, 9 DESC, 2, 3
             """
         ).format(
+            ctes=reads.ctes(s.raw_schema),
             hourly=ZONE.hourly_table(),
+            change_hourly=reads.q(ZONE_HOURLY),
+            house_hourly=reads.q(HOUSE_HOURLY),
             where=where,
+            cwhere=sql.SQL("").join(
+                [
+                    sql.SQL(" AND h.site = %(f_site)s") if site is not None else sql.SQL(""),
+                    sql.SQL(" AND l.area = %(f_area)s") if area is not None else sql.SQL(""),
+                ]
+            ),
             names=_join_newest("h", ("zone", "area", "floor", "kind")),
         )
         return [
@@ -1068,16 +1336,79 @@ class HistoryStore:
     def series(self, level: LevelName) -> list[tuple[str, str]]:
         """(site, id) of every series of `level` ever seen."""
         lv = _level(level)
-        self._fresh_rollups()
+        st = self._fresh_rollups()
+        changes = {
+            "zone": sql.SQL("SELECT n.site, n.zone_id FROM names n"),
+            "area": sql.SQL("SELECT DISTINCT n.site, n.area_id FROM names n"),
+            "system": sql.SQL("SELECT DISTINCT h.site, ''::text FROM {} h").format(reads.q(HOUSE_HOURLY)),
+        }[lv.name]
         rows = self._fetch(
-            sql.SQL("SELECT site, series FROM {} WHERE level = %(level)s ORDER BY site, series").format(
-                sql.Identifier(INTERNAL_SCHEMA, "series")
+            sql.SQL(
+                "WITH {names} SELECT site, series FROM {series} WHERE level = %(level)s"
+                " UNION SELECT * FROM ({changes}) c ORDER BY 1, 2"
+            ).format(
+                names=reads.names_cte(st.raw_schema),
+                series=sql.Identifier(INTERNAL_SCHEMA, "series"),
+                changes=changes,
             ),
             {"level": lv.name},
         )
         return [(r["site"], r["series"]) for r in rows]
 
     # --- one zone's activity (added for the web UI's Zones page) ----------------------------------
+
+    @staticmethod
+    def _cut_time(s: _Settings, site: sql.Composable) -> sql.Composed:
+        """The time of `site`'s first house row (snapshot rows before it are read, not after)."""
+        return sql.SQL("coalesce((SELECT min(h.\"time\") FROM {house} h WHERE {match}), 'infinity')").format(
+            house=HOUSE.raw_table(s.raw_schema), match=frag.raw_series_is(HOUSE, "h", site, sql.SQL("''"))
+        )
+
+    @staticmethod
+    def _zone_segments(s: _Settings, site: sql.Composable, zone_id: sql.Composable) -> sql.Composed:
+        """A subquery: one zone's change rows over [%(start)s, %(end)s) as segments (its level and
+        watts hold until its next row; the last one until the site's newest house row) cut into
+        bins of %(width)s from %(start)s: bin, level, watts, d (seconds of the segment in the bin)."""
+        return sql.SQL(
+            """
+            SELECT g.bin, x.level, x.watts,
+                   extract(epoch FROM least(x.t1, g.bin + %(width)s) - greatest(x.t0, g.bin)) AS d
+            FROM (
+                SELECT greatest(r."time", %(start)s) AS t0,
+                       least(coalesce(lead(r."time") OVER (ORDER BY r."time"), k.until), %(end)s) AS t1,
+                       coalesce(r.level, 0) AS level, coalesce(r.watts, 0) AS watts
+                FROM (
+                    SELECT r."time", r.level, r.watts FROM {raw} r
+                    WHERE {match} AND r."time" >= %(start)s AND r."time" < %(end)s
+                    UNION ALL
+                    (SELECT r."time", r.level, r.watts FROM {raw} r
+                     WHERE {match} AND r."time" < %(start)s ORDER BY {newest} LIMIT 1)
+                ) r
+                CROSS JOIN (
+                    SELECT max(h."time") AS until FROM {house} h WHERE {house_match} AND h."time" <= %(end)s
+                ) k
+            ) x
+            CROSS JOIN LATERAL generate_series(
+                date_bin(%(width)s, x.t0, %(start)s), x.t1 - interval '1 microsecond', %(width)s
+            ) AS g(bin)
+            WHERE x.t1 > x.t0
+            """
+        ).format(
+            raw=ZONE_CHANGE.raw_table(s.raw_schema),
+            match=frag.raw_series_is(ZONE_CHANGE, "r", site, zone_id),
+            newest=frag.raw_newest_first(ZONE_CHANGE, "r"),
+            house=HOUSE.raw_table(s.raw_schema),
+            house_match=frag.raw_series_is(HOUSE, "h", site, sql.SQL("''")),
+        )
+
+    @staticmethod
+    def _newest_per_bin(rows: list[dict[str, Any]], key: str, *group: str) -> list[dict[str, Any]]:
+        """One row per bin (and `group` columns): the last one given (the change rows' in a bin
+        both generations cover), in the order given."""
+        kept: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for r in rows:
+            kept[(r[key], *(r[g] for g in group))] = r
+        return list(kept.values())
 
     def level_history(
         self, start: datetime, end: datetime, *, site: str, id: str, max_points: int = 500
@@ -1094,21 +1425,29 @@ class HistoryStore:
         query = sql.SQL(
             """
             SELECT date_bin(%(width)s, p."time", %(start)s) AS time, avg(p.level) AS avg_level,
-                   max(p.level) AS max_level, min(p.level) AS min_level, avg(p.w) AS avg_watts
+                   max(p.level) AS max_level, min(p.level) AS min_level, avg(p.w) AS avg_watts, 0 AS src
             FROM (
                 SELECT r."time", max(r.level) AS level, max(r.watts) AS w   -- duplicates are one sample
                 FROM {raw} r
-                WHERE {series} AND r."time" >= %(start)s AND r."time" < %(end)s
+                WHERE {series} AND r."time" >= %(start)s AND r."time" < %(end)s AND r."time" < {cut}
                 GROUP BY r."time"
             ) p
             GROUP BY 1
-            ORDER BY 1
+            UNION ALL
+            SELECT g.bin, sum(g.level * g.d) / sum(g.d), max(g.level), min(g.level), sum(g.watts * g.d) / sum(g.d),
+                   1
+            FROM ({segments}) g
+            GROUP BY 1
+            ORDER BY 1, 6
             """
         ).format(
             raw=ZONE.raw_table(s.raw_schema),
             series=frag.raw_series_is(ZONE, "r", sql.Placeholder("site"), sql.Placeholder("id")),
+            cut=self._cut_time(s, sql.Placeholder("site")),
+            segments=self._zone_segments(s, sql.SQL("%(site)s"), sql.SQL("%(id)s")),
         )
-        rows = self._fetch(query, {"width": width, "start": start, "end": end, "site": site, "id": id})
+        params = {"width": width, "start": start, "end": end, "site": site, "id": id}
+        rows = self._newest_per_bin(self._fetch(query, params), "time")
         return [
             LevelPoint(
                 time=self._local(r["time"]),
@@ -1134,21 +1473,59 @@ class HistoryStore:
         """Hours each zone was on per local day, from hourly rollups: every hour that overlaps
         `[start, end)` adds the share of its samples with the level above 0."""
         start, end = _range(start, end)
-        self._fresh_rollups()  # raises SchemaMissing on a database that was never initialised
+        st = self._fresh_rollups()  # raises SchemaMissing on a database that was never initialised
         where, params = self._filters(ZONE, "t", site=site, id=id, area=area)
+        zconds = [
+            sql.SQL(f"z.{c} = %(f_{k})s")
+            for c, k, v in (("site", "site", site), ("zone_id", "id", id), ("area", "area", area))
+            if v is not None
+        ]
+        zwhere = sql.SQL("").join(sql.SQL(" AND ") + c for c in zconds)
         params |= {"start": start, "end": end}
+        # Snapshot hours before the site's cut: the share of samples on; change hours: the share of
+        # the seconds with data (the house rows) that the zone was on. Hours with data count.
         query = sql.SQL(
             """
-            SELECT t.day, t.site, t.zone_id,
-                   {names},
-                   coalesce(sum(t.on_samples::float8 / nullif(t.on_samples + t.off_samples, 0)), 0) AS on_hours,
-                   count(*) FILTER (WHERE t.on_samples + t.off_samples > 0) AS hours
-            FROM {hourly} t
-            WHERE {hours} {where}
-            GROUP BY t.day, t.site, t.zone_id
-            ORDER BY t.day, t.site, t.zone_id
+            {ctes}
+            SELECT u.day, u.site, u.zone_id, {names},
+                   coalesce(sum(u.on_h), 0) AS on_hours, sum(u.has) AS hours
+            FROM (
+                SELECT t.day, t.site, t.zone_id, t.zone, t.area, t.floor, t.hour,
+                       t.on_samples::float8 / nullif(t.on_samples + t.off_samples, 0) AS on_h,
+                       (t.on_samples + t.off_samples > 0)::int AS has
+                FROM {hourly} t LEFT JOIN cut c ON c.site = t.site
+                WHERE {hours} AND t.hour < coalesce(c.hour, 'infinity') {where}
+                UNION ALL
+                SELECT hh.day, z.site, z.zone_id, z.zone, z.area, z.floor, hh.hour,
+                       least(coalesce(t.on_seconds, 0) / nullif(hh.covered_seconds, 0), 1.0),
+                       (hh.covered_seconds > 0)::int
+                FROM {house_hourly} hh
+                JOIN names z ON z.site = hh.site
+                LEFT JOIN {change_hourly} t ON t.site = z.site AND t.zone_id = z.zone_id AND t.hour = hh.hour
+                WHERE {hh_hours} {zwhere}
+            ) u
+            LEFT JOIN names l ON l.site = u.site AND l.zone_id = u.zone_id
+            GROUP BY u.day, u.site, u.zone_id
+            HAVING sum(u.has) > 0
+            ORDER BY u.day, u.site, u.zone_id
             """
-        ).format(hourly=ZONE.hourly_table(), where=where, names=_join_newest("t"), hours=_hours("t"))
+        ).format(
+            ctes=reads.ctes(st.raw_schema),
+            hourly=ZONE.hourly_table(),
+            house_hourly=reads.q(HOUSE_HOURLY),
+            change_hourly=reads.q(ZONE_HOURLY),
+            where=where,
+            zwhere=zwhere,
+            hours=_hours("t"),
+            hh_hours=_hours("hh"),
+            names=sql.SQL(", ").join(
+                sql.SQL(
+                    "coalesce(max(l.{c}), (array_agg(u.{c} ORDER BY u.hour DESC) FILTER (WHERE u.{c} IS NOT NULL))[1])"
+                    " AS {c}"
+                ).format(c=sql.Identifier(c))
+                for c in ("zone", "area", "floor")
+            ),
+        )
         return [
             OnHours(
                 day=r["day"],

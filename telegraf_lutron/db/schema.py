@@ -25,7 +25,15 @@ from telegraf_lutron.db import INTERNAL_SCHEMA, IncompatibleSchema, PermissionDe
 from telegraf_lutron.db import changes as ch
 from telegraf_lutron.db import fragments as frag
 from telegraf_lutron.db import rollups as rl
-from telegraf_lutron.db.levels import CHANGE_LEVELS, CHANGE_MEASUREMENTS, LEVELS, MEASUREMENTS, ZONE, Level
+from telegraf_lutron.db.levels import (
+    CHANGE_LEVELS,
+    CHANGE_MEASUREMENTS,
+    LEVELS,
+    MEASUREMENTS,
+    ZONE,
+    ZONE_INFO,
+    Level,
+)
 
 log = logging.getLogger("telegraf_lutron.db")
 
@@ -205,11 +213,17 @@ def _m4_change_rollups(ctx: Context) -> list[sql.Composed]:
     return ch.migration_statements()
 
 
+def _m5_zone_names(ctx: Context) -> list[sql.Composed]:
+    # Filled by a trigger on lutron_zone_info (and from its rows by db init and db rebuild).
+    return ch.names_migration_statements()
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "settings, series state, hourly and daily rollups", _m1_initial),
     Migration(2, "rollups drained from a stage in batches", _m2_staged_rollups),
     Migration(3, "kinds: lights, fans and shades counted apart; zone kind in the rollups", _m3_kinds),
     Migration(4, "change rows: exact hourly and daily rollups per zone and house", _m4_change_rollups),
+    Migration(5, "the newest names of every zone, for readers of the change rollups", _m5_zone_names),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -708,6 +722,10 @@ def _init_change_tables(cur: psycopg.Cursor[Any], raw_schema: str) -> list[str]:
             if row and row[0]:
                 ch.mark_all(cur, raw_schema)
                 actions.append(f"rolled up the rows already in {name}")
+        if level is ZONE_INFO and not _has_trigger(cur, raw_schema, level.measurement, ch.NAMES_TRIGGER):
+            cur.execute(ch.create_names_trigger(raw_schema))
+            ch.fill_names(cur, raw_schema)
+            actions.append(f"created the zone names trigger on {name}")
     return actions
 
 
@@ -732,9 +750,10 @@ def rebuild(conn: psycopg.Connection[Any], *, timezone: str | None = None) -> In
             actions.append(f"time zone changed from {old_tz} to {tz}")
         cur.execute("SET LOCAL work_mem = '256MB'")
         rl.rebuild_all(cur, raw_schema, tz, redo_days=tz != old_tz)
-        for table in ch.ROLLUP_TABLES:
+        for table in (*ch.ROLLUP_TABLES, ch.NAMES):
             cur.execute(sql.SQL("DELETE FROM {}").format(_q(table)))
         ch.mark_all(cur, raw_schema)
+        ch.fill_names(cur, raw_schema)
         actions.append("recomputed the rollups from the raw rows")
         version = schema_version(cur) or 0
         return InitReport(raw_schema, tz, version, actions)

@@ -119,6 +119,8 @@ CREATE INDEX "lutron_zone_info_series_time_idx" ON "public"."lutron_zone_info" (
 
 CREATE INDEX "lutron_zone_info_time_brin" ON "public"."lutron_zone_info" USING brin ("time");
 
+CREATE TRIGGER "lutron_zone_names" AFTER INSERT ON "public"."lutron_zone_info" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "lutron"."zone_names_update"();
+
 CREATE TABLE "public"."lutron_area_change" ("time" timestamptz NOT NULL, "area_id" text, "site" text, "unoccupied_energy_joules_total" double precision, "unoccupied_watts" double precision);
 
 COMMENT ON COLUMN "public"."lutron_area_change"."area_id" IS 'tag';
