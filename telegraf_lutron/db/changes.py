@@ -171,6 +171,13 @@ BEGIN
             FROM {zone_hourly} h
             WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
             GROUP BY h.site, h.zone_id, h.day;
+            INSERT INTO {last} AS l (series, site, id, "time", watts, level)
+            SELECT rec.series, rec.site, rec.id, r."time", greatest(coalesce(r.watts, 0), 0), r.level
+            FROM {zone_raw} r
+            WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id
+            ORDER BY coalesce(r.site, '') DESC, coalesce(r.zone_id, '') DESC, r."time" DESC LIMIT 1
+            ON CONFLICT (series, site, id) DO UPDATE
+            SET "time" = excluded."time", watts = excluded.watts, level = excluded.level;
         ELSE
             SELECT max(r."time") INTO v_from FROM {house_raw} r
             WHERE coalesce(r.site, '') = rec.site AND r."time" < rec.since;
@@ -195,6 +202,15 @@ BEGIN
             FROM {house_hourly} h
             WHERE h.site = rec.site AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
             GROUP BY h.site, h.day;
+            INSERT INTO {last} AS l (series, site, id, "time", watts, level, first_time)
+            SELECT rec.series, rec.site, '', r."time", greatest(coalesce(r.watts, 0), 0), NULL,
+                   (SELECT min(f."time") FROM {house_raw} f WHERE coalesce(f.site, '') = rec.site)
+            FROM {house_raw} r
+            WHERE coalesce(r.site, '') = rec.site
+            ORDER BY coalesce(r.site, '') DESC, r."time" DESC LIMIT 1
+            ON CONFLICT (series, site, id) DO UPDATE
+            SET "time" = excluded."time", watts = excluded.watts, level = excluded.level,
+                first_time = least(l.first_time, excluded.first_time);
         END IF;
     END LOOP;
 END;
@@ -260,6 +276,7 @@ def create_rollup_function(raw_schema: str) -> sql.Composed:
         zone_daily=_q(ZONE_DAILY),
         house_hourly=_q(HOUSE_HOURLY),
         house_daily=_q(HOUSE_DAILY),
+        last=_q(LAST),
         zone_parts=_parts(
             ZONE_CHANGE.raw_table(raw_schema),
             "coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id",
@@ -329,6 +346,7 @@ def mark_all(cur: psycopg.Cursor[Any], raw_schema: str) -> None:
 # row per zone, in the internal schema (a reader of the rollups needs no access to raw tables).
 
 NAMES = "zone_names"
+LAST = "change_last"
 NAMES_FUNCTION = "zone_names_update"
 NAMES_TRIGGER = "lutron_zone_names"
 NAME_COLUMNS = ("zone", "area_id", "area", "floor", "output_type", "kind")
@@ -343,6 +361,19 @@ def names_migration_statements() -> list[sql.Composed]:
         ).format(_q(NAMES)),
         sql.SQL("COMMENT ON TABLE {} IS {}").format(
             _q(NAMES), sql.Literal("each zone's newest lutron_zone_info row (names, area, kind, rated watts)")
+        ),
+        sql.SQL(
+            'CREATE TABLE {} (series text NOT NULL, site text NOT NULL, id text NOT NULL, "time" timestamptz NOT NULL,'
+            " watts double precision NOT NULL, level double precision, first_time timestamptz,"
+            " PRIMARY KEY (series, site, id))"
+        ).format(_q(LAST)),
+        sql.SQL("COMMENT ON TABLE {} IS {}").format(
+            _q(LAST),
+            sql.Literal(
+                "the newest change row of every series as change_rollup last saw it: the open segment"
+                " after it, which no rollup holds yet, is added by readers up to the newest house row;"
+                " first_time (houses): the first row, where readers switch from the snapshot rollups"
+            ),
         ),
     ]
 
@@ -401,6 +432,33 @@ def create_names_trigger(raw_schema: str) -> sql.Composed:
 def fill_names(cur: psycopg.Cursor[Any], raw_schema: str) -> None:
     """lutron.zone_names from every row of lutron_zone_info (db init adopting rows, db rebuild)."""
     cur.execute(_names_upsert(ZONE_INFO.raw_table(raw_schema)))
+
+
+def fill_last(cur: psycopg.Cursor[Any], raw_schema: str) -> None:
+    """lutron.change_last from the raw rows (db init after migration 5, for rows rolled up before)."""
+    for level, series, ident, lvl in (
+        (ZONE_CHANGE, "zone", "coalesce(r.zone_id, '')", "r.level"),
+        (HOUSE, "house", "''", "NULL::float8"),
+    ):
+        cur.execute(
+            sql.SQL(
+                """INSERT INTO {last} (series, site, id, "time", watts, level, first_time)
+                SELECT DISTINCT ON (2, 3) {series}, coalesce(r.site, ''), {ident}, r."time",
+                       greatest(coalesce(r.watts, 0), 0), {lvl},
+                       min(r."time") OVER (PARTITION BY coalesce(r.site, ''), {ident})
+                FROM {raw} r WHERE r."time" IS NOT NULL
+                ORDER BY 2, 3, r."time" DESC
+                ON CONFLICT (series, site, id) DO UPDATE
+                SET "time" = excluded."time", watts = excluded.watts, level = excluded.level,
+                    first_time = excluded.first_time"""
+            ).format(
+                last=_q(LAST),
+                series=sql.Literal(series),
+                ident=sql.SQL(ident),
+                lvl=sql.SQL(lvl),
+                raw=level.raw_table(raw_schema),
+            )
+        )
 
 
 def rollup(cur: psycopg.Cursor[Any]) -> None:

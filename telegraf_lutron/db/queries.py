@@ -52,7 +52,7 @@ from telegraf_lutron.db import (
     unavailable,
 )
 from telegraf_lutron.db import fragments as frag
-from telegraf_lutron.db.changes import HOUSE_HOURLY, ZONE_HOURLY
+from telegraf_lutron.db.changes import HOUSE_HOURLY, LAST, ZONE_HOURLY
 from telegraf_lutron.db.levels import BY_NAME, HOUSE, LEVELS, ZONE, ZONE_CHANGE, Level
 from telegraf_lutron.db.rollups import flush
 from telegraf_lutron.design import KINDS, POWER_KINDS
@@ -1261,13 +1261,13 @@ class HistoryStore:
                 LEFT JOIN cut c ON c.site = h.site
                 WHERE h.on_samples > 0 AND h.off_samples = 0 {where}
                   AND (h.kind IS NULL OR h.kind = ANY(%(kinds)s))
-                  AND n.we <= coalesce(c.hour, 'infinity')
+                  AND n.we <= coalesce(c.time, 'infinity')
             ),
             change_candidates AS (
                 SELECT n.night, n.ws, n.we, h.site, h.zone_id
                 FROM nights n
                 JOIN {change_hourly} h ON h.hour = n.ws
-                JOIN cut c ON c.site = h.site AND n.we > c.hour
+                JOIN cut c ON c.site = h.site AND n.we > c.time
                 LEFT JOIN names l ON l.site = h.site AND l.zone_id = h.zone_id
                 WHERE h.on_seconds >= %(full)s {cwhere}
                   AND (l.kind IS NULL OR l.kind = ANY(%(kinds)s))
@@ -1358,11 +1358,12 @@ class HistoryStore:
     # --- one zone's activity (added for the web UI's Zones page) ----------------------------------
 
     @staticmethod
+    @staticmethod
     def _cut_time(s: _Settings, site: sql.Composable) -> sql.Composed:
-        """The time of `site`'s first house row (snapshot rows before it are read, not after)."""
-        return sql.SQL("coalesce((SELECT min(h.\"time\") FROM {house} h WHERE {match}), 'infinity')").format(
-            house=HOUSE.raw_table(s.raw_schema), match=frag.raw_series_is(HOUSE, "h", site, sql.SQL("''"))
-        )
+        """The time of `site`'s first change row (snapshot rows before it are read, not after)."""
+        return sql.SQL(
+            "coalesce((SELECT l.first_time FROM {last} l WHERE l.series = 'house' AND l.site = {site}), 'infinity')"
+        ).format(last=reads.q(LAST), site=site)
 
     @staticmethod
     def _zone_segments(s: _Settings, site: sql.Composable, zone_id: sql.Composable) -> sql.Composed:
@@ -1481,7 +1482,7 @@ class HistoryStore:
             if v is not None
         ]
         zwhere = sql.SQL("").join(sql.SQL(" AND ") + c for c in zconds)
-        params |= {"start": start, "end": end}
+        params |= {"start": start, "end": end, "tz": st.tz}
         # Snapshot hours before the site's cut: the share of samples on; change hours: the share of
         # the seconds with data (the house rows) that the zone was on. Hours with data count.
         query = sql.SQL(
@@ -1494,14 +1495,18 @@ class HistoryStore:
                        t.on_samples::float8 / nullif(t.on_samples + t.off_samples, 0) AS on_h,
                        (t.on_samples + t.off_samples > 0)::int AS has
                 FROM {hourly} t LEFT JOIN cut c ON c.site = t.site
-                WHERE {hours} AND t.hour < coalesce(c.hour, 'infinity') {where}
+                WHERE {hours} AND t.last_time < coalesce(c.time, 'infinity') {where}
                 UNION ALL
                 SELECT hh.day, z.site, z.zone_id, z.zone, z.area, z.floor, hh.hour,
                        least(coalesce(t.on_seconds, 0) / nullif(hh.covered_seconds, 0), 1.0),
                        (hh.covered_seconds > 0)::int
                 FROM {house_hourly} hh
                 JOIN names z ON z.site = hh.site
-                LEFT JOIN {change_hourly} t ON t.site = z.site AND t.zone_id = z.zone_id AND t.hour = hh.hour
+                LEFT JOIN (
+                    SELECT c.site, c.zone_id, c.hour, sum(c.on_seconds) AS on_seconds
+                    FROM {change_hourly} WHERE {c_hours}
+                    GROUP BY 1, 2, 3
+                ) t ON t.site = z.site AND t.zone_id = z.zone_id AND t.hour = hh.hour
                 WHERE {hh_hours} {zwhere}
             ) u
             LEFT JOIN names l ON l.site = u.site AND l.zone_id = u.zone_id
@@ -1513,7 +1518,8 @@ class HistoryStore:
             ctes=reads.ctes(st.raw_schema),
             hourly=ZONE.hourly_table(),
             house_hourly=reads.q(HOUSE_HOURLY),
-            change_hourly=reads.q(ZONE_HOURLY),
+            change_hourly=reads.zone_source("hour"),
+            c_hours=_hours("c"),
             where=where,
             zwhere=zwhere,
             hours=_hours("t"),

@@ -7,11 +7,13 @@ Two generations of tables hold the history:
 - snapshot rows (`lutron_zone`, `lutron_area`, `lutron_power`) and their rollups
   (`lutron.{zone,area,system}_{hourly,daily}`; db/rollups.py), written before the upgrade.
 
-A site's *cut* is the first hour (and local day) of its house rollups, i.e. of its first change
-row. Buckets before the cut are read from the snapshot rollups as they were recorded (old numbers
-are not reinterpreted); the cut hour and everything after from the change rollups. The day of the
-cut is the snapshot's hours before the cut plus the change rollup's day, so days agree with hours.
-Snapshot rows written after the cut (both routed while upgrading) are ignored.
+A site's *cut* is its first change row (its first house row, `lutron.change_last.first_time`).
+Snapshot buckets wholly before the cut (their `last_time`) are read as they were recorded (old
+numbers are not reinterpreted); change buckets hold everything from the cut on. The day of the cut
+is the snapshot's hours wholly before it plus the change rollup's day, so days agree with hours.
+An upgrade stops the snapshots where the change rows start, so the hour of the cut is the sum of
+both. Snapshot buckets that reach past the cut (both routed at once for a while) are left out:
+then the part of the cut's hour before the cut is missing, never counted twice.
 
 Every bucket comes out in one shape (`BUCKET_COLUMNS`), so one aggregation serves both:
 - `energy_joules`; `watts_sum` / `watts_n` is the average power and `watts_max` the peak;
@@ -36,7 +38,7 @@ from psycopg import sql
 
 from telegraf_lutron.db import INTERNAL_SCHEMA
 from telegraf_lutron.db import fragments as frag
-from telegraf_lutron.db.changes import HOUSE_DAILY, HOUSE_HOURLY, NAMES, ZONE_DAILY, ZONE_HOURLY
+from telegraf_lutron.db.changes import HOUSE_DAILY, HOUSE_HOURLY, LAST, NAMES, ZONE_DAILY, ZONE_HOURLY
 from telegraf_lutron.db.levels import AREA, SYSTEM, ZONE, Level
 
 Bucket = Literal["hour", "day"]
@@ -68,10 +70,11 @@ def q(name: str) -> sql.Identifier:
 
 
 def cut_cte() -> sql.Composed:
-    """`cut (site, hour, day)`: where each site's change rollups begin."""
+    """`cut (site, time, day)`: each site's first change row (its first house row) and its local day."""
     return sql.SQL(
-        "cut AS (SELECT h.site, min(h.hour) AS hour, min(h.day) AS day FROM {} h GROUP BY h.site)"
-    ).format(q(HOUSE_HOURLY))
+        "cut AS (SELECT l.site, l.first_time AS time, (l.first_time AT TIME ZONE %(tz)s)::date AS day"
+        " FROM {} l WHERE l.series = 'house')"
+    ).format(q(LAST))
 
 
 def names_cte(raw_schema: str) -> sql.Composed:
@@ -115,10 +118,11 @@ def _snapshot_part(lv: Level, bucket: Bucket, filters: sql.Composable, *, whole_
         "kind": sql.SQL("t.kind") if lv is ZONE else null,
         "output_type": sql.SQL("t.output_type") if lv is ZONE else null,
     }
+    # Wholly before the cut: a bucket the snapshots still wrote into after it is the change rows'.
     before = (
-        sql.SQL("t.hour < coalesce(c.hour, 'infinity')")
+        sql.SQL("t.last_time < coalesce(c.time, 'infinity')")
         if bucket == "hour"
-        else sql.SQL("(c.day IS NULL OR t.day < c.day)")
+        else sql.SQL("(c.day IS NULL OR (t.day < c.day AND t.last_time < c.time))")
     )
     return sql.SQL(
         """SELECT t.site, {key} AS id, t.{b} AS b, t.energy_joules, t.watts_sum, t.watts_samples::float8 AS watts_n,
@@ -139,7 +143,7 @@ def _snapshot_part(lv: Level, bucket: Bucket, filters: sql.Composable, *, whole_
 
 
 def _cut_day_part(lv: Level, filters: sql.Composable, *, whole_months: bool) -> sql.Composed:
-    """The day of the cut: the snapshot's hours before the cut hour, as one daily bucket."""
+    """The day of the cut: the snapshot's hours wholly before the cut, as one daily bucket."""
     key = frag.rollup_series(lv, "t")
     null = sql.SQL("NULL::text")
     return sql.SQL(
@@ -147,7 +151,7 @@ def _cut_day_part(lv: Level, filters: sql.Composable, *, whole_months: bool) -> 
            sum(t.watts_samples)::float8, max(t.watts_max), sum(t.samples)::float8, sum(t.on_samples)::float8,
            sum(t.on_samples + t.off_samples)::float8, {n}, {n}, {n}, {n}, {n}
     FROM {table} t JOIN cut c ON c.site = t.site
-    WHERE t.day = c.day AND t.hour < c.hour AND t.hour > c.hour - interval '26 hours'
+    WHERE t.day = c.day AND t.last_time < c.time AND t.hour > c.time - interval '26 hours'
       AND {rng} {filters}
     GROUP BY t.site, 2, t.day"""
     ).format(
@@ -159,12 +163,52 @@ def _cut_day_part(lv: Level, filters: sql.Composable, *, whole_months: bool) -> 
     )
 
 
+def hour_start(t: sql.Composable) -> sql.Composed:
+    """The start of the local clock hour containing `t` in %(tz)s (lutron.hour_start, inlined: the
+    UI role may not execute our functions)."""
+    return sql.SQL(
+        "({t} - (({t} AT TIME ZONE %(tz)s) - date_trunc('hour', {t} AT TIME ZONE %(tz)s)))"
+    ).format(t=t)
+
+
+def open_segments() -> sql.Composed:
+    """A subquery: the hourly parts of every zone's open segment (from its newest change row,
+    `lutron.change_last`, to its site's newest house row), which no rollup holds yet: site, zone_id,
+    hour, day, energy_joules, on_seconds, watts_max. A zone holds its level and watts until its
+    next row, so the energy up to the house's newest row is known now."""
+    overlap = sql.SQL(
+        'extract(epoch FROM least(hl."time", g.hour + interval \'1 hour\') - greatest(l."time", g.hour))'
+    )
+    return sql.SQL(
+        """SELECT l.site, l.id AS zone_id, g.hour, (g.hour AT TIME ZONE %(tz)s)::date AS day,
+               l.watts * {overlap} AS energy_joules,
+               CASE WHEN l.level > 0 THEN {overlap} ELSE 0 END AS on_seconds,
+               CASE WHEN l.watts > 0 THEN l.watts END AS watts_max
+        FROM {last} l
+        JOIN {last} hl ON hl.series = 'house' AND hl.site = l.site AND hl.id = ''
+        CROSS JOIN LATERAL generate_series({first}, hl."time" - interval '1 microsecond', interval '1 hour') AS g(hour)
+        WHERE l.series = 'zone' AND hl."time" > l."time" AND (l.watts > 0 OR l.level > 0)"""
+    ).format(overlap=overlap, last=q(LAST), first=hour_start(sql.SQL('l."time"')))
+
+
+def zone_source(bucket: Bucket) -> sql.Composed:
+    """Zone change buckets with the open segments added: (site, zone_id, <bucket>, energy_joules,
+    on_seconds, watts_max), several rows per bucket where an open segment adds to it."""
+    table = q(ZONE_HOURLY if bucket == "hour" else ZONE_DAILY)
+    b = sql.Identifier(bucket)
+    return sql.SQL(
+        """(SELECT z.site, z.zone_id, z.{b}, z.energy_joules, z.on_seconds, z.watts_max FROM {table} z
+        UNION ALL
+        SELECT o.site, o.zone_id, o.{b}, o.energy_joules, o.on_seconds, o.watts_max FROM ({open}) o) c"""
+    ).format(b=b, table=table, open=open_segments())
+
+
 def _change_part(lv: Level, bucket: Bucket, filters: sql.Composable, *, whole_months: bool) -> sql.Composed:
     """Change rollup buckets (every one is at or after its site's cut)."""
-    zone_table = q(ZONE_HOURLY if bucket == "hour" else ZONE_DAILY)
     house_table = q(HOUSE_HOURLY if bucket == "hour" else HOUSE_DAILY)
     b = sql.Identifier(bucket)
     n = sql.SQL("NULL::text")
+    rng = _range("t", bucket, whole_months=whole_months)
     if lv is SYSTEM:
         return sql.SQL(
             """SELECT t.site, ''::text AS id, t.{b} AS b, t.energy_joules, t.energy_joules / 60.0,
@@ -172,42 +216,28 @@ def _change_part(lv: Level, bucket: Bucket, filters: sql.Composable, *, whole_mo
            {n}, {n}, {n}, {n}, {n}
     FROM {house} t
     WHERE {rng} {filters}"""
-        ).format(
-            b=b, n=n, house=house_table, rng=_range("t", bucket, whole_months=whole_months), filters=filters
-        )
+        ).format(b=b, n=n, house=house_table, rng=rng, filters=filters)
     if lv is ZONE:
         return sql.SQL(
-            """SELECT t.site, t.zone_id AS id, t.{b} AS b, t.energy_joules, t.energy_joules / 60.0,
-           hh.covered_seconds / 60.0, t.watts_max, hh.covered_seconds / 60.0, t.on_seconds / 60.0,
-           greatest(hh.covered_seconds, t.on_seconds) / 60.0, {n}, {n}, {n}, {n}, {n}
-    FROM {zone} t LEFT JOIN {house} hh ON hh.site = t.site AND hh.{b} = t.{b}
-    WHERE {rng} {filters}"""
-        ).format(
-            b=b,
-            n=n,
-            zone=zone_table,
-            house=house_table,
-            rng=_range("t", bucket, whole_months=whole_months),
-            filters=filters,
-        )
+            """SELECT t.site, t.zone_id AS id, t.{b} AS b, sum(t.energy_joules), sum(t.energy_joules) / 60.0,
+           max(hh.covered_seconds) / 60.0, max(t.watts_max), max(hh.covered_seconds) / 60.0,
+           sum(t.on_seconds) / 60.0, greatest(max(hh.covered_seconds), sum(t.on_seconds)) / 60.0,
+           {n}, {n}, {n}, {n}, {n}
+    FROM (SELECT * FROM {zone}) t LEFT JOIN {house} hh ON hh.site = t.site AND hh.{b} = t.{b}
+    WHERE {rng} {filters}
+    GROUP BY t.site, t.zone_id, t.{b}"""
+        ).format(b=b, n=n, zone=zone_source(bucket), house=house_table, rng=rng, filters=filters)
     # An area: the sum of its zones (see the module docstring).
     return sql.SQL(
         """SELECT t.site, nm.area_id AS id, t.{b} AS b, sum(t.energy_joules), sum(t.energy_joules) / 60.0,
            max(hh.covered_seconds) / 60.0, NULL::float8, max(hh.covered_seconds) / 60.0, NULL::float8, NULL::float8,
            {n}, {n}, {n}, {n}, {n}
-    FROM {zone} t
+    FROM (SELECT * FROM {zone}) t
     JOIN names nm ON nm.site = t.site AND nm.zone_id = t.zone_id
     LEFT JOIN {house} hh ON hh.site = t.site AND hh.{b} = t.{b}
     WHERE {rng} {filters}
     GROUP BY t.site, nm.area_id, t.{b}"""
-    ).format(
-        b=b,
-        n=n,
-        zone=zone_table,
-        house=house_table,
-        rng=_range("t", bucket, whole_months=whole_months),
-        filters=filters,
-    )
+    ).format(b=b, n=n, zone=zone_source(bucket), house=house_table, rng=rng, filters=filters)
 
 
 def buckets(

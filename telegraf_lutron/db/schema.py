@@ -725,6 +725,7 @@ def _init_change_tables(cur: psycopg.Cursor[Any], raw_schema: str) -> list[str]:
         if level is ZONE_INFO and not _has_trigger(cur, raw_schema, level.measurement, ch.NAMES_TRIGGER):
             cur.execute(ch.create_names_trigger(raw_schema))
             ch.fill_names(cur, raw_schema)
+            ch.fill_last(cur, raw_schema)  # series rolled up before migration 5
             actions.append(f"created the zone names trigger on {name}")
     return actions
 
@@ -750,7 +751,7 @@ def rebuild(conn: psycopg.Connection[Any], *, timezone: str | None = None) -> In
             actions.append(f"time zone changed from {old_tz} to {tz}")
         cur.execute("SET LOCAL work_mem = '256MB'")
         rl.rebuild_all(cur, raw_schema, tz, redo_days=tz != old_tz)
-        for table in (*ch.ROLLUP_TABLES, ch.NAMES):
+        for table in (*ch.ROLLUP_TABLES, ch.NAMES, ch.LAST):
             cur.execute(sql.SQL("DELETE FROM {}").format(_q(table)))
         ch.mark_all(cur, raw_schema)
         ch.fill_names(cur, raw_schema)

@@ -69,6 +69,13 @@ BEGIN
             FROM "lutron"."zone_change_hourly" h
             WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
             GROUP BY h.site, h.zone_id, h.day;
+            INSERT INTO "lutron"."change_last" AS l (series, site, id, "time", watts, level)
+            SELECT rec.series, rec.site, rec.id, r."time", greatest(coalesce(r.watts, 0), 0), r.level
+            FROM "public"."lutron_zone_change" r
+            WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id
+            ORDER BY coalesce(r.site, '') DESC, coalesce(r.zone_id, '') DESC, r."time" DESC LIMIT 1
+            ON CONFLICT (series, site, id) DO UPDATE
+            SET "time" = excluded."time", watts = excluded.watts, level = excluded.level;
         ELSE
             SELECT max(r."time") INTO v_from FROM "public"."lutron_house" r
             WHERE coalesce(r.site, '') = rec.site AND r."time" < rec.since;
@@ -118,6 +125,15 @@ BEGIN
             FROM "lutron"."house_hourly" h
             WHERE h.site = rec.site AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
             GROUP BY h.site, h.day;
+            INSERT INTO "lutron"."change_last" AS l (series, site, id, "time", watts, level, first_time)
+            SELECT rec.series, rec.site, '', r."time", greatest(coalesce(r.watts, 0), 0), NULL,
+                   (SELECT min(f."time") FROM "public"."lutron_house" f WHERE coalesce(f.site, '') = rec.site)
+            FROM "public"."lutron_house" r
+            WHERE coalesce(r.site, '') = rec.site
+            ORDER BY coalesce(r.site, '') DESC, r."time" DESC LIMIT 1
+            ON CONFLICT (series, site, id) DO UPDATE
+            SET "time" = excluded."time", watts = excluded.watts, level = excluded.level,
+                first_time = least(l.first_time, excluded.first_time);
         END IF;
     END LOOP;
 END;
