@@ -1,5 +1,9 @@
 """Every page of the web UI, run by AppTest against a real PostgreSQL holding generated history:
-the numbers the pages show equal what the tables hold (queried here in plain SQL)."""
+the numbers the pages show equal what the tables hold (queried here in plain SQL).
+
+The history here is what a database upgraded from before the change rows holds: snapshots only
+(`snapshot_setup`), read from their rows and rollups. tests/test_webui_changes.py runs the pages on
+change rows and compares with an integration of those rows."""
 
 from __future__ import annotations
 
@@ -97,6 +101,12 @@ def sql_one(dsn: str, query: str, *params: Any) -> Any:
 def local_midnight(t: datetime, days_back: int = 0) -> datetime:
     day = t.astimezone(BERLIN).date() - timedelta(days=days_back)
     return datetime(day.year, day.month, day.day, tzinfo=BERLIN)
+
+
+@pytest.fixture(scope="module")
+def ui_setup(snapshot_setup: UiSetup) -> UiSetup:
+    """This module's house: history from before the change rows (see the module docstring)."""
+    return snapshot_setup
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +34,7 @@ import pytest
 from pg_fixtures import TEMPLATE_TIMEZONE, clone_database, drop_database
 
 from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, zone_specs
+from telegraf_lutron.db.levels import MEASUREMENTS
 from telegraf_lutron.design import Design
 from telegraf_lutron.design_cache import DesignCache
 from telegraf_lutron.lineproto_parse import Metric
@@ -71,9 +72,12 @@ def seed_history(
     flush_ticks: int = 60,
     seed: int = 7,
     always_on: frozenset[str] = frozenset(),
+    namepass: Sequence[str] | None = None,
 ) -> datetime:
     """Write `duration` of history up to `end` (default: this minute), one flush per `flush_ticks`
-    ticks; zones in `always_on` (zone ids) stay at 100 % throughout. Returns the last row's time."""
+    ticks; zones in `always_on` (zone ids) stay at 100 % throughout; only the measurements in
+    `namepass` (default: all, snapshots and change rows, as the generator writes them). Returns the
+    last row's time."""
     end = (end or datetime.now(UTC)).replace(second=0, microsecond=0)
     n = int(duration / step)
     gen = HistoryGenerator(zone_specs(design), start=end - (n - 1) * step, step=step, seed=seed, tz=TZ)
@@ -86,7 +90,7 @@ def seed_history(
         return gen.tick()
 
     with psycopg.connect(dsn) as conn:
-        writer = TelegrafWriter(conn)
+        writer = TelegrafWriter(conn, namepass=namepass)
         for i in range(0, n, flush_ticks):
             writer.write(to_metrics(gen, [tick() for _ in range(min(flush_ticks, n - i))]))
     return end
@@ -310,7 +314,7 @@ def ui_setup(
     pg_server_dsn: str, pg_template_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[UiSetup]:
     """A fresh database with 2.5 days of one-minute history of a generated house up to now (its last
-    zone on throughout), and a design cache with two revisions of that house (the newer one renames
+    zone on throughout; snapshots and change rows, so the UI reads the change rows), and a design cache with two revisions of that house (the newer one renames
     a zone)."""
     dsn = clone_database(pg_server_dsn, pg_template_dsn, prefix="tl_ui")  # db init --timezone TZ
     try:
@@ -320,6 +324,26 @@ def ui_setup(
         store_designs(cache_dir, [(_renamed(old_design), old_xml), (design, xml)])
         always_on = frozenset({next(str(z.id) for z in reversed(design.zones) if z.rated_watts)})
         last = seed_history(dsn, design, duration=HISTORY, always_on=always_on)
+        yield UiSetup(dsn, cache_dir, design, last, ui_env(dsn, cache_dir), always_on)
+    finally:
+        close_ui_state()
+        drop_database(pg_server_dsn, dsn)
+
+
+@pytest.fixture(scope="module")
+def snapshot_setup(
+    pg_server_dsn: str, pg_template_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[UiSetup]:
+    """`ui_setup`'s house and designs with history from before the change rows: snapshots only
+    (lutron_zone, lutron_area, lutron_power), which the UI reads from their rollups."""
+    dsn = clone_database(pg_server_dsn, pg_template_dsn, prefix="tl_ui_snap")  # db init --timezone TZ
+    try:
+        old_design, old_xml = house(export_date="05/01/2025", export_time="09:00:00")
+        design, xml = house(export_date="05/16/2025", export_time="17:34:22")
+        cache_dir = tmp_path_factory.mktemp("design-cache-snapshots")
+        store_designs(cache_dir, [(_renamed(old_design), old_xml), (design, xml)])
+        always_on = frozenset({next(str(z.id) for z in reversed(design.zones) if z.rated_watts)})
+        last = seed_history(dsn, design, duration=HISTORY, always_on=always_on, namepass=MEASUREMENTS)
         yield UiSetup(dsn, cache_dir, design, last, ui_env(dsn, cache_dir), always_on)
     finally:
         close_ui_state()
