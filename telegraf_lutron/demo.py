@@ -5,8 +5,9 @@
 - the plugin, `telegraf-lutron run`, exactly as Telegraf's inputs.execd runs it: a subprocess fed
   one newline per interval, its stdout parsed with Telegraf's line-protocol grammar;
 - where a PostgreSQL is reachable (`--dsn`, $TL_DSN, or a local server on 127.0.0.1:5432): `db
-  init`, a generated history (30 days by default) and then every snapshot's power and energy,
-  written the way Telegraf's outputs.postgresql writes them;
+  init`, a generated history (30 days by default) and then the plugin's change rows (what
+  outputs.postgresql's namepass takes: the snapshots are for Prometheus), written the way
+  Telegraf's outputs.postgresql writes them;
 - the web UI on 127.0.0.1:8501, when the `ui` extra is installed.
 
 It prints what runs where and one line per snapshot. Ctrl-C stops everything cleanly.
@@ -37,7 +38,7 @@ from telegraf_lutron.simulator.designgen import GeneratorParams, generate
 
 LOCAL_SERVER = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
 DEMO_DATABASE = "telegraf_lutron_demo"
-# What outputs.postgresql's namepass sends (the metric catalogue): snapshots and change rows.
+# What outputs.postgresql's namepass sends (the metric catalogue): the change rows.
 DB_MEASUREMENTS = postgres_measurements()
 
 
@@ -125,7 +126,7 @@ def prepare_database(dsn: str, design: Any, args: argparse.Namespace, out: TextI
             out,
             f"database: {masked(dsn)} ready (schema version {report.version}, time zone {report.timezone})",
         )
-        row = conn.execute("SELECT EXISTS (SELECT 1 FROM lutron_power)").fetchone()
+        row = conn.execute("SELECT EXISTS (SELECT 1 FROM lutron_house)").fetchone()
         if row is not None and row[0]:
             say(out, "database: it already has data: no history generated")
             return
@@ -140,6 +141,7 @@ def prepare_database(dsn: str, design: Any, args: argparse.Namespace, out: TextI
             end=datetime.now(UTC),
             tz=args.timezone,
             progress=bar.update,
+            namepass=DB_MEASUREMENTS,
         )
         conn.commit()
         bar.done(f"{rows:,} rows in {time.monotonic() - started:.0f} s")
@@ -175,7 +177,7 @@ class TelegrafPostgres:
         from telegraf_lutron.db.history import TelegrafWriter
 
         self._conn = psycopg.connect(dsn)
-        self._writer = TelegrafWriter(self._conn)
+        self._writer = TelegrafWriter(self._conn, namepass=DB_MEASUREMENTS)
 
     def write(self, metrics: list[Metric]) -> None:
         batch = [m for m in metrics if m.name in DB_MEASUREMENTS]

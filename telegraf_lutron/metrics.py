@@ -48,6 +48,9 @@ class Measurement:
     tags: tuple[str, ...]  # every tag key the plugin may write (some only where the design has it)
     fields: tuple[Field, ...]
     postgres: bool = False  # routed to outputs.postgresql (db init creates its table)
+    # Snapshots written to PostgreSQL before the change rows: db init keeps the table and the UI reads
+    # its history, but outputs.postgresql no longer takes them (the change rows carry the same facts).
+    history_table: bool = False
     prometheus: bool = True  # False: change rows, kept out of outputs.prometheus_client (namedrop)
     optional_tags: tuple[str, ...] = ()  # written only where the design has a value (an empty floor)
 
@@ -74,7 +77,7 @@ CATALOGUE: tuple[Measurement, ...] = (
             ("tilt", "gauge"),
             ("pulses_total", "counter"),  # pulsed contact closures only
         ),
-        postgres=True,
+        history_table=True,
         optional_tags=("floor",),
     ),
     Measurement(
@@ -89,7 +92,7 @@ CATALOGUE: tuple[Measurement, ...] = (
             # Lights while the area's occupancy group reported unoccupied (0 without sensors).
             ("unoccupied_energy_joules_total", "counter"),
         ),
-        postgres=True,
+        history_table=True,
         optional_tags=("floor",),
     ),
     Measurement(
@@ -105,7 +108,7 @@ CATALOGUE: tuple[Measurement, ...] = (
             ("lights_total", "gauge"),
             ("unoccupied_energy_joules_total", "counter"),
         ),
-        postgres=True,
+        history_table=True,
     ),
     # Energy by the cause of the levels that drew it (docs/protocol.md §11): every cause, always.
     Measurement(
@@ -236,6 +239,12 @@ def prometheus_dropped() -> tuple[str, ...]:
 def postgres_measurements() -> tuple[str, ...]:
     """The measurements routed to outputs.postgresql (its `namepass`), in catalogue order."""
     return tuple(m.name for m in CATALOGUE if m.postgres)
+
+
+def postgres_tables() -> tuple[str, ...]:
+    """Every measurement db init keeps a PostgreSQL table for: the routed ones and the snapshots
+    whose history is read from before the change rows."""
+    return tuple(m.name for m in CATALOGUE if m.postgres or m.history_table)
 
 
 def postgres_tags() -> tuple[str, ...]:

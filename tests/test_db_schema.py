@@ -39,7 +39,7 @@ LEGACY_FIELDS = {"lutron_area": ["zones_on"], "lutron_power": ["zones_on", "zone
 EXPECTED = {
     m.name: (tags, sorted([*fields, *LEGACY_FIELDS.get(m.name, [])]))
     for m in CATALOGUE
-    if m.postgres
+    if m.postgres or m.history_table  # the snapshot tables stay for their history
     for tags, fields in [telegraf_order(m)]
 }
 

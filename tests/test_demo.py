@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+
+from telegraf_lutron.db.queries import HistoryStore
 
 pytestmark = pytest.mark.subprocess
 
@@ -45,22 +48,30 @@ def test_demo_with_a_database_seeds_history_and_writes_live_rows(pg_dsn: str) ->
     assert result.returncode == 0, result.stdout + result.stderr
     assert "history: 1 days: " in result.stdout and "time zone Europe/Berlin" in result.stdout
     with psycopg.connect(pg_dsn) as conn:
+        # PostgreSQL gets the change rows only (the snapshots are for Prometheus): the history and
+        # the live plugin's rows, as the same series.
         zones = conn.execute(
-            "SELECT count(DISTINCT zone_id), count(DISTINCT (zone_id, zone, area)) FROM lutron_zone"
+            "SELECT count(DISTINCT zone_id), count(DISTINCT (zone_id, zone, area)) FROM lutron_zone_info"
         ).fetchone()
         assert zones is not None and zones[0] == zones[1] > 0  # history and live rows are the same series
-        span = conn.execute("SELECT max(time) - min(time), count(*) FROM lutron_power").fetchone()
+        span = conn.execute("SELECT max(time) - min(time), count(*) FROM lutron_house").fetchone()
         assert span is not None and span[0].total_seconds() >= 23 * 3600
-        live = conn.execute(
-            "SELECT count(*) FROM lutron_power WHERE time > now() - interval '1 minute'"
-        ).fetchone()
-        assert live is not None and live[0] >= 2
-        # The change rows too: the plugin's baseline after its first full read, and the exact
-        # rollups of the generated day.
+        assert conn.execute("SELECT count(*) FROM lutron_power").fetchone() == (0,)
+        # The plugin's baseline after its first full read, and the exact rollups of the generated day.
         changes = conn.execute(
             "SELECT count(DISTINCT zone_id) FROM lutron_zone_change WHERE time > now() - interval '1 minute'"
         ).fetchone()
         assert changes is not None and changes[0] == zones[0]
+        live = conn.execute(
+            "SELECT count(*) FROM lutron_house WHERE time > now() - interval '1 minute'"
+        ).fetchone()
+        assert live is not None and live[0] >= 1
         hours = conn.execute("SELECT count(*), sum(energy_joules) FROM lutron.zone_change_hourly").fetchone()
         assert hours is not None and hours[0] > 0 and hours[1] > 0
+    # The UI's data answer from them: now, and the generated day's energy.
+    with HistoryStore(pg_dsn) as store:
+        now = store.current_power()
+        assert len(now.system) == 1 and len(now.zones) == zones[0]
+        day = store.energy("system", datetime.now(UTC) - timedelta(days=1), datetime.now(UTC))
+        assert sum(b.energy_kwh for b in day) > 0
     assert "password" not in result.stdout.lower().replace("password default", "")

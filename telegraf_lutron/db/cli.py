@@ -155,8 +155,9 @@ def _init(args: argparse.Namespace, dsn: str) -> int:
 
 def output_filters() -> list[str]:
     """The metric filters of `[[outputs.postgresql]]`, generated from the metric catalogue: only
-    the measurements db init makes tables for (`namepass`), and only the tags those tables have
-    columns for (`taginclude`). Telegraf adds `host` (unless `omit_hostname = true`) and every
+    the change rows (`namepass`; db init keeps the snapshot tables for the history written before
+    them, but they are no longer routed), and only the tags those tables have columns for
+    (`taginclude`). Telegraf adds `host` (unless `omit_hostname = true`) and every
     `[global_tags]` entry to each metric; a tag without a column makes it ALTER the table, which the
     role `db init --telegraf-role` makes may not do (SQLSTATE 42501), and Telegraf then drops every
     metric carrying that tag, at every flush (docs/telegraf.md §3). telegraf.conf.example and

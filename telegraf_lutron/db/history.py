@@ -663,15 +663,18 @@ def seed_history(
     seed: int = 7,
     flush: timedelta = timedelta(hours=6),
     progress: Callable[[float], None] | None = None,
+    namepass: Sequence[str] | None = None,
 ) -> int:
     """Write `duration` of generated history for `design`'s zones, ending at `end`, as Telegraf
     would (one flush per `flush` of history): every `step` over the last `fine_window` (what the
     UI reads raw), every `coarse_step` before that (only the rollups read it). One generator
-    throughout, so the energy counters run on without a reset. Returns the rows written."""
+    throughout, so the energy counters run on without a reset. `namepass`: the measurements
+    written, as outputs.postgresql's filter (default: all the generator makes, snapshots and change
+    rows). Returns the rows written."""
     start = end - duration
     fine_from = max(start, end - fine_window)
     gen = HistoryGenerator(zone_specs(design), start=start, step=coarse_step, site=site, seed=seed, tz=tz)
-    writer = TelegrafWriter(conn)
+    writer = TelegrafWriter(conn, namepass=namepass)
     rows = 0
     total = (end - start).total_seconds() or 1.0
     while gen.now < end:
@@ -681,7 +684,7 @@ def seed_history(
         ticks = []
         while gen.now < batch_end:
             ticks.append(gen.tick())
-        batch = _metrics(gen, ticks)
+        batch = [m for m in _metrics(gen, ticks) if namepass is None or m.name in namepass]
         writer.write(batch)
         rows += len(batch)
         if progress is not None:
