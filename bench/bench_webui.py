@@ -1,21 +1,27 @@
 """Web UI benchmark: each page's data loads and its first render in a real browser, on a history the
-size of the storage benchmark's.
+size of the storage benchmark's, from the change rows, with the snapshot rows as the baseline.
 
     .venv/bin/python bench/bench_webui.py            # 30 days x 200 zones at 1-minute resolution
     .venv/bin/python bench/bench_webui.py --quick    # 2 days x 40 zones
-    .venv/bin/python bench/bench_webui.py --keep     # keep the database (its name is printed) ...
-    .venv/bin/python bench/bench_webui.py --reuse tl_bench_webui_1a2b3c4d   # ... and measure it again
+    .venv/bin/python bench/bench_webui.py --keep     # keep the databases (their names are printed) ...
+    .venv/bin/python bench/bench_webui.py --reuse tl_bench_webui_1a2b3c4d   # ... and measure them again
 
 Targets: every page's data, read with cold caches, in < 300 ms; every page drawn in Chromium in < 3 s.
 
-What it does, in a throwaway database on the server from --dsn / $TL_TEST_DSN:
-1. `db init`, then the history written as bench/bench_db.py writes it (its flushes of Telegraf-sized
-   binary COPYs of telegraf_lutron.db.history.HistoryGenerator's rows), for the zones of a generated
-   design, ending now; rollups for the 11 months before are copied from the generated days (bench_db's
-   synthesize_year), so the "1 y" range has a year to read. A design cache with two revisions.
+What it does, in two throwaway databases on the server from --dsn / $TL_TEST_DSN, for the zones
+of one generated design and one generated history (telegraf_lutron.db.history.HistoryGenerator)
+ending now, after `db init`:
+1. `<name>`, what the plugin writes now: the change rows (lutron_zone_change, lutron_house,
+   lutron_event, lutron_zone_info) written as Telegraf writes them (TelegrafWriter, flushes of
+   --batch metrics, the change rollups running in each COPY). The UI reads these.
+   `<name>_snap`, the baseline: the snapshot rows (lutron_zone, lutron_area, lutron_power) as
+   bench/bench_db.py writes them (Telegraf-sized binary COPYs), which is what the UI read before.
+   In both, rollups for the months before the generated days are copies of them shifted back,
+   so the "1 y" range has a year to read. A design cache with two revisions.
 2. Data: the loaders each page calls (webui/data.py), with Streamlit's caches cleared before every
-   run: the first run and the median of --repeat. Energy is measured for every range, Zones for
-   every range of one zone.
+   run: the first run, then the median and p95 of --repeat, for each database, and the ratio of
+   the change rows' median to the snapshots' (the baseline, measured in the same run). Energy is
+   measured for every range, Zones for every range of one zone.
 3. Browser: `streamlit run webui/app.py` and Debian's Chromium (Playwright). The server is warmed by
    one page load (Python imports), then left until the short caches expire. Each page is then
    clicked in the sidebar of the open app (its data read fresh: the first render a person sees when
@@ -64,9 +70,12 @@ from ui_fixtures import (  # noqa: E402
     ui_env,
 )
 
-from telegraf_lutron.db.history import HistoryGenerator, zone_specs  # noqa: E402
+from telegraf_lutron.db import changes as ch  # noqa: E402
+from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, zone_specs  # noqa: E402
+from telegraf_lutron.db.levels import CHANGE_MEASUREMENTS  # noqa: E402
 from telegraf_lutron.db.schema import init  # noqa: E402
 from telegraf_lutron.design import Design  # noqa: E402
+from telegraf_lutron.lineproto_parse import Metric  # noqa: E402
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate  # noqa: E402
 from telegraf_lutron.webui import data  # noqa: E402
 
@@ -84,47 +93,99 @@ def house(zones: int) -> tuple[Design, bytes]:
     return generate(params)
 
 
-def seed(dsn: str, design: Design, days: int, step: timedelta, batch: int) -> tuple[int, float]:
-    """History of `days` up to now; returns (rows, seconds)."""
+def seed(
+    dsn: str, snap_dsn: str, design: Design, days: int, step: timedelta, batch: int
+) -> tuple[int, int, float]:
+    """One history of `days` up to now: its change rows into `dsn`, its snapshots into `snap_dsn`;
+    returns (change rows, snapshot rows, seconds)."""
     zone = ZoneInfo(TZ)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     first_day = (now - timedelta(days=days)).astimezone(zone).date()
     start = datetime.combine(first_day, datetime.min.time(), zone).astimezone(UTC)
     gen = HistoryGenerator(zone_specs(design), start=start, step=step, tz=TZ)
     per_chunk = int(timedelta(hours=6) / step)
-    rows = 0
+    rows = snap_rows = 0
     t0 = time.perf_counter()
-    with psycopg.connect(dsn) as conn:
+    with psycopg.connect(dsn) as conn, psycopg.connect(snap_dsn) as snap:
+        writer = TelegrafWriter(conn, namepass=CHANGE_MEASUREMENTS)
         while True:
             now = datetime.now(UTC)  # generating takes minutes: keep going until the history is current
             left = int((now - gen.now) / step) + 1
             if left <= 0:
                 break
             ticks = gen.ticks(min(per_chunk, left))
+            changes = [
+                Metric(m, {k: v for k, v in sorted(t.items()) if v}, dict(f), ts)
+                for tick in ticks
+                for m, t, f, ts in gen.change_metrics(tick)
+            ]
+            for i in range(0, len(changes), batch):
+                writer.write(changes[i : i + batch])
+            rows += len(changes)
             for f in flushes(ticks, "home", batch):
-                write_flush(conn, "public", f)
-                rows += sum(len(r) for _, _, r in f)
+                write_flush(snap, "public", f)
+                snap_rows += sum(len(r) for _, _, r in f)
             done = (gen.now - start) / (now - start)
-            print(f"\r  writing history: {min(done, 1):.0%} ({rows:,} rows)", end="", flush=True)
+            print(
+                f"\r  writing history: {min(done, 1):.0%} ({rows:,} change rows, {snap_rows:,} snapshot rows)",
+                end="",
+                flush=True,
+            )
         print()
-        synthesize_year(conn, days + 1, first_day)
-        conn.execute("ANALYZE")
-        conn.commit()
-    return rows, time.perf_counter() - t0
+        synthesize_year(snap, days + 1, first_day)
+        synthesize_change_year(conn, days + 1, first_day)
+        for c in (conn, snap):
+            c.execute("ANALYZE")
+            c.commit()
+    return rows, snap_rows, time.perf_counter() - t0
+
+
+def synthesize_change_year(conn: psycopg.Connection[Any], days: int, first_day: Any) -> None:
+    """Change rollups for the months before the generated period: copies of it, shifted back."""
+    shifts = (365 - days) // days + 1
+    lo_hour = datetime.combine(first_day, datetime.min.time(), ZoneInfo(TZ))
+    tables = {
+        ch.ZONE_HOURLY: ("site, zone_id", "energy_joules, on_seconds, watts_max", "hour"),
+        ch.ZONE_DAILY: ("site, zone_id", "energy_joules, on_seconds, watts_max", "day"),
+        ch.HOUSE_HOURLY: ("site", "energy_joules, watts_max, covered_seconds", "hour"),
+        ch.HOUSE_DAILY: ("site", "energy_joules, watts_max, covered_seconds", "day"),
+    }
+    for k in range(1, shifts + 1):
+        for table, (keys, stats, bucket) in tables.items():
+            if bucket == "hour":
+                cols = f"{keys}, hour, day, {stats}"
+                exprs = f"{keys}, hour - %(shift)s * interval '1 day', ((hour - %(shift)s * interval '1 day') AT TIME ZONE %(tz)s)::date, {stats}"
+            else:
+                cols = f"{keys}, day, {stats}"
+                exprs = f"{keys}, day - %(shift)s, {stats}"
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {t} ({cols}) SELECT {exprs} FROM {t} WHERE {b} >= %(lo)s ON CONFLICT DO NOTHING"
+                ).format(
+                    t=sql.Identifier("lutron", table),
+                    cols=sql.SQL(cols),
+                    exprs=sql.SQL(exprs),
+                    b=sql.Identifier(bucket),
+                ),
+                {"shift": k * days, "tz": TZ, "lo": first_day if bucket == "day" else lo_hour},
+            )
+    conn.commit()
 
 
 # --- timing ---------------------------------------------------------------------------------------
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
-    """(first run, median of `repeat` more), caches cleared before each."""
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float, float]:
+    """(first run, median and p95 of `repeat` more), caches cleared before each."""
     runs = []
     for _ in range(repeat + 1):
         data.clear_caches()
         t0 = time.perf_counter()
         fn()
         runs.append(time.perf_counter() - t0)
-    return runs[0], statistics.median(runs[1:])
+    rest = sorted(runs[1:])
+    p95 = rest[min(len(rest) - 1, round(0.95 * (len(rest) - 1)))]
+    return runs[0], statistics.median(rest), p95
 
 
 def page_loaders(dsn: str, cache_dir: Path, zone_id: str) -> dict[str, Callable[[], Any]]:
@@ -300,33 +361,45 @@ def main() -> int:
     design, xml = house(args.zones)
 
     name = args.reuse or f"tl_bench_webui_{secrets.token_hex(4)}"
-    dsn = psycopg.conninfo.make_conninfo(args.dsn, dbname=name)
+    names = (name, f"{name}_snap")
+    dsns = tuple(psycopg.conninfo.make_conninfo(args.dsn, dbname=n) for n in names)
     if not args.reuse:
         with psycopg.connect(args.dsn, autocommit=True) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            for n in names:
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(n)))
     try:
         with tempfile.TemporaryDirectory(prefix="tl-bench-webui-") as tmp:
-            return run(args, dsn, name, design, xml, Path(tmp))
+            return run(args, dsns, name, design, xml, Path(tmp))
     finally:
         data.clear_caches(pools=True)
         if not args.keep and not args.reuse:
             with psycopg.connect(args.dsn, autocommit=True) as admin:
-                admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+                for n in names:
+                    admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(n)))
         elif args.keep:
-            print(f"kept database {name}: measure it again with --reuse {name}")
+            print(f"kept databases {', '.join(names)}: measure them again with --reuse {name}")
 
 
-def run(args: argparse.Namespace, dsn: str, name: str, design: Design, xml: bytes, cache_dir: Path) -> int:
+def run(
+    args: argparse.Namespace, dsns: tuple[str, str], name: str, design: Design, xml: bytes, cache_dir: Path
+) -> int:
+    dsn, snap_dsn = dsns
     areas = len({z.area_key for z in design.zones})
     print(
-        f"database {name}; {args.days} days x {len(design.zones)} zones ({areas} areas, {len(design.keypads)} keypads)"
-        f" every {args.step} s; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+        f"databases {name} (change rows), {name}_snap (snapshots, the baseline); {args.days} days x"
+        f" {len(design.zones)} zones ({areas} areas, {len(design.keypads)} keypads) every {args.step} s;"
+        f" {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
     if not args.reuse:
-        with psycopg.connect(dsn) as conn:
-            init(conn, timezone=TZ)
-        rows, seconds = seed(dsn, design, args.days, timedelta(seconds=args.step), args.batch)
-        print(f"  {rows:,} rows in {seconds:.0f} s (generation included)")
+        for d in dsns:
+            with psycopg.connect(d) as conn:
+                init(conn, timezone=TZ)
+        rows, snap_rows, seconds = seed(
+            dsn, snap_dsn, design, args.days, timedelta(seconds=args.step), args.batch
+        )
+        print(
+            f"  {rows:,} change rows and {snap_rows:,} snapshot rows in {seconds:.0f} s (generation included)"
+        )
     first = design.zones[0]
     old = replace(
         design,
@@ -336,25 +409,42 @@ def run(args: argparse.Namespace, dsn: str, name: str, design: Design, xml: byte
     store_designs(cache_dir, [(old, xml), (design, xml)])
     with psycopg.connect(dsn) as conn:
         counts = conn.execute(
-            "SELECT (SELECT count(*) FROM lutron_zone), (SELECT count(*) FROM lutron.zone_hourly),"
-            " (SELECT count(*) FROM lutron.zone_daily), (SELECT max(time) FROM lutron_power)"
+            "SELECT (SELECT count(*) FROM lutron_zone_change), (SELECT count(*) FROM lutron.zone_change_hourly),"
+            " (SELECT count(*) FROM lutron.zone_change_daily), (SELECT max(time) FROM lutron_house)"
         ).fetchone()
     print(
-        f"  lutron_zone {counts[0]:,} rows, zone_hourly {counts[1]:,}, zone_daily {counts[2]:,}; newest row {counts[3]}"
+        f"  lutron_zone_change {counts[0]:,} rows, zone_change_hourly {counts[1]:,}, zone_change_daily"
+        f" {counts[2]:,}; newest row {counts[3]}"
     )
+    with psycopg.connect(snap_dsn) as conn:
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM lutron_zone), (SELECT count(*) FROM lutron.zone_hourly),"
+            " (SELECT count(*) FROM lutron.zone_daily)"
+        ).fetchone()
+    print(f"  baseline: lutron_zone {counts[0]:,} rows, zone_hourly {counts[1]:,}, zone_daily {counts[2]:,}")
 
     zone_id = str(next(z.id for z in design.zones if z.rated_watts))
     print()
     print(
-        f"== data per page, caches cleared (first run, median of {args.repeat}); target < {DATA_TARGET * 1000:.0f} ms"
+        f"== data per page, caches cleared: first run, median and p95 of {args.repeat}; target < "
+        f"{DATA_TARGET * 1000:.0f} ms; the ratio is the change rows' median to the snapshots'"
+    )
+    print(
+        f"{'':16} {'change rows: first':>18} {'median':>9} {'p95':>9}   {'snapshots: median':>17} {'p95':>9}   ratio"
     )
     worst = 0.0
-    for label, load in page_loaders(dsn, cache_dir, zone_id).items():
-        first_s, median_s = timed(load, args.repeat)
-        worst = max(worst, median_s)
-        flag = "" if median_s < DATA_TARGET else "  <-- over target"
-        print(f"{label:16} {first_s * 1000:8.1f} ms {median_s * 1000:8.1f} ms{flag}")
-    print(f"slowest median: {worst * 1000:.1f} ms")
+    new = page_loaders(dsn, cache_dir, zone_id)
+    base = page_loaders(snap_dsn, cache_dir, zone_id)
+    for label in new:
+        first_s, median_s, p95_s = timed(new[label], args.repeat)
+        _, base_median, base_p95 = timed(base[label], args.repeat)
+        worst = max(worst, p95_s)
+        flag = "" if p95_s < DATA_TARGET else "  <-- over target"
+        print(
+            f"{label:16} {first_s * 1000:15.1f} ms {median_s * 1000:6.1f} ms {p95_s * 1000:6.1f} ms"
+            f"   {base_median * 1000:14.1f} ms {base_p95 * 1000:6.1f} ms   {median_s / base_median:5.2f}{flag}"
+        )
+    print(f"slowest p95 on the change rows: {worst * 1000:.1f} ms; load average now {os.getloadavg()[0]:.1f}")
 
     if args.no_browser:
         return 0
