@@ -643,8 +643,8 @@ class HistoryStore:
     @staticmethod
     def _current_zones_sql(s: _Settings, site: str | None) -> sql.Composed:
         """CTEs `house` (each site's newest house row within %(max_age)s of %(now)s) and `zones`
-        (every zone of those sites as its newest change row left it, at the house row's time);
-        they follow a `names` CTE."""
+        (every zone of those sites as its newest change row up to %(now)s left it, its counter run
+        on to the house row's time); they follow a `names` CTE."""
         return sql.SQL(
             """house AS (
                 SELECT x.* FROM (SELECT DISTINCT n.site FROM names n) st
@@ -659,14 +659,15 @@ class HistoryStore:
             ),
             zones AS (
                 SELECT n.site, n.zone_id, n.zone, n.area_id, n.area, n.floor, coalesce(z.kind, n.kind) AS kind,
-                       n.rated_watts, h."time", z."time" AS changed, z.level, z.watts,
-                       z.energy_joules_total + coalesce(z.watts, 0) * extract(epoch FROM h."time" - z."time") AS energy
+                       n.rated_watts, greatest(h."time", z."time") AS "time", z."time" AS changed, z.level, z.watts,
+                       z.energy_joules_total
+                       + coalesce(z.watts, 0) * greatest(extract(epoch FROM h."time" - z."time"), 0) AS energy
                 FROM names n
                 JOIN house h ON h.site = n.site
                 CROSS JOIN LATERAL (
                     SELECT r."time", r.level, r.watts, r.energy_joules_total, r.kind
                     FROM {zone_change} r
-                    WHERE {zone_match} AND r."time" <= h."time"
+                    WHERE {zone_match} AND r."time" <= %(now)s
                     ORDER BY {zone_order}
                     LIMIT 1
                 ) z
