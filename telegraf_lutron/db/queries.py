@@ -12,13 +12,22 @@ because a frozen dataclass costs several times more to build and a year of daily
 times are timezone-aware datetimes in the house's time zone. Ranges are half-open `[start, end)` and every
 bucket that overlaps the range is returned whole.
 
+Where the answers come from (db/reads.py has the details):
+- the change rows (`lutron_zone_change`, `lutron_house`, names in `lutron.zone_names`) and their
+  exact rollups (`lutron.zone_change_*`, `lutron.house_*`): a zone holds its level and watts from
+  its row until its next one, and a site is current while its house rows (one a minute) arrive;
+- for history written before a site's first change row (a database upgraded from the snapshot
+  design), the snapshot rows and their rollups, bucket by bucket (see db/reads.py).
+
 Which data a query reads depends on its range, so no query over more than 48 hours reads raw rows:
-- raw rows: `current_power` and `zones_on` (the newest row per series, at most `max_age` old, and
-  for zones that are on one hour of raw rows around their last "off"), `power_history` up to 48 h,
-  `level_history` (at most 48 h);
+- raw rows: `current_power` and `zones_on` (each zone's newest change row, each site's newest
+  house row at most `max_age` old; the rows since a zone's last "off" for when it came on),
+  `power_history` up to 48 h and `level_history` (at most 48 h), binned by time;
 - hourly rollups: `energy` at hour resolution, `power_history` up to 62 days, `weekday_hour_power`,
   `top_zones` up to 7 days, `zones_on_overnight`, `on_hours`;
 - daily rollups: `energy` by day or month, `power_history` beyond 62 days, `top_zones` beyond 7 days.
+Zone and area buckets add each zone's open segment (from its newest row to the house's newest row,
+`lutron.change_last`), which no rollup holds yet. Areas are the sums of their zones.
 
 Errors a user can cause become `DatabaseUnavailable`, `SchemaMissing` or `PermissionDenied` (see
 `telegraf_lutron.db`), each with a one-line message that says what to do.
