@@ -283,6 +283,9 @@ def test_an_upgraded_database_reads_snapshots_before_and_change_rows_after(
         months = store.energy("system", start, end, resolution="month")
         zones = store.top_zones(start, end, limit=100)
         areas = store.energy("area", start, end, resolution="day")
+        area_months = store.energy("area", start, end, resolution="month")
+        one = areas[0].id
+        only = store.energy("area", start, end, resolution="day", id=one)
     with psycopg.connect(dsn) as conn:
         snapshot_hours = dict(conn.execute("SELECT hour, energy_joules FROM lutron.system_hourly").fetchall())
         change_hours = dict(conn.execute("SELECT hour, energy_joules FROM lutron.house_hourly").fetchall())
@@ -299,6 +302,7 @@ def test_an_upgraded_database_reads_snapshots_before_and_change_rows_after(
     # ... and nothing is lost or counted twice but the one step between the last snapshot and the
     # first change row (one generator, one counter): hours, days, months, areas and zones agree.
     total = (c["house_last"] - c["power_first"]) - (c["house_first"] - c["power_last"])
-    for buckets in (hours, days, months, areas):
+    assert [(b.start, b.energy_kwh) for b in only] == [(b.start, b.energy_kwh) for b in areas if b.id == one]
+    for buckets in (hours, days, months, areas, area_months):
         assert sum(b.energy_kwh for b in buckets) * J_PER_KWH == pytest.approx(total, rel=1e-9)
     assert sum(z.energy_kwh for z in zones) * J_PER_KWH == pytest.approx(total, rel=1e-9)

@@ -868,7 +868,11 @@ class HistoryStore:
             after = _day_start(sql.SQL("(g.b + interval '1 month')"))
         else:
             raise ValueError("resolution must be auto, hour, day or month")
-        join, lab = reads.labels_join(lv)
+        if resolution == "month":  # a month is many daily buckets: the newest one's names
+            join, lab = reads.labels_join(lv, fallback="sl")
+            join = join + sql.SQL(" ") + reads.snapshot_labels(lv, "day", whole_months=True)
+        else:
+            join, lab = reads.labels_join(lv)
         query = sql.SQL(
             """
             {ctes}
@@ -1172,7 +1176,8 @@ class HistoryStore:
         params = self._bucket_params(ZONE, s, start, end, site=site, id=None)
         params["limit"] = limit
         bucket: reads.Bucket = "hour" if end - start <= TOP_HOURLY_LIMIT else "day"
-        join, lab = reads.labels_join(ZONE, "top")
+        join, lab = reads.labels_join(ZONE, "top", fallback="sl")
+        join = join + sql.SQL(" ") + reads.snapshot_labels(ZONE, bucket, "top")
         query = sql.SQL(
             """
             {ctes}
@@ -1514,7 +1519,7 @@ class HistoryStore:
                 JOIN names z ON z.site = hh.site
                 LEFT JOIN (
                     SELECT c.site, c.zone_id, c.hour, sum(c.on_seconds) AS on_seconds
-                    FROM {change_hourly} WHERE {c_hours}
+                    FROM {change_hourly} c WHERE {c_hours}
                     GROUP BY 1, 2, 3
                 ) t ON t.site = z.site AND t.zone_id = z.zone_id AND t.hour = hh.hour
                 WHERE {hh_hours} {zwhere}

@@ -65,6 +65,9 @@ BUCKET_COLUMNS = (
 )
 
 
+_NOTHING = sql.SQL("")
+
+
 def q(name: str) -> sql.Identifier:
     return sql.Identifier(INTERNAL_SCHEMA, name)
 
@@ -191,19 +194,46 @@ def open_segments() -> sql.Composed:
     ).format(overlap=overlap, last=q(LAST), first=hour_start(sql.SQL('l."time"')))
 
 
-def zone_source(bucket: Bucket) -> sql.Composed:
-    """Zone change buckets with the open segments added: (site, zone_id, <bucket>, energy_joules,
-    on_seconds, watts_max), several rows per bucket where an open segment adds to it."""
+def zone_source(bucket: Bucket, *, covered: bool = True) -> sql.Composed:
+    """Zone change buckets with the open segments added, one row per rollup bucket plus one per
+    bucket an open segment reaches: (site, zone_id, <bucket>, energy_joules, on_seconds, watts_max,
+    covered: the house's seconds with data in the bucket, counted once per zone and bucket; NULL
+    without `covered`)."""
     table = q(ZONE_HOURLY if bucket == "hour" else ZONE_DAILY)
     b = sql.Identifier(bucket)
-    return sql.SQL(
-        """(SELECT z.site, z.zone_id, z.{b}, z.energy_joules, z.on_seconds, z.watts_max FROM {table} z
+    if not covered:
+        return sql.SQL(
+            """(SELECT z.site, z.zone_id, z.{b}, z.energy_joules, z.on_seconds, z.watts_max, NULL::float8 AS covered
+        FROM {table} z
         UNION ALL
-        SELECT o.site, o.zone_id, o.{b}, o.energy_joules, o.on_seconds, o.watts_max FROM ({open}) o) c"""
-    ).format(b=b, table=table, open=open_segments())
+        SELECT o.site, o.zone_id, o.{b}, o.energy_joules, o.on_seconds, o.watts_max, NULL::float8 FROM ({open}) o)"""
+        ).format(b=b, table=table, open=open_segments())
+    house = q(HOUSE_HOURLY if bucket == "hour" else HOUSE_DAILY)
+    b = sql.Identifier(bucket)
+    return sql.SQL(
+        """(SELECT z.site, z.zone_id, z.{b}, z.energy_joules, z.on_seconds, z.watts_max, hh.covered_seconds AS covered
+        FROM {table} z LEFT JOIN {house} hh ON hh.site = z.site AND hh.{b} = z.{b}
+        UNION ALL
+        SELECT o.site, o.zone_id, o.{b}, o.energy_joules, o.on_seconds, o.watts_max,
+               CASE WHEN EXISTS (SELECT 1 FROM {table} z WHERE z.site = o.site AND z.zone_id = o.zone_id AND z.{b} = o.{b})
+                    THEN 0 ELSE hh.covered_seconds END
+        FROM (
+            SELECT x.site, x.zone_id, x.{b}, sum(x.energy_joules) AS energy_joules, sum(x.on_seconds) AS on_seconds,
+                   max(x.watts_max) AS watts_max
+            FROM ({open}) x GROUP BY 1, 2, 3
+        ) o
+        LEFT JOIN {house} hh ON hh.site = o.site AND hh.{b} = o.{b})"""
+    ).format(b=b, table=table, house=house, open=open_segments())
 
 
-def _change_part(lv: Level, bucket: Bucket, filters: sql.Composable, *, whole_months: bool) -> sql.Composed:
+def _change_part(
+    lv: Level,
+    bucket: Bucket,
+    filters: sql.Composable,
+    *,
+    whole_months: bool,
+    area_filter: sql.Composable = _NOTHING,
+) -> sql.Composed:
     """Change rollup buckets (every one is at or after its site's cut)."""
     house_table = q(HOUSE_HOURLY if bucket == "hour" else HOUSE_DAILY)
     b = sql.Identifier(bucket)
@@ -219,25 +249,48 @@ def _change_part(lv: Level, bucket: Bucket, filters: sql.Composable, *, whole_mo
         ).format(b=b, n=n, house=house_table, rng=rng, filters=filters)
     if lv is ZONE:
         return sql.SQL(
-            """SELECT t.site, t.zone_id AS id, t.{b} AS b, sum(t.energy_joules), sum(t.energy_joules) / 60.0,
-           max(hh.covered_seconds) / 60.0, max(t.watts_max), max(hh.covered_seconds) / 60.0,
-           sum(t.on_seconds) / 60.0, greatest(max(hh.covered_seconds), sum(t.on_seconds)) / 60.0,
-           {n}, {n}, {n}, {n}, {n}
-    FROM (SELECT * FROM {zone}) t LEFT JOIN {house} hh ON hh.site = t.site AND hh.{b} = t.{b}
-    WHERE {rng} {filters}
-    GROUP BY t.site, t.zone_id, t.{b}"""
-        ).format(b=b, n=n, zone=zone_source(bucket), house=house_table, rng=rng, filters=filters)
-    # An area: the sum of its zones (see the module docstring).
+            """SELECT t.site, t.zone_id AS id, t.{b} AS b, t.energy_joules, t.energy_joules / 60.0,
+           t.covered / 60.0, t.watts_max, t.covered / 60.0, t.on_seconds / 60.0,
+           greatest(t.covered, t.on_seconds) / 60.0, {n}, {n}, {n}, {n}, {n}
+    FROM {zone} t
+    WHERE {rng} {filters}"""
+        ).format(b=b, n=n, zone=zone_source(bucket), rng=rng, filters=filters)
+    # An area: the sum of its zones (see the module docstring), summed per zone first (a year of
+    # days by month is 12 rows per zone to map to its area), the house's seconds with data after.
+    key = sql.SQL("date_trunc('month', t.day)::date") if whole_months else sql.SQL("t.{}").format(b)
+    covered = (
+        sql.SQL(
+            "(SELECT sum(hh.covered_seconds) FROM {house} hh WHERE hh.site = a.site"
+            " AND hh.day >= a.b AND hh.day < (a.b + interval '1 month')::date)"
+        )
+        if whole_months
+        else sql.SQL("(SELECT hh.covered_seconds FROM {house} hh WHERE hh.site = a.site AND hh.{b} = a.b)")
+    ).format(house=house_table, b=b)
     return sql.SQL(
-        """SELECT t.site, nm.area_id AS id, t.{b} AS b, sum(t.energy_joules), sum(t.energy_joules) / 60.0,
-           max(hh.covered_seconds) / 60.0, NULL::float8, max(hh.covered_seconds) / 60.0, NULL::float8, NULL::float8,
+        """SELECT a.site, a.area_id AS id, a.b, a.energy_joules, a.energy_joules / 60.0,
+           {covered} / 60.0, NULL::float8, {covered} / 60.0, NULL::float8, NULL::float8,
            {n}, {n}, {n}, {n}, {n}
-    FROM (SELECT * FROM {zone}) t
-    JOIN names nm ON nm.site = t.site AND nm.zone_id = t.zone_id
-    LEFT JOIN {house} hh ON hh.site = t.site AND hh.{b} = t.{b}
-    WHERE {rng} {filters}
-    GROUP BY t.site, nm.area_id, t.{b}"""
-    ).format(b=b, n=n, zone=zone_source(bucket), house=house_table, rng=rng, filters=filters)
+    FROM (
+        SELECT z.site, nm.area_id, z.b, sum(z.energy_joules) AS energy_joules
+        FROM (
+            SELECT t.site, t.zone_id, {key} AS b, sum(t.energy_joules) AS energy_joules
+            FROM {zone} t
+            WHERE {rng} {filters}
+            GROUP BY 1, 2, 3
+        ) z
+        JOIN names nm ON nm.site = z.site AND nm.zone_id = z.zone_id
+        GROUP BY 1, 2, 3
+    ) a
+    WHERE true {area_filter}"""
+    ).format(
+        key=key,
+        covered=covered,
+        n=n,
+        area_filter=area_filter,
+        zone=zone_source(bucket, covered=False),
+        rng=rng,
+        filters=filters,
+    )
 
 
 def buckets(
@@ -251,53 +304,102 @@ def buckets(
     """Every bucket of `lv` overlapping [%(start)s, %(end)s) from both generations, in the shape
     of `BUCKET_COLUMNS` (a subquery over the `ctes`). `site`/`id`: filter on %(f_site)s/%(f_id)s."""
 
-    def filters(id_column: sql.Composable) -> sql.Composable:
+    def filters(id_column: sql.Composable | None, *, on_site: bool = True) -> sql.Composable:
         conds: list[sql.Composable] = []
-        if site:
+        if site and on_site:
             conds.append(sql.SQL("t.site = %(f_site)s"))
-        if id:
+        if id and id_column is not None:
             conds.append(sql.SQL("{} = %(f_id)s").format(id_column))
         return sql.SQL("").join(sql.SQL(" AND ") + c for c in conds)
 
     snapshot_id = frag.rollup_series(lv, "t")
-    change_id: sql.Composable = (
-        sql.SQL("t.zone_id") if lv is ZONE else sql.SQL("nm.area_id") if lv is AREA else sql.SQL("''")
-    )
     parts = [_snapshot_part(lv, bucket, filters(snapshot_id), whole_months=whole_months)]
     if bucket == "day":
         parts.append(_cut_day_part(lv, filters(snapshot_id), whole_months=whole_months))
-    parts.append(_change_part(lv, bucket, filters(change_id), whole_months=whole_months))
+    if lv is AREA:  # the area is known once the zones are mapped to it
+        change = _change_part(
+            lv,
+            bucket,
+            filters(None),
+            whole_months=whole_months,
+            area_filter=filters(sql.SQL("a.area_id"), on_site=False),
+        )
+    else:
+        change = _change_part(
+            lv, bucket, filters(sql.SQL("t.zone_id") if lv is ZONE else None), whole_months=whole_months
+        )
+    parts.append(change)
     return sql.SQL("\n    UNION ALL\n    ").join(parts)
 
 
-def labels_join(lv: Level, alias: str = "g") -> tuple[sql.Composable, dict[str, sql.Composable]]:
-    """A LEFT JOIN to the newest names of `lv`'s series (the change rows' `lutron_zone_info`) and
-    the label expressions that prefer them to the bucket's own (`alias`.name, ...)."""
+def labels_join(
+    lv: Level, alias: str = "g", fallback: str | None = None
+) -> tuple[sql.Composable, dict[str, sql.Composable]]:
+    join: sql.Composable
+    """A LEFT JOIN `l` to the newest names of `lv`'s series (the change rows' `lutron_zone_info`)
+    and the label expressions that prefer them to `fallback`'s (default: the bucket's own,
+    `alias`.name, ...; `snapshot_labels` gives `sl` for groups of several buckets)."""
     a = sql.SQL(alias)
+    f = sql.SQL(fallback or alias)
     null = sql.SQL("NULL::text")
     if lv is ZONE:
         join = sql.SQL("LEFT JOIN names l ON l.site = {a}.site AND l.zone_id = {a}.id").format(a=a)
         return join, {
-            "name": sql.SQL("coalesce(l.zone, {a}.name)").format(a=a),
-            "area": sql.SQL("coalesce(l.area, {a}.area)").format(a=a),
-            "floor": sql.SQL("coalesce(l.floor, {a}.floor)").format(a=a),
-            "kind": sql.SQL("coalesce(l.kind, {a}.kind)").format(a=a),
-            "output_type": sql.SQL("coalesce(l.output_type, {a}.output_type)").format(a=a),
+            "name": sql.SQL("coalesce(l.zone, {f}.name)").format(f=f),
+            "area": sql.SQL("coalesce(l.area, {f}.area)").format(f=f),
+            "floor": sql.SQL("coalesce(l.floor, {f}.floor)").format(f=f),
+            "kind": sql.SQL("coalesce(l.kind, {f}.kind)").format(f=f),
+            "output_type": sql.SQL("coalesce(l.output_type, {f}.output_type)").format(f=f),
         }
     if lv is AREA:
         join = sql.SQL("LEFT JOIN area_names l ON l.site = {a}.site AND l.area_id = {a}.id").format(a=a)
         return join, {
-            "name": sql.SQL("coalesce(l.area, {a}.name)").format(a=a),
-            "area": sql.SQL("coalesce(l.area, {a}.area)").format(a=a),
-            "floor": sql.SQL("coalesce(l.floor, {a}.floor)").format(a=a),
+            "name": sql.SQL("coalesce(l.area, {f}.name)").format(f=f),
+            "area": sql.SQL("coalesce(l.area, {f}.area)").format(f=f),
+            "floor": sql.SQL("coalesce(l.floor, {f}.floor)").format(f=f),
             "kind": null,
             "output_type": null,
         }
-    return sql.SQL(""), {"name": null, "area": null, "floor": null, "kind": null, "output_type": null}
+    join = sql.SQL("LEFT JOIN (SELECT NULL::text AS site) l ON false")
+    return join, {"name": null, "area": null, "floor": null, "kind": null, "output_type": null}
+
+
+def snapshot_labels(
+    lv: Level, bucket: Bucket, alias: str = "g", *, whole_months: bool = False
+) -> sql.Composable:
+    """A LEFT JOIN LATERAL `sl` (name, area, floor, kind, output_type): the labels of the newest
+    snapshot bucket in range of series `alias`.site/.id, looked up only where `l` (the newest
+    names of the change rows, `labels_join`) has none."""
+    if lv is SYSTEM:
+        return sql.SQL(
+            "LEFT JOIN LATERAL (SELECT NULL::text AS name, NULL::text AS area, NULL::text AS floor,"
+            " NULL::text AS kind, NULL::text AS output_type) sl ON true"
+        )
+    table = lv.hourly_table() if bucket == "hour" else lv.daily_table()
+    zone = lv is ZONE
+    return sql.SQL(
+        """LEFT JOIN LATERAL (
+        SELECT {name} AS name, t.area, t.floor, {kind} AS kind, {output_type} AS output_type
+        FROM {table} t
+        WHERE l.site IS NULL AND t.site = {a}.site AND t.{key} = {a}.id AND {rng}
+        ORDER BY t.{b} DESC LIMIT 1
+    ) sl ON true"""
+    ).format(
+        name=sql.SQL("t.zone" if zone else "t.area"),
+        kind=sql.SQL("t.kind" if zone else "NULL::text"),
+        output_type=sql.SQL("t.output_type" if zone else "NULL::text"),
+        table=table,
+        a=sql.SQL(alias),
+        key=sql.Identifier(lv.key or ""),
+        rng=_range("t", bucket, whole_months=whole_months),
+        b=sql.Identifier(bucket),
+    )
 
 
 def grouped(lv: Level, bucket: Bucket, key: sql.Composable, **kw: bool) -> sql.Composed:
-    """`buckets` summed per (site, id, `key`), with the newest bucket's labels (`b` ordered)."""
+    """`buckets` summed per (site, id, `key`). Labels: the greatest of the snapshot buckets' (change
+    buckets carry none; `labels_join` prefers the newest names): exactly the bucket's own when a
+    group is one bucket; `snapshot_labels` finds the newest where a group spans several."""
     return sql.SQL(
         """SELECT u.site, u.id, {key} AS b, sum(u.energy_joules) AS energy_joules, sum(u.watts_sum) AS watts_sum,
            sum(u.watts_n) AS watts_n, max(u.watts_max) AS watts_max, sum(u.samples) AS samples,
