@@ -103,7 +103,7 @@ else:
         charts.on_hours_bar(hours_on, f"Hours on per day, last {days.days} days"), width="stretch"
     )
     st.caption(
-        "Hours on: for every hour with data, the share of samples with the level above 0. "
+        "Hours on: for every hour with data, the share of it with the level above 0. "
         f"Total {hours_on['on_hours'].sum():.1f} h over {len(hours_on)} days."
     )
 
