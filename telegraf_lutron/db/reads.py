@@ -215,7 +215,8 @@ def zone_source(bucket: Bucket, *, covered: bool = True) -> sql.Composed:
         FROM {table} z LEFT JOIN {house} hh ON hh.site = z.site AND hh.{b} = z.{b}
         UNION ALL
         SELECT o.site, o.zone_id, o.{b}, o.energy_joules, o.on_seconds, o.watts_max,
-               CASE WHEN EXISTS (SELECT 1 FROM {table} z WHERE z.site = o.site AND z.zone_id = o.zone_id AND z.{b} = o.{b})
+               -- one primary-key probe per open row (EXISTS here would hash the whole table)
+               CASE WHEN (SELECT true FROM {table} z WHERE z.site = o.site AND z.zone_id = o.zone_id AND z.{b} = o.{b} LIMIT 1)
                     THEN 0 ELSE hh.covered_seconds END
         FROM (
             SELECT x.site, x.zone_id, x.{b}, sum(x.energy_joules) AS energy_joules, sum(x.on_seconds) AS on_seconds,
