@@ -44,9 +44,9 @@ def test_demo_without_a_database_runs_the_plugin_against_the_simulator() -> None
 
 @pytest.mark.db
 def test_demo_with_a_database_seeds_history_and_writes_live_rows(pg_dsn: str) -> None:
-    result = run("--dsn", pg_dsn, "--days", "1", "--no-ui", "--duration", "6", "--timezone", "Europe/Berlin")
+    result = run("--dsn", pg_dsn, "--days", "3", "--no-ui", "--duration", "6", "--timezone", "Europe/Berlin")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "history: 1 days: " in result.stdout and "time zone Europe/Berlin" in result.stdout
+    assert "history: 3 days: " in result.stdout and "time zone Europe/Berlin" in result.stdout
     with psycopg.connect(pg_dsn) as conn:
         # PostgreSQL gets the change rows only (the snapshots are for Prometheus): the history and
         # the live plugin's rows, as the same series.
@@ -68,6 +68,11 @@ def test_demo_with_a_database_seeds_history_and_writes_live_rows(pg_dsn: str) ->
         assert live is not None and live[0] >= 1
         hours = conn.execute("SELECT count(*), sum(energy_joules) FROM lutron.zone_change_hourly").fetchone()
         assert hours is not None and hours[0] > 0 and hours[1] > 0
+        # A house row every minute throughout (beyond the last 2 days too): every hour has data.
+        house = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE covered_seconds > 0) FROM lutron.house_hourly"
+        ).fetchone()
+        assert house is not None and house[0] >= 71 and house[1] == house[0]
     # The UI's data answer from them: now, and the generated day's energy.
     with HistoryStore(pg_dsn) as store:
         now = store.current_power()
