@@ -37,7 +37,8 @@ from __future__ import annotations
 from telegraf_lutron import protocol as p
 from telegraf_lutron.design import Design
 from telegraf_lutron.lineprotocol import encode_fields, series_prefix
-from telegraf_lutron.metrics import LED_STATES, tag, zone_tags
+from telegraf_lutron.metrics import LED_STATES, zone_tags
+from telegraf_lutron.metrics import site_tag as metric_site_tag
 from telegraf_lutron.state import Cause, HouseState
 
 DEFAULT_CHECKPOINT_INTERVAL = 900.0  # seconds, clock-aligned
@@ -54,7 +55,7 @@ class ChangeRows:
 
     def __init__(self, design: Design, site: str) -> None:
         self.design = design
-        site_tag = tag(site, "default")
+        site_tag = metric_site_tag(site)
         self.zone_ids = tuple(z.id for z in design.zones)  # their rows' prefixes depend on the cause
         self._zone_set = frozenset(self.zone_ids)
         self.info_prefix: dict[int, str] = {}

@@ -258,6 +258,14 @@ def tag(value: str, fallback: str) -> str:
     return safe_tag_value(value) or fallback
 
 
+DEFAULT_SITE = "home"  # the `site` tag when the configured site is empty or has no printable character
+
+
+def site_tag(site: str) -> str:
+    """The `site` tag of every line the plugin writes, snapshots and change rows alike."""
+    return tag(site, DEFAULT_SITE)
+
+
 def zone_tags(zone: Zone, site_tag: str) -> dict[str, str]:
     """A zone's tags as `lutron_zone` carries them (the floor only where the design has one)."""
     tags = {
@@ -373,19 +381,19 @@ class MetricSet:
         self.design = design
         self.design_loaded = design_loaded
         self.starts = starts if starts is not None else CounterStarts()
-        site_tag = tag(site, "home")
-        self._site = site_tag
+        site = site_tag(site)
+        self._site = site
         areas = {a.key: a for a in design.areas}
 
         def area_tags(area: Area | None, key: int) -> dict[str, str]:
-            tags = {"site": site_tag, "area_id": str(key)}
+            tags = {"site": site, "area_id": str(key)}
             tags["area"] = tag(area.name, f"area {key}") if area else f"area {key}"
             floor = safe_tag_value(area.floor) if area else ""
             if floor:
                 tags["floor"] = floor
             return tags
 
-        self.zone_prefix = {z.id: series_prefix("lutron_zone", zone_tags(z, site_tag)) for z in design.zones}
+        self.zone_prefix = {z.id: series_prefix("lutron_zone", zone_tags(z, site)) for z in design.zones}
         zone_areas = {z.area_key for z in design.zones}
         self.area_zones: dict[int, list[int]] = {}
         for z in design.zones:
@@ -396,20 +404,19 @@ class MetricSet:
         self.occupancy_prefix = {
             a.iid: series_prefix(
                 "lutron_occupancy",
-                {"site": site_tag, "area_id": str(a.iid), "area": tag(a.name, f"area {a.iid}")},
+                {"site": site, "area_id": str(a.iid), "area": tag(a.name, f"area {a.iid}")},
             )
             for a in design.occupancy_areas
         }
-        self.power_prefix = series_prefix("lutron_power", {"site": site_tag})
+        self.power_prefix = series_prefix("lutron_power", {"site": site})
         self.cause_prefix = {
-            cause: series_prefix("lutron_cause", {"site": site_tag, "cause": cause})
-            for cause in p.CAUSE_NAMES
+            cause: series_prefix("lutron_cause", {"site": site, "cause": cause}) for cause in p.CAUSE_NAMES
         }
         self.led_prefix: dict[tuple[int, int], str] = {}
         self.button_prefix: dict[tuple[int, int], str] = {}
         for k in design.keypads:
             base = {
-                "site": site_tag,
+                "site": site,
                 "keypad_id": str(k.id),
                 "keypad": tag(k.name, f"keypad {k.id}"),
                 "area": tag(k.area, f"area {k.area_key}"),
@@ -425,7 +432,7 @@ class MetricSet:
         self.processor_prefix = series_prefix(
             "lutron_processor",
             {
-                "site": site_tag,
+                "site": site,
                 "host": tag(host, "processor"),
                 "project": tag(design.project.name, "unnamed project"),
             },

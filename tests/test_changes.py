@@ -12,12 +12,14 @@ from test_plugin_e2e import House
 
 from telegraf_lutron import protocol as p
 from telegraf_lutron.changes import ChangeRows, next_boundary
+from telegraf_lutron.connection import Counters
 from telegraf_lutron.lineproto_parse import parse_line
-from telegraf_lutron.metrics import CATALOGUE, prometheus_dropped
+from telegraf_lutron.metrics import CATALOGUE, MetricSet, ProcessorHealth, prometheus_dropped
 from telegraf_lutron.simulator.designgen import GeneratorParams
 from telegraf_lutron.state import HouseState
 
 T0 = 1_700_000_000_000_000_000
+HEALTH = ProcessorHealth(True, Counters(connects=1), 0.0)
 
 
 def level(zone: int, value: float) -> p.OutputLevel:
@@ -260,3 +262,16 @@ def test_the_plugin_writes_a_row_per_change_at_the_events_time(tmp_path: Path, m
         assert not [m for m in h.emu.log_messages("E") if "parse error" in m]
     finally:
         h.close()
+
+
+@pytest.mark.parametrize("site", ["", " \t", "villa", 'Villa "Süd", 2'])
+def test_change_rows_and_snapshots_carry_the_same_site(site: str) -> None:
+    """The UI joins change rows with the history written from snapshots by site: an empty or
+    blank configured site must fall back to the same tag in both."""
+    state = HouseState(build_design(), now=0.0)
+    changes = ChangeRows(state.design, site)
+    snapshot = MetricSet(state.design, site, "proc").snapshot(state, HEALTH, 1, house=True)
+    snapshot_sites = {m.tags["site"] for m in map(parse_line, snapshot.splitlines())}
+    change_sites = {tags["site"] for _, tags, _, _ in rows(changes.all_zones(state, T0))}
+    assert len(snapshot_sites) == 1
+    assert change_sites == snapshot_sites
