@@ -67,9 +67,9 @@ def test_init_twice_reports_nothing_to_do_and_status_shows_the_version(pg_dsn: s
     assert status.returncode == 0, status.stderr
     assert f"schema version: {LATEST} (up to date)" in status.stdout
     assert "timezone: America/New_York" in status.stdout
-    assert status.stdout.count("rollup trigger installed") == 5  # 3 snapshot tables, zone changes, house
-    # events, names, and the area change rows of issue 16 (their rollups come with the Why page)
-    assert status.stdout.count("no rollups (events or names)") == 3
+    # 3 snapshot tables, zone and area changes (the Why page's rollups), house
+    assert status.stdout.count("rollup trigger installed") == 6
+    assert status.stdout.count("no rollups (events or names)") == 2
     assert "waiting for the next rollup drain" not in status.stdout  # nothing written yet
 
 

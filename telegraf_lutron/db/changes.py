@@ -20,6 +20,13 @@ Only buckets with energy or on-time are stored (a zone off all day has no rows):
 reads as 0. The open segment after a series' newest row is not rolled up yet: the next row
 closes it (a checkpoint within 15 minutes for a zone that draws power).
 
+The same segments give energy by cause (docs/protocol.md §11): every zone row carries the `cause` of
+the level from that row on (and the keypad button or time clock event behind it, where known), so
+a segment's energy belongs to the cause of the row that starts it (`zone_cause_hourly`; rows written
+before the `cause` column existed read as `unknown`). `lutron_area_change` rows carry the watts of an
+area's lights counted as unoccupied and its unoccupied-energy counter: the same machinery rolls them up
+per area (`area_unoccupied_hourly`), with the same guarantee: a lost row costs detail, never totals.
+
 Maintenance: a statement trigger on each change table records, per series, the oldest time among
 the rows a COPY brought (`lutron.change_dirty`), then `lutron.change_rollup()` recomputes that
 series from the hour of the row before it (whose segment the new row ends) onwards; recomputing
@@ -36,7 +43,7 @@ import psycopg
 from psycopg import sql
 
 from telegraf_lutron.db import INTERNAL_SCHEMA
-from telegraf_lutron.db.levels import HOUSE, ZONE_CHANGE, ZONE_INFO, Level
+from telegraf_lutron.db.levels import AREA_CHANGE, HOUSE, ZONE_CHANGE, ZONE_INFO, Level
 from telegraf_lutron.db.rollups import LOCK_CLASS
 
 TRIGGER_NAME = "lutron_changes"
@@ -55,8 +62,17 @@ def _q(name: str) -> sql.Identifier:
 
 ZONE_HOURLY, ZONE_DAILY = "zone_change_hourly", "zone_change_daily"
 HOUSE_HOURLY, HOUSE_DAILY = "house_hourly", "house_daily"
+CAUSE_HOURLY, CAUSE_DAILY = "zone_cause_hourly", "zone_cause_daily"
+UNOCCUPIED_HOURLY, UNOCCUPIED_DAILY = "area_unoccupied_hourly", "area_unoccupied_daily"
 DIRTY = "change_dirty"
-ROLLUP_TABLES = (ZONE_HOURLY, ZONE_DAILY, HOUSE_HOURLY, HOUSE_DAILY)
+HOURLY_TABLES = (ZONE_HOURLY, HOUSE_HOURLY, CAUSE_HOURLY, UNOCCUPIED_HOURLY)
+DAILY_TABLES = (ZONE_DAILY, HOUSE_DAILY, CAUSE_DAILY, UNOCCUPIED_DAILY)
+ROLLUP_TABLES = (*HOURLY_TABLES, *DAILY_TABLES)
+# What a cause rollup row is keyed by besides its zone and bucket: the cause and, where the rows
+# say, the keypad button or time clock event behind it ('' where they say nothing).
+CAUSE = "cause"
+SOURCE_TAGS = ("keypad_id", "component", "timeclock_id", "timeclock_event")
+UNKNOWN_CAUSE = "unknown"
 
 
 def migration_statements() -> list[sql.Composed]:
@@ -98,6 +114,60 @@ def migration_statements() -> list[sql.Composed]:
         HOUSE_HOURLY: "exact energy (J), peak watts and seconds with data per local hour, from lutron_house",
         HOUSE_DAILY: "the house_hourly rows per local day",
         DIRTY: "series whose change rows arrived since their last rollup, from which time",
+    }
+    out += [sql.SQL("COMMENT ON TABLE {} IS {}").format(_q(t), sql.Literal(c)) for t, c in comments.items()]
+    return out
+
+
+def cause_migration_statements() -> list[sql.Composed]:
+    """The rollup tables of energy by cause per zone and of unoccupied energy per area (a schema
+    migration). `db init` then queues every zone series, so rows already stored are rolled up."""
+    source = ", ".join(f"{c} text NOT NULL" for c in (CAUSE, *SOURCE_TAGS))
+    source_key = ", ".join((CAUSE, *SOURCE_TAGS))
+    cause_stats = "energy_joules double precision NOT NULL, on_seconds double precision NOT NULL"
+    area_stats = "energy_joules double precision NOT NULL, lit_seconds double precision NOT NULL, watts_max double precision"
+    out = [
+        sql.SQL(
+            "CREATE TABLE {} (site text NOT NULL, zone_id text NOT NULL, hour timestamptz NOT NULL,"
+            " day date NOT NULL, "
+            + source
+            + ", "
+            + cause_stats
+            + ", PRIMARY KEY (site, zone_id, hour, "
+            + source_key
+            + "))"
+        ).format(_q(CAUSE_HOURLY)),
+        sql.SQL("CREATE INDEX zone_cause_hourly_hour_brin ON {} USING brin (hour)").format(_q(CAUSE_HOURLY)),
+        sql.SQL(
+            "CREATE TABLE {} (site text NOT NULL, zone_id text NOT NULL, day date NOT NULL, "
+            + source
+            + ", "
+            + cause_stats
+            + ", PRIMARY KEY (site, zone_id, day, "
+            + source_key
+            + "))"
+        ).format(_q(CAUSE_DAILY)),
+        sql.SQL("CREATE INDEX zone_cause_daily_day_idx ON {} (day)").format(_q(CAUSE_DAILY)),
+        sql.SQL(
+            "CREATE TABLE {} (site text NOT NULL, area_id text NOT NULL, hour timestamptz NOT NULL,"
+            " day date NOT NULL, " + area_stats + ", PRIMARY KEY (site, area_id, hour))"
+        ).format(_q(UNOCCUPIED_HOURLY)),
+        sql.SQL("CREATE INDEX area_unoccupied_hourly_hour_brin ON {} USING brin (hour)").format(
+            _q(UNOCCUPIED_HOURLY)
+        ),
+        sql.SQL(
+            "CREATE TABLE {} (site text NOT NULL, area_id text NOT NULL, day date NOT NULL, "
+            + area_stats
+            + ", PRIMARY KEY (site, area_id, day))"
+        ).format(_q(UNOCCUPIED_DAILY)),
+    ]
+    comments = {
+        CAUSE_HOURLY: "exact energy (J) and on-time (s) per zone, local hour and cause of the level"
+        " (with the keypad button or time clock event behind it, '' where unknown), from lutron_zone_change",
+        CAUSE_DAILY: "the zone_cause_hourly rows per local day",
+        UNOCCUPIED_HOURLY: "exact energy (J) of an area's lights while its sensors said unoccupied, seconds"
+        " with such lights on and their peak watts, per local hour, from lutron_area_change",
+        UNOCCUPIED_DAILY: "the area_unoccupied_hourly rows per local day",
     }
     out += [sql.SQL("COMMENT ON TABLE {} IS {}").format(_q(t), sql.Literal(c)) for t, c in comments.items()]
     return out
@@ -155,15 +225,33 @@ BEGIN
             SELECT max(r."time") INTO v_r0 FROM {zone_raw} r
             WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id AND r."time" <= v_h0;
             DELETE FROM {zone_hourly} h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.hour >= v_h0;
-            INSERT INTO {zone_hourly} (site, zone_id, hour, day, energy_joules, on_seconds, watts_max)
-            SELECT rec.site, rec.id, p.hour, (p.hour AT TIME ZONE v_tz)::date,
-                   sum(p.energy), sum(p.on_seconds), max(p.peak)
-            FROM (
+            DELETE FROM {cause_hourly} h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.hour >= v_h0;
+            -- One pass over the segments fills both: per hour, and per hour and cause.
+            WITH p AS MATERIALIZED (
                 {zone_parts}
-            ) p
+            ), by_hour AS (
+                INSERT INTO {zone_hourly} (site, zone_id, hour, day, energy_joules, on_seconds, watts_max)
+                SELECT rec.site, rec.id, p.hour, (p.hour AT TIME ZONE v_tz)::date,
+                       sum(p.energy), sum(p.on_seconds), max(p.peak)
+                FROM p
+                WHERE p.hour >= v_h0
+                GROUP BY p.hour
+                HAVING sum(p.energy) > 0 OR sum(p.on_seconds) > 0
+            )
+            INSERT INTO {cause_hourly} (site, zone_id, hour, day, {source_cols}, energy_joules, on_seconds)
+            SELECT rec.site, rec.id, p.hour, (p.hour AT TIME ZONE v_tz)::date, {source_p},
+                   sum(p.energy), sum(p.on_seconds)
+            FROM p
             WHERE p.hour >= v_h0
-            GROUP BY p.hour
+            GROUP BY p.hour, {source_p}
             HAVING sum(p.energy) > 0 OR sum(p.on_seconds) > 0;
+            DELETE FROM {cause_daily} d
+            WHERE d.site = rec.site AND d.zone_id = rec.id AND d.day >= (v_h0 AT TIME ZONE v_tz)::date;
+            INSERT INTO {cause_daily} (site, zone_id, day, {source_cols}, energy_joules, on_seconds)
+            SELECT h.site, h.zone_id, h.day, {source_h}, sum(h.energy_joules), sum(h.on_seconds)
+            FROM {cause_hourly} h
+            WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
+            GROUP BY h.site, h.zone_id, h.day, {source_h};
             DELETE FROM {zone_daily} d
             WHERE d.site = rec.site AND d.zone_id = rec.id AND d.day >= (v_h0 AT TIME ZONE v_tz)::date;
             INSERT INTO {zone_daily} (site, zone_id, day, energy_joules, on_seconds, watts_max)
@@ -178,6 +266,32 @@ BEGIN
             ORDER BY coalesce(r.site, '') DESC, coalesce(r.zone_id, '') DESC, r."time" DESC LIMIT 1
             ON CONFLICT (series, site, id) DO UPDATE
             SET "time" = excluded."time", watts = excluded.watts, level = excluded.level;
+        ELSIF rec.series = 'area' THEN
+            SELECT max(r."time") INTO v_from FROM {area_raw} r
+            WHERE coalesce(r.site, '') = rec.site AND coalesce(r.area_id, '') = rec.id AND r."time" < rec.since;
+            v_h0 := {hour_start}(coalesce(v_from, rec.since), v_tz);
+            IF v_frozen > '-infinity' THEN
+                v_h0 := greatest(v_h0, {hour_start}(v_frozen, v_tz) + interval '1 hour');
+            END IF;
+            SELECT max(r."time") INTO v_r0 FROM {area_raw} r
+            WHERE coalesce(r.site, '') = rec.site AND coalesce(r.area_id, '') = rec.id AND r."time" <= v_h0;
+            DELETE FROM {area_hourly} h WHERE h.site = rec.site AND h.area_id = rec.id AND h.hour >= v_h0;
+            INSERT INTO {area_hourly} (site, area_id, hour, day, energy_joules, lit_seconds, watts_max)
+            SELECT rec.site, rec.id, p.hour, (p.hour AT TIME ZONE v_tz)::date,
+                   sum(p.energy), sum(p.on_seconds), max(p.peak)
+            FROM (
+                {area_parts}
+            ) p
+            WHERE p.hour >= v_h0
+            GROUP BY p.hour
+            HAVING sum(p.energy) > 0 OR sum(p.on_seconds) > 0;
+            DELETE FROM {area_daily} d
+            WHERE d.site = rec.site AND d.area_id = rec.id AND d.day >= (v_h0 AT TIME ZONE v_tz)::date;
+            INSERT INTO {area_daily} (site, area_id, day, energy_joules, lit_seconds, watts_max)
+            SELECT h.site, h.area_id, h.day, sum(h.energy_joules), sum(h.lit_seconds), max(h.watts_max)
+            FROM {area_hourly} h
+            WHERE h.site = rec.site AND h.area_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
+            GROUP BY h.site, h.area_id, h.day;
         ELSE
             SELECT max(r."time") INTO v_from FROM {house_raw} r
             WHERE coalesce(r.site, '') = rec.site AND r."time" < rec.since;
@@ -217,7 +331,7 @@ END;
 """
 
 # The hourly parts of the segments of one series from `v_r0` on (see the module docstring).
-_PARTS = """SELECT h.hour,
+_PARTS = """SELECT h.hour,{carry_s}
                        CASE WHEN b >= s.t1 THEN s.delta
                             ELSE least(s.w * extract(epoch FROM b - s.t0), s.delta) END
                        - least(s.w * extract(epoch FROM a - s.t0), s.delta) AS energy,
@@ -226,13 +340,13 @@ _PARTS = """SELECT h.hour,
                        CASE WHEN s.t1 - s.t0 <= make_interval(secs => {gap}) THEN extract(epoch FROM b - a)
                             ELSE 0 END AS covered
                 FROM (
-                    SELECT x.t0, x.t1, x.w, x.on_value,
+                    SELECT x.t0, x.t1, x.w, x.on_value,{carry_x}
                            CASE WHEN x.c0 IS NULL OR x.c1 IS NULL THEN x.w * extract(epoch FROM x.t1 - x.t0)
                                 WHEN x.c1 >= x.c0 THEN x.c1 - x.c0 ELSE x.c1 END AS delta
                     FROM (
                         SELECT r."time" AS t0, lead(r."time") OVER w AS t1,
-                               greatest(coalesce(r.watts, 0), 0) AS w, {on_value} AS on_value,
-                               r.energy_joules_total AS c0, lead(r.energy_joules_total) OVER w AS c1
+                               greatest(coalesce(r.{watts}, 0), 0) AS w, {on_value} AS on_value,{carry_r}
+                               r.{counter} AS c0, lead(r.{counter}) OVER w AS c1
                         FROM {raw} r
                         WHERE {match} AND r."time" >= coalesce(v_r0, '-infinity')
                         WINDOW w AS (ORDER BY r."time")
@@ -245,14 +359,38 @@ _PARTS = """SELECT h.hour,
                 CROSS JOIN LATERAL (SELECT greatest(s.t0, h.hour) AS a, least(s.t1, h.hour + interval '1 hour') AS b) ab"""
 
 
-def _parts(raw: sql.Composable, match: str, on_value: str) -> sql.Composed:
+def _parts(
+    raw: sql.Composable,
+    match: str,
+    on_value: str,
+    *,
+    watts: str = "watts",
+    counter: str = "energy_joules_total",
+    carry: dict[str, str] | None = None,
+) -> sql.Composed:
+    """The hourly parts of one series' segments; `carry`: alias -> expression over the row `r`
+    that starts a segment, passed through to each part (the cause of a zone's level)."""
+    carry = carry or {}
     return sql.SQL(_PARTS).format(
         raw=raw,
         match=sql.SQL(match),
         on_value=sql.SQL(on_value),
+        watts=sql.SQL(watts),
+        counter=sql.SQL(counter),
+        carry_s=sql.SQL("".join(f" s.{a}," for a in carry)),
+        carry_x=sql.SQL("".join(f" x.{a}," for a in carry)),
+        carry_r=sql.SQL("".join(f"\n                               {e} AS {a}," for a, e in carry.items())),
         gap=sql.Literal(GAP_SECONDS),
         hour_start=_q("hour_start"),
     )
+
+
+def _cause_carry() -> dict[str, str]:
+    """The cause columns of a zone row as the cause rollups key them: a row written before the
+    `cause` column existed (NULL) or with an empty one is `unknown`; a missing source tag is ''."""
+    out = {CAUSE: f"coalesce(nullif(r.{CAUSE}, ''), '{UNKNOWN_CAUSE}')"}
+    out |= {tag: f"coalesce(r.{tag}, '')" for tag in SOURCE_TAGS}
+    return out
 
 
 def _function(name: str, returns: str, body: sql.Composable) -> sql.Composed:
@@ -281,8 +419,24 @@ def create_rollup_function(raw_schema: str) -> sql.Composed:
             ZONE_CHANGE.raw_table(raw_schema),
             "coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id",
             "coalesce(r.level, 0)",
+            carry=_cause_carry(),
         ),
         house_parts=_parts(HOUSE.raw_table(raw_schema), "coalesce(r.site, '') = rec.site", "0"),
+        cause_hourly=_q(CAUSE_HOURLY),
+        cause_daily=_q(CAUSE_DAILY),
+        source_cols=sql.SQL(", ".join((CAUSE, *SOURCE_TAGS))),
+        source_p=sql.SQL(", ".join(f"p.{c}" for c in (CAUSE, *SOURCE_TAGS))),
+        source_h=sql.SQL(", ".join(f"h.{c}" for c in (CAUSE, *SOURCE_TAGS))),
+        area_raw=AREA_CHANGE.raw_table(raw_schema),
+        area_hourly=_q(UNOCCUPIED_HOURLY),
+        area_daily=_q(UNOCCUPIED_DAILY),
+        area_parts=_parts(
+            AREA_CHANGE.raw_table(raw_schema),
+            "coalesce(r.site, '') = rec.site AND coalesce(r.area_id, '') = rec.id",
+            "CASE WHEN coalesce(r.unoccupied_watts, 0) > 0 THEN 1 ELSE 0 END",
+            watts="unoccupied_watts",
+            counter="unoccupied_energy_joules_total",
+        ),
     )
     return _function(ROLLUP_FUNCTION, "void", body)
 
@@ -291,7 +445,8 @@ def create_mark_function() -> sql.Composed:
     body = sql.SQL(_MARK_BODY).format(
         dirty=_q(DIRTY),
         id_of_n=sql.SQL(
-            "CASE WHEN TG_ARGV[0] = 'zone' THEN coalesce((to_jsonb(n) ->> 'zone_id'), '') ELSE '' END"
+            "CASE TG_ARGV[0] WHEN 'zone' THEN coalesce((to_jsonb(n) ->> 'zone_id'), '')"
+            " WHEN 'area' THEN coalesce((to_jsonb(n) ->> 'area_id'), '') ELSE '' END"
         ),
         rollup=_q(ROLLUP_FUNCTION),
     )
@@ -307,7 +462,11 @@ def functions(raw_schema: str) -> list[tuple[str, sql.Composed, sql.Composed]]:
     ]
 
 
-ROLLED_UP: dict[str, str] = {ZONE_CHANGE.measurement: "zone", HOUSE.measurement: "house"}
+ROLLED_UP: dict[str, str] = {
+    ZONE_CHANGE.measurement: "zone",
+    HOUSE.measurement: "house",
+    AREA_CHANGE.measurement: "area",
+}
 
 
 def create_trigger(level: Level, raw_schema: str) -> sql.Composed:
@@ -323,8 +482,17 @@ def create_trigger(level: Level, raw_schema: str) -> sql.Composed:
 
 
 def mark_all(cur: psycopg.Cursor[Any], raw_schema: str) -> None:
-    """Queue every series for a rollup from its first row (db init adopting rows, db rebuild)."""
-    for level, series, ident in ((ZONE_CHANGE, "zone", "coalesce(zone_id, '')"), (HOUSE, "house", "''")):
+    """Queue every series for a rollup from its first row (db init adopting rows, db rebuild).
+    A change table `db init` has not created yet has no series."""
+    for level, series, ident in (
+        (ZONE_CHANGE, "zone", "coalesce(zone_id, '')"),
+        (HOUSE, "house", "''"),
+        (AREA_CHANGE, "area", "coalesce(area_id, '')"),
+    ):
+        cur.execute("SELECT to_regclass(%s)", (level.raw_table(raw_schema).as_string(cur),))
+        row = cur.fetchone()
+        if row is None or row[0] is None:
+            continue
         cur.execute(
             sql.SQL(
                 "INSERT INTO {dirty} AS d (series, site, id, since)"

@@ -69,7 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--changes",
         default="forever",
-        help="keep change rows (lutron_zone_change, lutron_house, lutron_event) this long (default forever)",
+        help="keep change rows (lutron_zone_change, lutron_house, lutron_event, lutron_area_change)"
+        " this long (default forever)",
     )
     p.add_argument(
         "--batch-rows", type=int, default=20_000, help="rows per delete transaction (default 20000)"

@@ -29,7 +29,7 @@ from psycopg import sql
 from telegraf_lutron.db import INTERNAL_SCHEMA
 from telegraf_lutron.db import changes as ch
 from telegraf_lutron.db.fragments import raw_matches
-from telegraf_lutron.db.levels import EVENT, HOUSE, LEVELS, ZONE_CHANGE, Level
+from telegraf_lutron.db.levels import AREA_CHANGE, EVENT, HOUSE, LEVELS, ZONE_CHANGE, Level
 from telegraf_lutron.db.rollups import flush
 from telegraf_lutron.db.schema import read_settings, require_initialised, write_setting
 
@@ -61,7 +61,7 @@ class Retention:
     raw: timedelta | None = DEFAULT_RAW
     hourly: timedelta | None = DEFAULT_HOURLY
     daily: timedelta | None = DEFAULT_DAILY
-    # Change rows (lutron_zone_change, lutron_house, lutron_event) are small: kept forever unless
+    # Change rows (lutron_zone_change, lutron_house, lutron_event, lutron_area_change) are small: kept forever unless
     # the owner chooses otherwise. Their names (lutron_zone_info) are always kept.
     changes: timedelta | None = None
 
@@ -200,11 +200,12 @@ def prune(
     if retention.changes is not None:
         cutoff = now - retention.changes
         report.cutoffs["changes"] = cutoff
-        tables: list[sql.Composable] = [lv.raw_table(raw_schema) for lv in (ZONE_CHANGE, HOUSE, EVENT)]
+        pruned = (ZONE_CHANGE, HOUSE, EVENT, AREA_CHANGE)
+        tables: list[sql.Composable] = [lv.raw_table(raw_schema) for lv in pruned]
         if not dry_run:
             # The rollups never recompute an hour from before this (its rows are gone).
             _advance_watermark(conn, ch.PRUNED_SETTING, cutoff, tables)
-        for level, table in zip((ZONE_CHANGE, HOUSE, EVENT), tables, strict=True):
+        for level, table in zip(pruned, tables, strict=True):
             n = _prune_rollup(conn, table, "time", cutoff, batch_rows, dry_run)
             report.deleted[f"{raw_schema}.{level.measurement}"] = n
             if progress:
@@ -233,7 +234,7 @@ def prune(
             _advance_watermark(
                 conn, "hourly_pruned_before", cutoff, [lv.raw_table(raw_schema) for lv in LEVELS]
             )
-        for name in (*(lv.hourly for lv in LEVELS), ch.ZONE_HOURLY, ch.HOUSE_HOURLY):
+        for name in (*(lv.hourly for lv in LEVELS), *ch.HOURLY_TABLES):
             n = _prune_rollup(
                 conn, sql.Identifier(INTERNAL_SCHEMA, name), "hour", cutoff, batch_rows, dry_run
             )
@@ -251,7 +252,7 @@ def prune(
             cur.execute("SELECT (%s::timestamptz AT TIME ZONE %s)::date", (cutoff, tz))
             row = cur.fetchone()
         first_kept = row[0] if row else None
-        for name in (*(lv.daily for lv in LEVELS), ch.ZONE_DAILY, ch.HOUSE_DAILY):
+        for name in (*(lv.daily for lv in LEVELS), *ch.DAILY_TABLES):
             n = _prune_rollup(
                 conn, sql.Identifier(INTERNAL_SCHEMA, name), "day", first_kept, batch_rows, dry_run
             )

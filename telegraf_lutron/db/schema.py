@@ -31,6 +31,7 @@ from telegraf_lutron.db.levels import (
     LEVELS,
     MEASUREMENTS,
     ZONE,
+    ZONE_CHANGE,
     ZONE_INFO,
     Level,
 )
@@ -218,13 +219,21 @@ def _m5_zone_names(ctx: Context) -> list[sql.Composed]:
     return ch.names_migration_statements()
 
 
+def _m6_causes(ctx: Context) -> list[sql.Composed]:
+    # Energy by cause per zone and unoccupied energy per area (db/changes.py). Zone rows already
+    # stored are rolled up into them once the raw tables have their new columns (`_init`).
+    return ch.cause_migration_statements()
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "settings, series state, hourly and daily rollups", _m1_initial),
     Migration(2, "rollups drained from a stage in batches", _m2_staged_rollups),
     Migration(3, "kinds: lights, fans and shades counted apart; zone kind in the rollups", _m3_kinds),
     Migration(4, "change rows: exact hourly and daily rollups per zone and house", _m4_change_rollups),
     Migration(5, "the newest names of every zone, for readers of the change rollups", _m5_zone_names),
+    Migration(6, "causes: hourly and daily energy by cause per zone, unoccupied energy per area", _m6_causes),
 )
+CAUSES_VERSION = 6  # the migration whose rollups the zone rows already stored must fill
 LATEST = MIGRATIONS[-1].version
 
 
@@ -645,6 +654,7 @@ def _init(
             )
 
     version = schema_version(cur) or 0
+    before_causes = version < CAUSES_VERSION
     ctx = Context(raw_schema=raw_schema)
     for migration in MIGRATIONS:
         if migration.version > version:
@@ -688,6 +698,8 @@ def _init(
                 actions.append(f"rolled up the rows already in {name}")
 
     actions += _init_change_tables(cur, raw_schema)
+    if before_causes:
+        actions += _roll_up_causes(cur, raw_schema)
 
     if ui_role:
         actions += _grant(cur, ui_role, raw_schema, writer=False)
@@ -728,6 +740,19 @@ def _init_change_tables(cur: psycopg.Cursor[Any], raw_schema: str) -> list[str]:
             ch.fill_last(cur, raw_schema)  # series rolled up before migration 5
             actions.append(f"created the zone names trigger on {name}")
     return actions
+
+
+def _roll_up_causes(cur: psycopg.Cursor[Any], raw_schema: str) -> list[str]:
+    """The cause rollups are new (migration 6): roll up the zone rows already stored again (the
+    same numbers per zone, now by cause too; rows from before the `cause` column read as unknown)."""
+    if not _relation_exists(cur, raw_schema, ZONE_CHANGE.measurement):
+        return []
+    cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(ZONE_CHANGE.raw_table(raw_schema)))
+    row = cur.fetchone()
+    if not (row and row[0]):
+        return []
+    ch.mark_all(cur, raw_schema)
+    return [f"rolled up the rows already in {raw_schema}.{ZONE_CHANGE.measurement} by cause"]
 
 
 def rebuild(conn: psycopg.Connection[Any], *, timezone: str | None = None) -> InitReport:

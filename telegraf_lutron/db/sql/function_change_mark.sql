@@ -8,7 +8,7 @@ AS $function$
 BEGIN
     BEGIN
         INSERT INTO "lutron"."change_dirty" AS d (series, site, id, since)
-        SELECT TG_ARGV[0], coalesce(n.site, ''), CASE WHEN TG_ARGV[0] = 'zone' THEN coalesce((to_jsonb(n) ->> 'zone_id'), '') ELSE '' END, min(n."time")
+        SELECT TG_ARGV[0], coalesce(n.site, ''), CASE TG_ARGV[0] WHEN 'zone' THEN coalesce((to_jsonb(n) ->> 'zone_id'), '') WHEN 'area' THEN coalesce((to_jsonb(n) ->> 'area_id'), '') ELSE '' END, min(n."time")
         FROM new_rows n WHERE n."time" IS NOT NULL
         GROUP BY 2, 3
         ON CONFLICT (series, site, id) DO UPDATE SET since = least(d.since, excluded.since);

@@ -28,7 +28,88 @@ BEGIN
             SELECT max(r."time") INTO v_r0 FROM "public"."lutron_zone_change" r
             WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id AND r."time" <= v_h0;
             DELETE FROM "lutron"."zone_change_hourly" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.hour >= v_h0;
-            INSERT INTO "lutron"."zone_change_hourly" (site, zone_id, hour, day, energy_joules, on_seconds, watts_max)
+            DELETE FROM "lutron"."zone_cause_hourly" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.hour >= v_h0;
+            -- One pass over the segments fills both: per hour, and per hour and cause.
+            WITH p AS MATERIALIZED (
+                SELECT h.hour, s.cause, s.keypad_id, s.component, s.timeclock_id, s.timeclock_event,
+                       CASE WHEN b >= s.t1 THEN s.delta
+                            ELSE least(s.w * extract(epoch FROM b - s.t0), s.delta) END
+                       - least(s.w * extract(epoch FROM a - s.t0), s.delta) AS energy,
+                       CASE WHEN s.on_value > 0 THEN extract(epoch FROM b - a) ELSE 0 END AS on_seconds,
+                       CASE WHEN s.w > 0 AND b > a THEN s.w END AS peak,
+                       CASE WHEN s.t1 - s.t0 <= make_interval(secs => 150) THEN extract(epoch FROM b - a)
+                            ELSE 0 END AS covered
+                FROM (
+                    SELECT x.t0, x.t1, x.w, x.on_value, x.cause, x.keypad_id, x.component, x.timeclock_id, x.timeclock_event,
+                           CASE WHEN x.c0 IS NULL OR x.c1 IS NULL THEN x.w * extract(epoch FROM x.t1 - x.t0)
+                                WHEN x.c1 >= x.c0 THEN x.c1 - x.c0 ELSE x.c1 END AS delta
+                    FROM (
+                        SELECT r."time" AS t0, lead(r."time") OVER w AS t1,
+                               greatest(coalesce(r.watts, 0), 0) AS w, coalesce(r.level, 0) AS on_value,
+                               coalesce(nullif(r.cause, ''), 'unknown') AS cause,
+                               coalesce(r.keypad_id, '') AS keypad_id,
+                               coalesce(r.component, '') AS component,
+                               coalesce(r.timeclock_id, '') AS timeclock_id,
+                               coalesce(r.timeclock_event, '') AS timeclock_event,
+                               r.energy_joules_total AS c0, lead(r.energy_joules_total) OVER w AS c1
+                        FROM "public"."lutron_zone_change" r
+                        WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id AND r."time" >= coalesce(v_r0, '-infinity')
+                        WINDOW w AS (ORDER BY r."time")
+                    ) x
+                    WHERE x.t1 > x.t0
+                ) s
+                CROSS JOIN LATERAL generate_series(
+                    "lutron"."hour_start"(CASE WHEN s.w > 0 OR s.on_value > 0 THEN s.t0 ELSE s.t1 - interval '1 microsecond' END, v_tz),
+                    s.t1 - interval '1 microsecond', interval '1 hour') AS h(hour)
+                CROSS JOIN LATERAL (SELECT greatest(s.t0, h.hour) AS a, least(s.t1, h.hour + interval '1 hour') AS b) ab
+            ), by_hour AS (
+                INSERT INTO "lutron"."zone_change_hourly" (site, zone_id, hour, day, energy_joules, on_seconds, watts_max)
+                SELECT rec.site, rec.id, p.hour, (p.hour AT TIME ZONE v_tz)::date,
+                       sum(p.energy), sum(p.on_seconds), max(p.peak)
+                FROM p
+                WHERE p.hour >= v_h0
+                GROUP BY p.hour
+                HAVING sum(p.energy) > 0 OR sum(p.on_seconds) > 0
+            )
+            INSERT INTO "lutron"."zone_cause_hourly" (site, zone_id, hour, day, cause, keypad_id, component, timeclock_id, timeclock_event, energy_joules, on_seconds)
+            SELECT rec.site, rec.id, p.hour, (p.hour AT TIME ZONE v_tz)::date, p.cause, p.keypad_id, p.component, p.timeclock_id, p.timeclock_event,
+                   sum(p.energy), sum(p.on_seconds)
+            FROM p
+            WHERE p.hour >= v_h0
+            GROUP BY p.hour, p.cause, p.keypad_id, p.component, p.timeclock_id, p.timeclock_event
+            HAVING sum(p.energy) > 0 OR sum(p.on_seconds) > 0;
+            DELETE FROM "lutron"."zone_cause_daily" d
+            WHERE d.site = rec.site AND d.zone_id = rec.id AND d.day >= (v_h0 AT TIME ZONE v_tz)::date;
+            INSERT INTO "lutron"."zone_cause_daily" (site, zone_id, day, cause, keypad_id, component, timeclock_id, timeclock_event, energy_joules, on_seconds)
+            SELECT h.site, h.zone_id, h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event, sum(h.energy_joules), sum(h.on_seconds)
+            FROM "lutron"."zone_cause_hourly" h
+            WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
+            GROUP BY h.site, h.zone_id, h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event;
+            DELETE FROM "lutron"."zone_change_daily" d
+            WHERE d.site = rec.site AND d.zone_id = rec.id AND d.day >= (v_h0 AT TIME ZONE v_tz)::date;
+            INSERT INTO "lutron"."zone_change_daily" (site, zone_id, day, energy_joules, on_seconds, watts_max)
+            SELECT h.site, h.zone_id, h.day, sum(h.energy_joules), sum(h.on_seconds), max(h.watts_max)
+            FROM "lutron"."zone_change_hourly" h
+            WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
+            GROUP BY h.site, h.zone_id, h.day;
+            INSERT INTO "lutron"."change_last" AS l (series, site, id, "time", watts, level)
+            SELECT rec.series, rec.site, rec.id, r."time", greatest(coalesce(r.watts, 0), 0), r.level
+            FROM "public"."lutron_zone_change" r
+            WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id
+            ORDER BY coalesce(r.site, '') DESC, coalesce(r.zone_id, '') DESC, r."time" DESC LIMIT 1
+            ON CONFLICT (series, site, id) DO UPDATE
+            SET "time" = excluded."time", watts = excluded.watts, level = excluded.level;
+        ELSIF rec.series = 'area' THEN
+            SELECT max(r."time") INTO v_from FROM "public"."lutron_area_change" r
+            WHERE coalesce(r.site, '') = rec.site AND coalesce(r.area_id, '') = rec.id AND r."time" < rec.since;
+            v_h0 := "lutron"."hour_start"(coalesce(v_from, rec.since), v_tz);
+            IF v_frozen > '-infinity' THEN
+                v_h0 := greatest(v_h0, "lutron"."hour_start"(v_frozen, v_tz) + interval '1 hour');
+            END IF;
+            SELECT max(r."time") INTO v_r0 FROM "public"."lutron_area_change" r
+            WHERE coalesce(r.site, '') = rec.site AND coalesce(r.area_id, '') = rec.id AND r."time" <= v_h0;
+            DELETE FROM "lutron"."area_unoccupied_hourly" h WHERE h.site = rec.site AND h.area_id = rec.id AND h.hour >= v_h0;
+            INSERT INTO "lutron"."area_unoccupied_hourly" (site, area_id, hour, day, energy_joules, lit_seconds, watts_max)
             SELECT rec.site, rec.id, p.hour, (p.hour AT TIME ZONE v_tz)::date,
                    sum(p.energy), sum(p.on_seconds), max(p.peak)
             FROM (
@@ -46,10 +127,10 @@ BEGIN
                                 WHEN x.c1 >= x.c0 THEN x.c1 - x.c0 ELSE x.c1 END AS delta
                     FROM (
                         SELECT r."time" AS t0, lead(r."time") OVER w AS t1,
-                               greatest(coalesce(r.watts, 0), 0) AS w, coalesce(r.level, 0) AS on_value,
-                               r.energy_joules_total AS c0, lead(r.energy_joules_total) OVER w AS c1
-                        FROM "public"."lutron_zone_change" r
-                        WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id AND r."time" >= coalesce(v_r0, '-infinity')
+                               greatest(coalesce(r.unoccupied_watts, 0), 0) AS w, CASE WHEN coalesce(r.unoccupied_watts, 0) > 0 THEN 1 ELSE 0 END AS on_value,
+                               r.unoccupied_energy_joules_total AS c0, lead(r.unoccupied_energy_joules_total) OVER w AS c1
+                        FROM "public"."lutron_area_change" r
+                        WHERE coalesce(r.site, '') = rec.site AND coalesce(r.area_id, '') = rec.id AND r."time" >= coalesce(v_r0, '-infinity')
                         WINDOW w AS (ORDER BY r."time")
                     ) x
                     WHERE x.t1 > x.t0
@@ -62,20 +143,13 @@ BEGIN
             WHERE p.hour >= v_h0
             GROUP BY p.hour
             HAVING sum(p.energy) > 0 OR sum(p.on_seconds) > 0;
-            DELETE FROM "lutron"."zone_change_daily" d
-            WHERE d.site = rec.site AND d.zone_id = rec.id AND d.day >= (v_h0 AT TIME ZONE v_tz)::date;
-            INSERT INTO "lutron"."zone_change_daily" (site, zone_id, day, energy_joules, on_seconds, watts_max)
-            SELECT h.site, h.zone_id, h.day, sum(h.energy_joules), sum(h.on_seconds), max(h.watts_max)
-            FROM "lutron"."zone_change_hourly" h
-            WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
-            GROUP BY h.site, h.zone_id, h.day;
-            INSERT INTO "lutron"."change_last" AS l (series, site, id, "time", watts, level)
-            SELECT rec.series, rec.site, rec.id, r."time", greatest(coalesce(r.watts, 0), 0), r.level
-            FROM "public"."lutron_zone_change" r
-            WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id
-            ORDER BY coalesce(r.site, '') DESC, coalesce(r.zone_id, '') DESC, r."time" DESC LIMIT 1
-            ON CONFLICT (series, site, id) DO UPDATE
-            SET "time" = excluded."time", watts = excluded.watts, level = excluded.level;
+            DELETE FROM "lutron"."area_unoccupied_daily" d
+            WHERE d.site = rec.site AND d.area_id = rec.id AND d.day >= (v_h0 AT TIME ZONE v_tz)::date;
+            INSERT INTO "lutron"."area_unoccupied_daily" (site, area_id, day, energy_joules, lit_seconds, watts_max)
+            SELECT h.site, h.area_id, h.day, sum(h.energy_joules), sum(h.lit_seconds), max(h.watts_max)
+            FROM "lutron"."area_unoccupied_hourly" h
+            WHERE h.site = rec.site AND h.area_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
+            GROUP BY h.site, h.area_id, h.day;
         ELSE
             SELECT max(r."time") INTO v_from FROM "public"."lutron_house" r
             WHERE coalesce(r.site, '') = rec.site AND r."time" < rec.since;

@@ -130,3 +130,5 @@ COMMENT ON COLUMN "public"."lutron_area_change"."site" IS 'tag';
 CREATE INDEX "lutron_area_change_series_time_idx" ON "public"."lutron_area_change" (coalesce("site", ''), coalesce("area_id", ''), "time");
 
 CREATE INDEX "lutron_area_change_time_brin" ON "public"."lutron_area_change" USING brin ("time");
+
+CREATE TRIGGER "lutron_changes" AFTER INSERT ON "public"."lutron_area_change" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "lutron"."change_mark"('area');
