@@ -333,6 +333,10 @@ class Tick:
     area_events: tuple[tuple[str, bool], ...] = ()
     # zone_id -> the cause tags of its level (docs/protocol.md §11), for the change rows
     causes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Occupancy reports without a change of the lights (people left a lit room, or came back).
+    occupancy: tuple[tuple[str, bool], ...] = ()
+    # `lutron_area_change` rows of this instant: (area_id, unoccupied watts, unoccupied energy).
+    unoccupied: tuple[tuple[str, float, float], ...] = ()
 
 
 def _counts(zones: Iterable[tuple[ZoneSpec, float]]) -> tuple[float, float, float, float]:
@@ -377,6 +381,14 @@ class HistoryGenerator:
     _area_was_on: dict[str, bool] = field(init=False, default_factory=dict)
     _causes: dict[str, dict[str, str]] = field(init=False, default_factory=dict)
     _level_changes: int = field(init=False, default=0)
+    # Energy in empty rooms: every area has an occupancy sensor here. An area is occupied from the
+    # moment its lights go on until people leave (at random) or the lights go off; its lights on
+    # while unoccupied count (lights only, as the plugin counts them).
+    _occupied: dict[str, bool] = field(init=False, default_factory=dict)
+    _unoccupied_energy: dict[str, float] = field(init=False, default_factory=dict)
+    _last_unoccupied: dict[str, float] | None = field(init=False, default=None)
+    _unoccupied_powered: set[str] = field(init=False, default_factory=set)
+    _occupancy_rnd: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
         self.now = self.start
@@ -389,6 +401,9 @@ class HistoryGenerator:
         self._system_energy = self._rnd.uniform(0, 5e8)
         self._last_joules = defaultdict(float)
         self._zone_tz = ZoneInfo(self.tz)
+        # Occupancy draws from its own stream: the levels stay what they always were.
+        self._occupancy_rnd = random.Random(self.seed * 7919 + 1)
+        self._unoccupied_energy = {z.area_id: self._occupancy_rnd.uniform(0, 5e6) for z in self.zones}
 
     def reset(self, level: str, key: str = "") -> None:
         """The counter restarted from 0 at the start of the interval that just ended (a lost state
@@ -434,6 +449,8 @@ class HistoryGenerator:
         total = sum(area_watts.values())
         self._system_energy += total * dt
         self._last_joules[("system", "")] = total * dt
+        for area_id, watts in self._unoccupied_watts().items():
+            self._unoccupied_energy[area_id] += watts * dt
         # New levels for the coming interval: a zone changes state now and then.
         p_on = self._p_on(self.now)
         for z in self.zones:
@@ -481,7 +498,20 @@ class HistoryGenerator:
         lights, fans, shades, lights_total = _counts((z, level) for z, level, _, _ in zones)
         system = (total, self._system_energy, lights, fans, shades, lights_total)
         lights_on = {aid: _counts(area_levels[aid])[0] for aid in meta}
-        tick = Tick(ts_ns, zones, areas, system, *self._changes(zones, lights_on), dict(self._causes))
+        changed, names, area_events = self._changes(zones, lights_on)
+        occupancy = self._occupancy(lights_on, area_events)
+        tick = Tick(
+            ts_ns,
+            zones,
+            areas,
+            system,
+            changed,
+            names,
+            area_events,
+            dict(self._causes),
+            occupancy,
+            self._area_changes(),
+        )
         self._advance(self.step.total_seconds())
         self.now += self.step
         return tick
@@ -516,6 +546,51 @@ class HistoryGenerator:
                 events.append((area_id, on))
             self._area_was_on[area_id] = on
         return tuple(changed), first, tuple(events)
+
+    def _unoccupied_watts(self) -> dict[str, float]:
+        """Per area: the watts of its lights while it is unoccupied (0 while occupied)."""
+        out = dict.fromkeys(self._unoccupied_energy, 0.0)
+        for z in self.zones:
+            if z.kind == "light" and not self._occupied.get(z.area_id, False):
+                out[z.area_id] += z.rated_watts * self._state[z.zone_id].level / 100.0
+        return out
+
+    def _occupancy(
+        self, lights_on: dict[str, float], area_events: tuple[tuple[str, bool], ...]
+    ) -> tuple[tuple[str, bool], ...]:
+        """Occupancy from now on: lights going on or off in an area set it (their events are
+        `area_events`); while the lights stay on, people leave and come back now and then (those
+        reports are returned)."""
+        switched = dict(area_events)
+        reports = []
+        for area_id in sorted(lights_on):
+            if area_id in switched:
+                self._occupied[area_id] = switched[area_id]
+            elif lights_on[area_id] > 0:
+                occupied = self._occupied.get(area_id, False)
+                if self._occupancy_rnd.random() < (0.03 if occupied else 0.05):
+                    self._occupied[area_id] = not occupied
+                    reports.append((area_id, not occupied))
+        return tuple(reports)
+
+    def _area_changes(self) -> tuple[tuple[str, float, float], ...]:
+        """`lutron_area_change` rows now: every area at the start, then those whose unoccupied watts
+        changed, and at each checkpoint those with unoccupied lights during the period."""
+        watts = self._unoccupied_watts()
+        first = self._last_unoccupied is None
+        last = self._last_unoccupied or {}
+        epoch = self.now - datetime(1970, 1, 1, tzinfo=UTC)
+        at_checkpoint = epoch % self.checkpoint == timedelta(0)
+        out = []
+        for area_id in sorted(watts):
+            w = watts[area_id]
+            if first or last.get(area_id) != w or (at_checkpoint and area_id in self._unoccupied_powered):
+                out.append((area_id, w, self._unoccupied_energy[area_id]))
+        if at_checkpoint:
+            self._unoccupied_powered = set()
+        self._unoccupied_powered |= {a for a, w in watts.items() if w > 0}
+        self._last_unoccupied = watts
+        return tuple(out)
 
     def skip(self, duration: timedelta) -> None:
         """Time passes with nothing written (plugin or Telegraf down); counters keep integrating."""
@@ -573,9 +648,10 @@ class HistoryGenerator:
         return out
 
     def change_metrics(self, tick: Tick) -> list[tuple[str, dict[str, str], dict[str, float], int]]:
-        """The change rows of `tick` (telegraf_lutron/changes.py): zone changes and checkpoints,
-        the house row, the names on the first tick, an occupancy event and a keypad LED per area
-        whose lights went from all off to some on or back."""
+        """The change rows of `tick` (telegraf_lutron/changes.py): zone changes and checkpoints
+        (with their cause), the areas' unoccupied watts and energy, the house row, the names on the
+        first tick, an occupancy event and a keypad LED per area whose lights went from all off to
+        some on or back, and the occupancy reports in between."""
         out: list[tuple[str, dict[str, str], dict[str, float], int]] = []
         site, ts = self.site, tick.ts_ns
         for i in tick.changed:
@@ -596,18 +672,17 @@ class HistoryGenerator:
                     "kind": z.kind,
                 }
                 out.append(("lutron_zone_info", tags, {"rated_watts": z.rated_watts}, ts))
-        # Energy in empty rooms: here a room is occupied exactly while its lights are on, so no
-        # watts ever count as unoccupied (a baseline per area, then a row at each report).
-        vacant = {"unoccupied_watts": 0.0, "unoccupied_energy_joules_total": 0.0}
-        reported = {z.area_id for z, *_values in tick.zones} if tick.names else set()
-        reported |= {area_id for area_id, _on in tick.area_events}
-        for area_id in sorted(reported):
-            out.append(("lutron_area_change", {"site": site, "area_id": area_id}, dict(vacant), ts))
+        for area_id, watts, energy in tick.unoccupied:
+            fields = {"unoccupied_watts": watts, "unoccupied_energy_joules_total": energy}
+            out.append(("lutron_area_change", {"site": site, "area_id": area_id}, fields, ts))
         for area_id, on in tick.area_events:
             value = {"value": 1.0 if on else 0.0}
             out.append(("lutron_event", {"site": site, "event": "occupancy", "area_id": area_id}, value, ts))
             led = {"site": site, "event": "led", "device_id": str(1000 + int(area_id)), "component": "81"}
             out.append(("lutron_event", led, value, ts))
+        for area_id, occupied in tick.occupancy:
+            tags = {"site": site, "event": "occupancy", "area_id": area_id}
+            out.append(("lutron_event", tags, {"value": 1.0 if occupied else 0.0}, ts))
         watts, energy = tick.system[:2]
         out.append(("lutron_house", {"site": site}, {"watts": watts, "energy_joules_total": energy}, ts))
         return out
