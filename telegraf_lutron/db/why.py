@@ -1,0 +1,273 @@
+"""What the UI's Why page reads: why the energy was spent, from the exact rollups of the change rows
+(`db/changes.py`): energy by cause, the keypad buttons and time clock events behind it, energy in
+empty rooms per area, and lights left on overnight.
+
+`WhyStore` is a `HistoryStore` (same pool, settings and error translation) with these queries. Ranges
+are half-open `[start, end)` and every bucket that overlaps the range counts whole: hourly rollups up
+to `HOURLY_LIMIT`, daily ones beyond. A figure carries the zones behind it, as (site, zone_id)
+pairs, so the page can link to them. Change rollups are brought up to date by the writers (every
+COPY), so readers run nothing (the UI role may not).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import sql
+
+from telegraf_lutron.db import INTERNAL_SCHEMA
+from telegraf_lutron.db import changes as ch
+from telegraf_lutron.db import fragments as frag
+from telegraf_lutron.db.levels import ZONE_INFO
+from telegraf_lutron.db.queries import HistoryStore
+
+HOURLY_LIMIT = timedelta(days=62)  # hourly rollups up to here, then whole local days
+J_PER_KWH = 3_600_000.0
+LIGHT = "light"
+
+ZoneKey = tuple[str, str]  # (site, zone_id)
+
+
+def _kwh(joules: float | None) -> float:
+    return (joules or 0.0) / J_PER_KWH
+
+
+def _keys(pairs: list[list[str]] | None) -> list[ZoneKey]:
+    return sorted((str(site), str(zone_id)) for site, zone_id in (pairs or []))
+
+
+@dataclass(slots=True)
+class CauseEnergy:
+    cause: str
+    energy_kwh: float
+    on_hours: float  # zone-hours on while this cause held the level
+    zones: list[ZoneKey] = field(default_factory=list)  # the zones that drew energy by this cause
+
+
+@dataclass(slots=True)
+class SourceEnergy:
+    """A keypad button (cause keypad) or time clock event (cause timeclock) and the energy drawn by
+    the levels it set; ids as the plugin wrote them ('' where the rows say nothing)."""
+
+    cause: str
+    site: str
+    keypad_id: str
+    component: str
+    timeclock_id: str
+    timeclock_event: str
+    energy_kwh: float
+    zones: list[ZoneKey] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class EmptyRoomEnergy:
+    """Energy of an area's lights while its occupancy sensors said unoccupied."""
+
+    site: str
+    area_id: str
+    area: str | None  # the newest name lutron_zone_info has for it
+    energy_kwh: float
+    lit_hours: float  # hours with lights on while unoccupied
+    max_watts: float | None
+    zones: list[ZoneKey] = field(default_factory=list)  # the area's lights
+
+
+@dataclass(slots=True)
+class OvernightLight:
+    """A light on during the overnight hours: on how many nights, for how long in all and at most."""
+
+    site: str
+    zone_id: str
+    nights: int
+    on_hours: float
+    longest_hours: float  # the longest of those nights
+    energy_kwh: float  # drawn in the overnight hours
+
+
+def _zone_info(raw_schema: str) -> sql.Composed:
+    """The newest names and kind of every zone (lutron_zone_info, written at each connect)."""
+    return sql.SQL(
+        "SELECT DISTINCT ON (coalesce(i.site, ''), coalesce(i.zone_id, ''))"
+        " coalesce(i.site, '') AS site, coalesce(i.zone_id, '') AS zone_id, i.area_id, i.area, i.kind"
+        " FROM {} i ORDER BY coalesce(i.site, ''), coalesce(i.zone_id, ''), i.\"time\" DESC"
+    ).format(ZONE_INFO.raw_table(raw_schema))
+
+
+class WhyStore(HistoryStore):
+    """The Why page's queries (see the module docstring)."""
+
+    def _buckets(
+        self, start: datetime, end: datetime, hourly: str, daily: str
+    ) -> tuple[sql.Composed, sql.Composed]:
+        """(table, WHERE clause) of the buckets overlapping [%(start)s, %(end)s)."""
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("start and end must be timezone-aware")
+        if end <= start:
+            raise ValueError("end must be after start")
+        if end - start <= HOURLY_LIMIT:
+            return sql.SQL("{}").format(sql.Identifier(INTERNAL_SCHEMA, hourly)), frag.hours_overlapping(
+                "b", sql.Placeholder("start"), sql.Placeholder("end")
+            )
+        return sql.SQL("{}").format(sql.Identifier(INTERNAL_SCHEMA, daily)), frag.days_overlapping(
+            "b", sql.Placeholder("start"), sql.Placeholder("end"), sql.Placeholder("tz")
+        )
+
+    def _params(self, start: datetime, end: datetime, **extra: Any) -> dict[str, Any]:
+        return {"start": start, "end": end, "tz": self.settings().tz, **extra}
+
+    def energy_by_cause(self, start: datetime, end: datetime) -> list[CauseEnergy]:
+        """Energy per cause over the range, most first (causes without energy left out)."""
+        table, where = self._buckets(start, end, ch.CAUSE_HOURLY, ch.CAUSE_DAILY)
+        query = sql.SQL(
+            """
+            SELECT b.cause, sum(b.energy_joules) AS energy_joules, sum(b.on_seconds) AS on_seconds,
+                   array_agg(DISTINCT ARRAY[b.site, b.zone_id]) FILTER (WHERE b.energy_joules > 0) AS zones
+            FROM {table} b
+            WHERE {where}
+            GROUP BY b.cause
+            HAVING sum(b.energy_joules) > 0
+            ORDER BY 2 DESC, 1
+            """
+        ).format(table=table, where=where)
+        return [
+            CauseEnergy(
+                r["cause"], _kwh(r["energy_joules"]), (r["on_seconds"] or 0.0) / 3600, _keys(r["zones"])
+            )
+            for r in self._fetch(query, self._params(start, end))
+        ]
+
+    def sources(self, start: datetime, end: datetime, *, limit: int = 10) -> list[SourceEnergy]:
+        """The keypad buttons and time clock events behind the most energy over the range."""
+        table, where = self._buckets(start, end, ch.CAUSE_HOURLY, ch.CAUSE_DAILY)
+        query = sql.SQL(
+            """
+            SELECT b.cause, b.site, b.keypad_id, b.component, b.timeclock_id, b.timeclock_event,
+                   sum(b.energy_joules) AS energy_joules,
+                   array_agg(DISTINCT ARRAY[b.site, b.zone_id]) FILTER (WHERE b.energy_joules > 0) AS zones
+            FROM {table} b
+            WHERE {where}
+              AND ((b.cause = 'keypad' AND b.keypad_id <> '')
+                   OR (b.cause = 'timeclock' AND (b.timeclock_id <> '' OR b.timeclock_event <> '')))
+            GROUP BY b.cause, b.site, b.keypad_id, b.component, b.timeclock_id, b.timeclock_event
+            HAVING sum(b.energy_joules) > 0
+            ORDER BY 7 DESC, 1, 2, 3, 4, 5, 6
+            LIMIT %(limit)s
+            """
+        ).format(table=table, where=where)
+        return [
+            SourceEnergy(
+                cause=r["cause"],
+                site=r["site"],
+                keypad_id=r["keypad_id"],
+                component=r["component"],
+                timeclock_id=r["timeclock_id"],
+                timeclock_event=r["timeclock_event"],
+                energy_kwh=_kwh(r["energy_joules"]),
+                zones=_keys(r["zones"]),
+            )
+            for r in self._fetch(query, self._params(start, end, limit=limit))
+        ]
+
+    def empty_rooms(self, start: datetime, end: datetime) -> list[EmptyRoomEnergy]:
+        """Energy of lights in unoccupied areas over the range, per area, most first."""
+        table, where = self._buckets(start, end, ch.UNOCCUPIED_HOURLY, ch.UNOCCUPIED_DAILY)
+        query = sql.SQL(
+            """
+            WITH info AS ({info}),
+            areas AS (
+                SELECT b.site, b.area_id, sum(b.energy_joules) AS energy_joules,
+                       sum(b.lit_seconds) AS lit_seconds, max(b.watts_max) AS watts_max
+                FROM {table} b
+                WHERE {where}
+                GROUP BY b.site, b.area_id
+                HAVING sum(b.energy_joules) > 0 OR sum(b.lit_seconds) > 0
+            )
+            SELECT a.site, a.area_id, a.energy_joules, a.lit_seconds, a.watts_max,
+                   (SELECT i.area FROM info i WHERE i.site = a.site AND i.area_id = a.area_id
+                    ORDER BY i.zone_id LIMIT 1) AS area,
+                   (SELECT array_agg(ARRAY[i.site, i.zone_id]) FROM info i
+                    WHERE i.site = a.site AND i.area_id = a.area_id AND coalesce(i.kind, %(light)s) = %(light)s
+                   ) AS zones
+            FROM areas a
+            ORDER BY a.energy_joules DESC, a.site, a.area_id
+            """
+        ).format(info=_zone_info(self.settings().raw_schema), table=table, where=where)
+        return [
+            EmptyRoomEnergy(
+                site=r["site"],
+                area_id=r["area_id"],
+                area=r["area"],
+                energy_kwh=_kwh(r["energy_joules"]),
+                lit_hours=(r["lit_seconds"] or 0.0) / 3600,
+                max_watts=r["watts_max"],
+                zones=_keys(r["zones"]),
+            )
+            for r in self._fetch(query, self._params(start, end, light=LIGHT))
+        ]
+
+    def overnight(
+        self, start: datetime, end: datetime, night_start: int, night_end: int, *, limit: int = 20
+    ) -> list[OvernightLight]:
+        """Lights (kind light, or zones of unknown kind) on during the overnight hours, local
+        `night_start`:00 to `night_end`:00 (across midnight when the start is later), in the
+        hours of the range: per zone, on how many nights, how long in all and on the longest
+        night. A night is named by the date it ends. Always from the hourly rollups."""
+        for h in (night_start, night_end):
+            if not 0 <= h <= 23:
+                raise ValueError("night_start and night_end are hours of the day, 0 to 23")
+        if night_start == night_end:
+            raise ValueError("night_start and night_end must differ")
+        if start.tzinfo is None or end.tzinfo is None or end <= start:
+            raise ValueError("start and end must be timezone-aware, end after start")
+        in_night = (
+            "h.local_hour >= %(ns)s AND h.local_hour < %(ne)s"
+            if night_start < night_end
+            else "(h.local_hour >= %(ns)s OR h.local_hour < %(ne)s)"
+        )
+        query = sql.SQL(
+            """
+            WITH info AS ({info}),
+            h AS (
+                SELECT b.site, b.zone_id, b.on_seconds, b.energy_joules,
+                       extract(hour FROM b.hour AT TIME ZONE %(tz)s)::int AS local_hour,
+                       (b.hour AT TIME ZONE %(tz)s)::date AS local_day
+                FROM {table} b
+                WHERE {where} AND b.on_seconds > 0
+            ),
+            nights AS (
+                SELECT h.site, h.zone_id,
+                       CASE WHEN %(ns)s > %(ne)s AND h.local_hour >= %(ns)s THEN h.local_day + 1
+                            ELSE h.local_day END AS night,
+                       sum(h.on_seconds) AS on_seconds, sum(h.energy_joules) AS energy_joules
+                FROM h
+                LEFT JOIN info i ON i.site = h.site AND i.zone_id = h.zone_id
+                WHERE {in_night} AND coalesce(i.kind, %(light)s) = %(light)s
+                GROUP BY 1, 2, 3
+            )
+            SELECT n.site, n.zone_id, count(*) AS nights, sum(n.on_seconds) AS on_seconds,
+                   max(n.on_seconds) AS longest, sum(n.energy_joules) AS energy_joules
+            FROM nights n
+            GROUP BY n.site, n.zone_id
+            ORDER BY 4 DESC, 1, 2
+            LIMIT %(limit)s
+            """
+        ).format(
+            info=_zone_info(self.settings().raw_schema),
+            table=sql.Identifier(INTERNAL_SCHEMA, ch.ZONE_HOURLY),
+            where=frag.hours_overlapping("b", sql.Placeholder("start"), sql.Placeholder("end")),
+            in_night=sql.SQL(in_night),
+        )
+        params = self._params(start, end, ns=night_start, ne=night_end, light=LIGHT, limit=limit)
+        return [
+            OvernightLight(
+                site=r["site"],
+                zone_id=r["zone_id"],
+                nights=int(r["nights"]),
+                on_hours=(r["on_seconds"] or 0.0) / 3600,
+                longest_hours=(r["longest"] or 0.0) / 3600,
+                energy_kwh=_kwh(r["energy_joules"]),
+            )
+            for r in self._fetch(query, params)
+        ]
