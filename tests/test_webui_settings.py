@@ -18,7 +18,7 @@ from ui_fixtures import APP, free_port
 from telegraf_lutron import cli, ui_cli
 from telegraf_lutron.webui import common
 from telegraf_lutron.webui.settings import DEFAULT_CACHE_DIR, Settings, load_settings
-from telegraf_lutron.webui.settings_map import SETTINGS
+from telegraf_lutron.webui.settings_map import DEFAULT_OVERNIGHT, SETTINGS
 
 # --- settings ---------------------------------------------------------------------------------------
 
@@ -54,6 +54,21 @@ def test_a_tariff_that_is_not_a_price_is_a_warning(tariff: str) -> None:
     s = load_settings({"TL_TARIFF": tariff}, {})
     assert s.tariff is None
     assert "TL_TARIFF" in s.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "hours"), [("23-6", (23, 6)), ("22:00 - 07:00", (22, 7)), ("0-5", (0, 5)), ("1–4", (1, 4))]
+)
+def test_overnight_hours_are_two_hours_of_the_day(text: str, hours: tuple[int, int]) -> None:
+    s = load_settings({"TL_OVERNIGHT": text}, {})
+    assert (s.overnight, s.warnings) == (hours, ())
+
+
+@pytest.mark.parametrize("text", ["night", "23", "6-6", "24-6", "23-6-7", "23:30-6"])
+def test_overnight_hours_that_are_not_hours_are_a_warning(text: str) -> None:
+    s = load_settings({"TL_OVERNIGHT": text}, {})
+    assert s.overnight == DEFAULT_OVERNIGHT
+    assert "TL_OVERNIGHT" in s.warnings[0]
 
 
 def test_an_unknown_time_zone_is_a_warning() -> None:
@@ -145,17 +160,19 @@ def test_every_ui_option_reaches_the_setting_it_names() -> None:
         "timezone": "Europe/Zurich",
         "tariff": "0.5",
         "currency": "CHF",
+        "overnight": "22-7",
     }
     assert set(given) == {s.key for s in SETTINGS} == set(Settings.__dataclass_fields__) - {"warnings"}
     args = parser.parse_args([word for s in SETTINGS for word in (s.option, given[s.key])])
     loaded = load_settings(ui_cli.app_environment(args, {}), {})
-    assert (loaded.dsn, str(loaded.cache_dir), loaded.timezone, loaded.tariff, loaded.currency) == (
-        "host=db",
-        "/srv/c",
-        "Europe/Zurich",
-        0.5,
-        "CHF",
-    )
+    assert (
+        loaded.dsn,
+        str(loaded.cache_dir),
+        loaded.timezone,
+        loaded.tariff,
+        loaded.currency,
+        loaded.overnight,
+    ) == ("host=db", "/srv/c", "Europe/Zurich", 0.5, "CHF", (22, 7))
     secrets = load_settings({}, {s.key: given[s.key] for s in SETTINGS})  # the same keys in secrets
     assert (secrets.dsn, secrets.currency) == ("host=db", "CHF")
 

@@ -10,6 +10,7 @@ Streamlit secrets (`.streamlit/secrets.toml`, the lower-case key without `TL_`),
 | `TL_TIMEZONE`  | `timezone`  | the database's (`db init --timezone`)     | IANA zone for every time shown           |
 | `TL_TARIFF`    | `tariff`    | none (no cost shown)                      | price of one kWh                         |
 | `TL_CURRENCY`  | `currency`  | `EUR`                                     | shown next to costs                      |
+| `TL_OVERNIGHT` | `overnight` | `23-6`                                    | local hours counted as overnight (Why)   |
 
 Problems (a tariff that is not a number, an unknown time zone) are collected in `warnings` for
 the page to show; they never stop the UI.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +28,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegraf_lutron.db import DSN_ENV, mask_dsn
-from telegraf_lutron.webui.settings_map import DEFAULT_CACHE_DIR, DEFAULT_CURRENCY, ENV
+from telegraf_lutron.webui.settings_map import DEFAULT_CACHE_DIR, DEFAULT_CURRENCY, DEFAULT_OVERNIGHT, ENV
 
-__all__ = ["DEFAULT_CACHE_DIR", "DEFAULT_CURRENCY", "ENV", "Settings", "load_settings"]
+__all__ = ["DEFAULT_CACHE_DIR", "DEFAULT_CURRENCY", "DEFAULT_OVERNIGHT", "ENV", "Settings", "load_settings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,9 @@ class Settings:
     timezone: str | None  # None: use the database's time zone
     tariff: float | None  # per kWh; None: costs are not shown
     currency: str
+    overnight: tuple[int, int] = (
+        DEFAULT_OVERNIGHT  # local hours (start, end): the night runs from start to end
+    )
     warnings: tuple[str, ...] = field(default=())
 
     @property
@@ -89,4 +94,26 @@ def load_settings(
             tariff = None
 
     currency = get("currency") or DEFAULT_CURRENCY
-    return Settings(dsn, cache_dir, timezone, tariff, currency, tuple(warnings))
+
+    overnight = DEFAULT_OVERNIGHT
+    if (text := get("overnight")) is not None:
+        parsed = parse_hours(text)
+        if parsed is None:
+            warnings.append(
+                f"TL_OVERNIGHT={text!r} is not two different hours of the day (e.g. 23-6); "
+                f"counting {DEFAULT_OVERNIGHT[0]}:00 to {DEFAULT_OVERNIGHT[1]}:00 as overnight"
+            )
+        else:
+            overnight = parsed
+    return Settings(dsn, cache_dir, timezone, tariff, currency, overnight, tuple(warnings))
+
+
+def parse_hours(text: str) -> tuple[int, int] | None:
+    """`23-6` (or `23:00-06:00`) -> (23, 6): two different whole local hours; None if it is not."""
+    m = re.fullmatch(r"\s*(\d{1,2})(?::00)?\s*[-–]\s*(\d{1,2})(?::00)?\s*", text)
+    if m is None:
+        return None
+    start, end = int(m.group(1)), int(m.group(2))
+    if not (0 <= start <= 23 and 0 <= end <= 23) or start == end:
+        return None
+    return start, end

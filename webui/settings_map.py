@@ -13,6 +13,7 @@ from pathlib import Path
 
 DEFAULT_CACHE_DIR = Path("/var/lib/telegraf-lutron")
 DEFAULT_CURRENCY = "EUR"
+DEFAULT_OVERNIGHT = (23, 6)  # local hours: from 23:00 to 06:00
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,5 +37,11 @@ SETTINGS = (
     Setting("timezone", "TL_TIMEZONE", "IANA time zone for times shown (default: the database's)"),
     Setting("tariff", "TL_TARIFF", "price of one kWh, to show costs (default: none, no costs shown)"),
     Setting("currency", "TL_CURRENCY", f"currency of the tariff (default {DEFAULT_CURRENCY})"),
+    Setting(
+        "overnight",
+        "TL_OVERNIGHT",
+        "local hours the Why page counts as overnight, START-END "
+        f"(default {DEFAULT_OVERNIGHT[0]}-{DEFAULT_OVERNIGHT[1]})",
+    ),
 )
 ENV = {s.key: s.variable for s in SETTINGS}  # key -> environment variable
