@@ -29,7 +29,13 @@ from ui_fixtures import (
 pytest_plugins = ["ui_fixtures"]  # the UI fixtures; the database ones come from conftest (pg_fixtures)
 # Most tests here also read the module's database (`ui_setup`); every one starts Streamlit.
 pytestmark = [pytest.mark.browser, pytest.mark.subprocess, pytest.mark.db]
-NAVIGATION = [("Now", "/"), ("Energy", "/energy"), ("Zones", "/zones"), ("Design", "/design")]
+NAVIGATION = [
+    ("Now", "/"),
+    ("Energy", "/energy"),
+    ("Zones", "/zones"),
+    ("Why", "/why"),
+    ("Design", "/design"),
+]
 WORD_JOINER = "\u2060"
 
 

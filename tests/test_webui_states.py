@@ -19,7 +19,7 @@ from telegraf_lutron.webui import common
 pytest_plugins = ["ui_fixtures"]  # the UI fixtures; the database ones come from conftest (pg_fixtures)
 
 SECRET = "s3cret-pw"
-PAGES = ("now", "energy", "zones", "design")
+PAGES = ("now", "energy", "zones", "design", "why")
 
 
 def all_text(at: Any) -> str:

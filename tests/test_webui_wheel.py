@@ -93,7 +93,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_wheel_carries_the_web_ui_inside_the_package(installed: Path) -> None:
     (wheel,) = (installed.parent / "dist").glob("telegraf_lutron-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    views = {f"telegraf_lutron/webui/views/{p}.py" for p in ("now", "energy", "zones", "design")}
+    views = {f"telegraf_lutron/webui/views/{p}.py" for p in ("now", "energy", "zones", "design", "why")}
     assert {"telegraf_lutron/webui/app.py", *views} <= names
     assert not [n for n in names if n.startswith("webui/")]  # no second top-level package
 

@@ -50,6 +50,7 @@ PAGES = {
     "energy": "views/energy.py",
     "zones": "views/zones.py",
     "design": "views/design.py",
+    "why": "views/why.py",
 }
 
 

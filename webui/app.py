@@ -26,6 +26,7 @@ PAGES = [
     st.Page("views/now.py", title="Now", icon=":material/bolt:", default=True),
     st.Page("views/energy.py", title="Energy", icon=":material/bar_chart:", url_path="energy"),
     st.Page("views/zones.py", title="Zones", icon=":material/lightbulb:", url_path="zones"),
+    st.Page("views/why.py", title="Why", icon=":material/help:", url_path="why"),
     st.Page("views/design.py", title="Design", icon=":material/account_tree:", url_path="design"),
 ]
 st.navigation(PAGES).run()

@@ -324,3 +324,29 @@ def on_hours_bar(df: pd.DataFrame, title: str = "Hours on per day") -> go.Figure
     fig.update_xaxes(type="category")
     fig.update_yaxes(title="hours", range=[0, 24.5])
     return _layout(fig, title)
+
+
+# --- why ------------------------------------------------------------------------------------------
+
+
+def kwh_bars(df: pd.DataFrame, label: str, title: str, *, color: str = "#e76f51", top: int = 15) -> go.Figure:
+    """Horizontal bars of kWh per `label` (a cause, an area), largest on top. Columns: `label`,
+    energy_kwh."""
+    d = df[df["energy_kwh"] > 0] if not df.empty else df
+    if d.empty:
+        return empty_figure(title, "No energy recorded in this range")
+    d = d.sort_values("energy_kwh", ascending=False).head(top).iloc[::-1]
+    fig = go.Figure(
+        go.Bar(
+            x=d["energy_kwh"],
+            y=_label(d[label], "?"),
+            orientation="h",
+            marker_color=color,
+            hovertemplate="%{y}: %{x:,.2f} kWh<extra></extra>",
+            text=[f"{v:,.2f}" for v in d["energy_kwh"]],
+            textposition="auto",
+        )
+    )
+    fig.update_xaxes(title="kWh")
+    fig.update_yaxes(type="category")
+    return _layout(fig, title, height=max(220, 60 + 26 * len(d)))

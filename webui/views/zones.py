@@ -7,7 +7,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from telegraf_lutron.webui import charts, common, data, tables
+from telegraf_lutron.webui import charts, common, data, tables, why_data
 from telegraf_lutron.webui.escape import md
 
 RANGES = {"24 h": timedelta(hours=24), "7 d": timedelta(days=7), "30 d": timedelta(days=30)}
@@ -45,8 +45,21 @@ s3.metric(
 
 # --- one zone -------------------------------------------------------------------------------------
 st.subheader("Find a zone")
-query = st.text_input("Name, area or floor", key="zone_query", placeholder="e.g. kitchen")
-found = data.find_zones(catalogue, query)
+# The Why page links here with the zones behind one of its figures (`zone=<site>/<id>` each).
+linked = why_data.parse_zone_params(st.query_params.get_all(why_data.ZONE_PARAM))
+if linked:
+    found = why_data.linked_zones(catalogue, linked)
+    query = ""
+    st.info(
+        f"Showing the {common.plural(len(found), 'zone')} a figure of the Why page links to.",
+        icon=":material/link:",
+    )
+    if st.button("Search all zones", icon=":material/search:"):
+        st.query_params.clear()
+        st.rerun()
+else:
+    query = st.text_input("Name, area or floor", key="zone_query", placeholder="e.g. kitchen")
+    found = data.find_zones(catalogue, query)
 
 if found.empty:
     st.info(f"No zone matches “{md(query)}”." if query.strip() else "No zone has any history yet.")

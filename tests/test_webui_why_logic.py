@@ -1,0 +1,110 @@
+"""The Why page's small functions (webui/why_data.py): links to the Zones page, names from the design
+or ids, and the tables it shows. No database."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from telegraf_lutron.db.why import CauseEnergy, EmptyRoomEnergy, OvernightLight, SourceEnergy
+from telegraf_lutron.simulator.designgen import GeneratorParams, generate
+from telegraf_lutron.webui import why_data
+
+DESIGN = generate(GeneratorParams(seed=5, floors=1, rooms_per_floor=2, zones_per_room=2, keypads_per_room=1))[
+    0
+]
+
+
+def source(cause: str, **ids: str) -> SourceEnergy:
+    base = {"keypad_id": "", "component": "", "timeclock_id": "", "timeclock_event": ""}
+    return SourceEnergy(cause, "home", **(base | ids), energy_kwh=1.0, zones=[("home", "1")])
+
+
+@pytest.mark.parametrize(
+    "zones",
+    [[("home", "12")], [("home", "1"), ("a/b site", "7"), ("über", "300")], []],
+)
+def test_zone_links_come_back_as_the_zones_they_name(zones: list[tuple[str, str]]) -> None:
+    params = why_data.zone_params(zones)
+    assert why_data.parse_zone_params(params[why_data.ZONE_PARAM]) == zones
+
+
+def test_malformed_zone_parameters_are_left_out() -> None:
+    assert why_data.parse_zone_params(["12", "home/", "home/7", ""]) == [("home", "7")]
+
+
+def test_linked_zones_match_site_and_id_both() -> None:
+    catalogue = pd.DataFrame({"site": ["a", "a", "b"], "zone_id": ["1", "2", "1"], "zone": ["x", "y", "z"]})
+    got = why_data.linked_zones(catalogue, [("b", "1"), ("a", "2"), ("c", "1")])
+    assert list(got["zone"]) == ["y", "z"]
+
+
+def test_names_come_from_the_design_for_its_site_and_ids_elsewhere() -> None:
+    keypad = next(k for k in DESIGN.keypads if k.buttons)
+    button = keypad.buttons[0]
+    zone = DESIGN.zones[0]
+    names = why_data.names_for(DESIGN, ["home", "home"])
+    assert names.source(source("keypad", keypad_id=str(keypad.id), component=str(button.component))) == (
+        f"{keypad.name} · {button.name}"
+    )
+    assert names.zone("home", str(zone.id)) == f"{zone.name} ({zone.area})"
+    area = DESIGN.areas[-1]
+    assert names.area("home", str(area.key), "stored name") == area.name
+    # Unknown ids, another site, or several sites: ids (and the name the history stored).
+    assert names.source(source("keypad", keypad_id="9999", component="3")) == "keypad 9999 · button 3"
+    assert names.zone("other", str(zone.id)) == f"zone {zone.id}"
+    several = why_data.names_for(DESIGN, ["home", "cabin"])
+    assert several.zone("home", str(zone.id)) == f"zone {zone.id}"
+    assert several.area("home", "77", "Attic") == "Attic"
+    assert several.area("home", "77") == "area 77"
+    assert (
+        several.source(source("timeclock", timeclock_id="5", timeclock_event="2")) == "time clock 5 · event 2"
+    )
+
+
+def test_time_clock_events_are_named_from_the_design() -> None:
+    clocks = [c for c in DESIGN.timeclocks if c.events]
+    if not clocks:
+        pytest.fail("the generated design has no time clock events to name")
+    clock = clocks[0]
+    event = clock.events[-1]
+    names = why_data.names_for(DESIGN, ["home"])
+    assert names.source(
+        source("timeclock", timeclock_id=str(clock.id), timeclock_event=str(event.number))
+    ) == (f"{clock.name} · {event.name}")
+
+
+def test_cause_table_shares_and_costs_follow_the_figures() -> None:
+    rows = [
+        CauseEnergy("timeclock", 3.0, 10.0, [("home", "1")]),
+        CauseEnergy("keypad", 1.0, 2.0, [("home", "1"), ("home", "2")]),
+        CauseEnergy("weird", 0.0, 0.0, []),
+    ]
+    table = why_data.cause_table(rows, 0.5)
+    assert list(table["cause"]) == ["Time clock", "Keypads", "weird"]
+    assert list(table["share"]) == pytest.approx([75.0, 25.0, 0.0])
+    assert list(table["cost"]) == pytest.approx([1.5, 0.5, 0.0])
+    assert list(table["zones"]) == [1, 2, 0]
+    assert why_data.cause_table(rows, None)["cost"].isna().all()  # no tariff, no costs
+    assert list(why_data.cause_table([], 0.3).columns) == list(table.columns)
+
+
+def test_room_and_overnight_tables_name_what_they_list() -> None:
+    area = DESIGN.areas[-1]
+    zone = DESIGN.zones[0]
+    names = why_data.names_for(DESIGN, ["home"])
+    rooms = why_data.empty_room_table(
+        [EmptyRoomEnergy("home", str(area.key), "old name", 2.0, 1.5, 120.0, [])], names, 0.25
+    )
+    assert rooms.iloc[0].to_dict() == {
+        "area": area.name,
+        "energy_kwh": 2.0,
+        "cost": 0.5,
+        "lit_hours": 1.5,
+        "max_watts": 120.0,
+    }
+    nights = why_data.overnight_table([OvernightLight("home", str(zone.id), 3, 7.5, 4.0, 0.9)], names, None)
+    assert nights.iloc[0]["zone"] == f"{zone.name} ({zone.area})"
+    assert (nights.iloc[0]["nights"], nights.iloc[0]["longest_hours"]) == (3, 4.0)
+    assert pd.isna(nights.iloc[0]["cost"])
+    assert why_data.night_label((23, 6)) == "23:00–06:00"
