@@ -94,6 +94,24 @@ def test_a_widget_reruns_the_page_over_the_websocket(server: str, page: Any) -> 
     screenshot(page, ARTIFACTS / "webui-energy-24h.png")
 
 
+def test_the_why_page_draws_its_figures_and_links_each_to_its_zones(server: str, page: Any) -> None:
+    outside = outside_requests(page, server)
+    rendered = render_page(page, f"{server}/why", 2)  # energy by cause, energy in empty rooms
+    screenshot(page, ARTIFACTS / "webui-why.png")
+    links = page.eval_on_selector_all(
+        "[data-testid='stMain'] a",
+        "els => els.map(e => [e.href, e.textContent])",  # resolved
+    )
+    assert rendered.exceptions == []
+    assert rendered.charts == 2
+    assert page.locator("h1").first.inner_text().strip() == "Why"
+    to_zones = [(href, text) for href, text in links if href.startswith(f"{server}/zones?zone=")]
+    # every cause, source, room and night links to its zones (up to 8 links a section)
+    assert len(to_zones) >= 4, links
+    assert all(" zone" in text for _, text in to_zones)
+    assert outside == []
+
+
 def test_an_unreachable_database_is_a_page_not_a_traceback(tmp_path: Path, page: Any) -> None:
     env = ui_env(f"host=127.0.0.1 port={free_port()} user=ui password=hidden dbname=history", tmp_path)
     with streamlit_server(env, ARTIFACTS / "webui-streamlit-unreachable.log") as url:

@@ -69,7 +69,7 @@ def empty_rooms(dsn: str, start: datetime, end: datetime) -> list[EmptyRoomEnerg
 def overnight(
     dsn: str, start: datetime, end: datetime, night_start: int, night_end: int
 ) -> list[OvernightLight]:
-    return store(dsn).overnight(start, end, night_start, night_end)
+    return store(dsn).overnight(start, end, night_start, night_end, limit=1000)
 
 
 # --- links to the Zones page ------------------------------------------------------------------------
