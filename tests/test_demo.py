@@ -73,6 +73,22 @@ def test_demo_with_a_database_seeds_history_and_writes_live_rows(pg_dsn: str) ->
             "SELECT count(*), count(*) FILTER (WHERE covered_seconds > 0) FROM lutron.house_hourly"
         ).fetchone()
         assert house is not None and house[0] >= 71 and house[1] == house[0]
+        # Causes for the Why page: every joule of the zones by cause, keypad buttons and time clock
+        # events among them, and lights in empty rooms.
+        causes = dict(
+            conn.execute(
+                "SELECT cause, sum(energy_joules) FROM lutron.zone_cause_hourly GROUP BY cause"
+            ).fetchall()
+        )
+        assert sum(causes.values()) == pytest.approx(hours[1]) and len(causes) >= 5
+        sources = conn.execute(
+            "SELECT count(DISTINCT (keypad_id, component)) FILTER (WHERE cause = 'keypad' AND component <> ''),"
+            " count(DISTINCT timeclock_event) FILTER (WHERE cause = 'timeclock' AND timeclock_event <> '')"
+            " FROM lutron.zone_cause_hourly"
+        ).fetchone()
+        assert sources is not None and sources[0] > 1 and sources[1] >= 1
+        empty = conn.execute("SELECT sum(energy_joules) FROM lutron.area_unoccupied_hourly").fetchone()
+        assert empty is not None and empty[0] > 0
     # The UI's data answer from them: now, and the generated day's energy.
     with HistoryStore(pg_dsn) as store:
         now = store.current_power()

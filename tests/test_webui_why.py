@@ -286,6 +286,14 @@ def test_the_why_page_shows_the_figures_and_links_to_their_zones(
         label = next(lab for lab in links if lab.startswith(why_data.CAUSE_LABELS[cause] + " · "))
         assert sorted(why_data.parse_zone_params(links[label])) == sorted(zones), cause
     assert len(links) > len(causes)  # the other sections link too
+    # The buttons and events behind the energy are named as the design names them.
+    sources = next(
+        df.value for df in at.dataframe if "name" in df.value.columns and "what" in df.value.columns
+    )
+    design = ui_setup.design
+    buttons = {f"{k.name} · {b.name}" for k in design.keypads for b in k.buttons}
+    events = {f"{t.name} · {e.name}" for t in design.timeclocks for e in t.events}
+    assert set(sources["name"]) <= buttons | events and set(sources["name"]) & buttons
 
 
 def test_the_zones_page_shows_the_zones_a_link_names(

@@ -264,6 +264,11 @@ class ZoneSpec:
     rated_watts: float
     dimmable: bool
     kind: str = "light"  # light, fan, shade, motor, contact or load (design.KINDS)
+    # What may set its level (from a design: `zone_specs`): a keypad of its area and its buttons'
+    # components, a time clock and its events' numbers; ("", ()) where the design has none (the
+    # cause then carries no ids, as the plugin's does). None (no design): made-up ids.
+    keypad: tuple[str, tuple[str, ...]] | None = None
+    timeclock: tuple[str, tuple[str, ...]] | None = None
 
     @property
     def pulsed(self) -> bool:
@@ -696,6 +701,13 @@ def zone_specs(design: Design) -> list[ZoneSpec]:
     """The design's zones as the plugin tags them (see metrics.MetricSet): same names, same
     substitutes for empty ones, area_id = the area key, floor "" where the plugin omits it."""
     areas = {a.key: a for a in design.areas}
+    keypads = {}  # area key -> its first keypad with buttons: (id, components)
+    for k in design.keypads:
+        if k.buttons and k.area_key not in keypads:
+            keypads[k.area_key] = (str(k.id), tuple(str(b.component) for b in k.buttons))
+    clock = next(
+        ((str(t.id), tuple(str(e.number) for e in t.events)) for t in design.timeclocks if t.events), None
+    )
     specs = []
     for z in design.zones:
         area = areas.get(z.area_key)
@@ -710,6 +722,8 @@ def zone_specs(design: Design) -> list[ZoneSpec]:
                 rated_watts=float(z.rated_watts),
                 dimmable=z.dimmable,
                 kind=z.kind,
+                keypad=keypads.get(z.area_key, ("", ())),
+                timeclock=clock or ("", ()),
             )
         )
     return specs
@@ -774,10 +788,19 @@ def _cause_tags(zone: ZoneSpec, level: float, n: int) -> dict[str, str]:
     """A made-up cause for a zone's level, kept by its checkpoints, with the keypad button (the
     area's keypad, as its LED events say) or time clock event behind it (docs/protocol.md §11).
     Drawn from a hash of the change, not the generator's random stream (its data stays the same)."""
-    cause = _CAUSES[zlib.crc32(f"{zone.zone_id}:{level}:{n}".encode()) % len(_CAUSES)]
+    draw = zlib.crc32(f"{zone.zone_id}:{level}:{n}".encode())
+    cause = _CAUSES[draw % len(_CAUSES)]
     tags = {"cause": cause}
-    if cause == "keypad":
+    if cause == "keypad" and zone.keypad is not None:  # a button of the area's keypad in the design
+        keypad_id, buttons = zone.keypad
+        if buttons:
+            tags |= {"keypad_id": keypad_id, "component": buttons[(draw // 8) % len(buttons)]}
+    elif cause == "keypad":
         tags |= {"keypad_id": str(1000 + int(zone.area_id)), "component": "1" if level > 0 else "3"}
+    elif cause == "timeclock" and zone.timeclock is not None:
+        clock_id, events = zone.timeclock
+        if events:
+            tags |= {"timeclock_id": clock_id, "timeclock_event": events[(draw // 8) % len(events)]}
     elif cause == "timeclock":
         tags |= {"timeclock_id": "1", "timeclock_event": "1" if level > 0 else "2"}
     return tags
