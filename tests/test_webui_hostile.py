@@ -24,6 +24,7 @@ from ui_fixtures import (
     autolinks,
     free_port,
     hostile_house,
+    markdown_text,
     plotly_shows,
     plotly_tags,
     store_hostile_designs,
@@ -122,7 +123,7 @@ def charted_names(at: Any) -> str:
 
 
 @pytest.mark.db
-@pytest.mark.parametrize("page", ["now", "energy", "zones"])
+@pytest.mark.parametrize("page", ["now", "energy", "zones", "why"])
 def test_history_pages_show_hostile_names_as_text(
     page: str, hostile_setup: UiSetup, ui_environ: pytest.MonkeyPatch
 ) -> None:
@@ -139,6 +140,15 @@ def test_history_pages_show_hostile_names_as_text(
     if page == "energy":
         shown = charted_names(at)
         assert all(z.name in shown for z in hostile_setup.design.zones if z.rated_watts)
+    if page == "why":
+        # The links to the zones carry names in their labels (Markdown): escaped, never a link.
+        labels = [e.proto.label for e in at.get("page_link")]
+        assert labels and [link for label in labels for link in autolinks(label)] == []
+        names = {markdown_text(label).rsplit(" · ", 1)[0] for label in labels}
+        hostile = {z.area for z in hostile_setup.design.zones} | {
+            f"{z.name} ({z.area})" for z in hostile_setup.design.zones
+        }
+        assert names & hostile  # shown as the text they are
     if page == "zones":
         at.number_input(key="left_on_hours").set_value(1).run()  # the history is 6 h long
         assert plotly_problems(at) == []
