@@ -10,6 +10,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
+from telegraf_lutron.db import DbError
 from telegraf_lutron.db.why import ZoneKey
 from telegraf_lutron.webui import charts, common, data, why_data
 from telegraf_lutron.webui.escape import md
@@ -48,10 +49,14 @@ tariff, currency = ctx.settings.tariff, ctx.settings.currency
 money = st.column_config.NumberColumn(f"Cost ({currency})", format="%.2f")
 kwh = st.column_config.NumberColumn("kWh", format="%.3f")
 
-causes = why_data.causes(ctx.dsn, start, end)
-sources = why_data.sources(ctx.dsn, start, end)
-rooms = why_data.empty_rooms(ctx.dsn, start, end)
-nights = why_data.overnight(ctx.dsn, start, end, *ctx.settings.overnight)
+try:
+    causes = why_data.causes(ctx.dsn, start, end)
+    sources = why_data.sources(ctx.dsn, start, end)
+    rooms = why_data.empty_rooms(ctx.dsn, start, end)
+    nights = why_data.overnight(ctx.dsn, start, end, *ctx.settings.overnight)
+except DbError as exc:  # e.g. a database not yet upgraded by `db init` (no cause rollups)
+    st.warning(f"**The figures cannot be read:** {md(str(exc))}", icon=":material/database:")
+    st.stop()
 names = why_data.names_for(
     design.design if design.ok else None,
     [k[0] for c in causes for k in c.zones] + [r.site for r in rooms] + [n.site for n in nights],
