@@ -120,14 +120,20 @@ class WhyStore(HistoryStore):
     def energy_by_cause(self, start: datetime, end: datetime) -> list[CauseEnergy]:
         """Energy per cause over the range, most first (causes without energy left out)."""
         table, where = self._buckets(start, end, ch.CAUSE_HOURLY, ch.CAUSE_DAILY)
+        # Per zone first, then per cause: a hash aggregate, not a sort of every bucket's zone.
         query = sql.SQL(
             """
-            SELECT b.cause, sum(b.energy_joules) AS energy_joules, sum(b.on_seconds) AS on_seconds,
-                   array_agg(DISTINCT ARRAY[b.site, b.zone_id]) FILTER (WHERE b.energy_joules > 0) AS zones
-            FROM {table} b
-            WHERE {where}
-            GROUP BY b.cause
-            HAVING sum(b.energy_joules) > 0
+            WITH z AS (
+                SELECT b.cause, b.site, b.zone_id, sum(b.energy_joules) AS e, sum(b.on_seconds) AS o
+                FROM {table} b
+                WHERE {where}
+                GROUP BY b.cause, b.site, b.zone_id
+            )
+            SELECT z.cause, sum(z.e) AS energy_joules, sum(z.o) AS on_seconds,
+                   array_agg(ARRAY[z.site, z.zone_id]) FILTER (WHERE z.e > 0) AS zones
+            FROM z
+            GROUP BY z.cause
+            HAVING sum(z.e) > 0
             ORDER BY 2 DESC, 1
             """
         ).format(table=table, where=where)
@@ -143,15 +149,21 @@ class WhyStore(HistoryStore):
         table, where = self._buckets(start, end, ch.CAUSE_HOURLY, ch.CAUSE_DAILY)
         query = sql.SQL(
             """
-            SELECT b.cause, b.site, b.keypad_id, b.component, b.timeclock_id, b.timeclock_event,
-                   sum(b.energy_joules) AS energy_joules,
-                   array_agg(DISTINCT ARRAY[b.site, b.zone_id]) FILTER (WHERE b.energy_joules > 0) AS zones
-            FROM {table} b
-            WHERE {where}
-              AND ((b.cause = 'keypad' AND b.keypad_id <> '')
-                   OR (b.cause = 'timeclock' AND (b.timeclock_id <> '' OR b.timeclock_event <> '')))
-            GROUP BY b.cause, b.site, b.keypad_id, b.component, b.timeclock_id, b.timeclock_event
-            HAVING sum(b.energy_joules) > 0
+            WITH z AS (
+                SELECT b.cause, b.site, b.keypad_id, b.component, b.timeclock_id, b.timeclock_event, b.zone_id,
+                       sum(b.energy_joules) AS e
+                FROM {table} b
+                WHERE {where}
+                  AND ((b.cause = 'keypad' AND b.keypad_id <> '')
+                       OR (b.cause = 'timeclock' AND (b.timeclock_id <> '' OR b.timeclock_event <> '')))
+                GROUP BY 1, 2, 3, 4, 5, 6, 7
+            )
+            SELECT z.cause, z.site, z.keypad_id, z.component, z.timeclock_id, z.timeclock_event,
+                   sum(z.e) AS energy_joules,
+                   array_agg(ARRAY[z.site, z.zone_id]) FILTER (WHERE z.e > 0) AS zones
+            FROM z
+            GROUP BY 1, 2, 3, 4, 5, 6
+            HAVING sum(z.e) > 0
             ORDER BY 7 DESC, 1, 2, 3, 4, 5, 6
             LIMIT %(limit)s
             """
@@ -222,33 +234,41 @@ class WhyStore(HistoryStore):
         if start.tzinfo is None or end.tzinfo is None or end <= start:
             raise ValueError("start and end must be timezone-aware, end after start")
         in_night = (
-            "h.local_hour >= %(ns)s AND h.local_hour < %(ne)s"
+            "n.local_hour >= %(ns)s AND n.local_hour < %(ne)s"
             if night_start < night_end
-            else "(h.local_hour >= %(ns)s OR h.local_hour < %(ne)s)"
+            else "(n.local_hour >= %(ns)s OR n.local_hour < %(ne)s)"
         )
+        # The overnight hours of the range first (a few per day), then their buckets: the time zone
+        # conversion runs once per hour of the range, not once per zone and hour.
         query = sql.SQL(
             """
             WITH info AS ({info}),
-            h AS (
-                SELECT b.site, b.zone_id, b.on_seconds, b.energy_joules,
-                       extract(hour FROM b.hour AT TIME ZONE %(tz)s)::int AS local_hour,
-                       (b.hour AT TIME ZONE %(tz)s)::date AS local_day
-                FROM {table} b
-                WHERE {where} AND b.on_seconds > 0
+            hours AS (
+                SELECT n.hour,
+                       CASE WHEN %(ns)s > %(ne)s AND n.local_hour >= %(ns)s THEN n.local_day + 1
+                            ELSE n.local_day END AS night
+                FROM (
+                    SELECT g.hour, extract(hour FROM g.hour AT TIME ZONE %(tz)s)::int AS local_hour,
+                           (g.hour AT TIME ZONE %(tz)s)::date AS local_day
+                    FROM generate_series(
+                        date_trunc('hour', %(start)s::timestamptz AT TIME ZONE %(tz)s) AT TIME ZONE %(tz)s,
+                        %(end)s::timestamptz - interval '1 microsecond', interval '1 hour') AS g(hour)
+                ) n
+                WHERE {in_night}
             ),
             nights AS (
-                SELECT h.site, h.zone_id,
-                       CASE WHEN %(ns)s > %(ne)s AND h.local_hour >= %(ns)s THEN h.local_day + 1
-                            ELSE h.local_day END AS night,
-                       sum(h.on_seconds) AS on_seconds, sum(h.energy_joules) AS energy_joules
-                FROM h
-                LEFT JOIN info i ON i.site = h.site AND i.zone_id = h.zone_id
-                WHERE {in_night} AND coalesce(i.kind, %(light)s) = %(light)s
+                SELECT b.site, b.zone_id, h.night, sum(b.on_seconds) AS on_seconds,
+                       sum(b.energy_joules) AS energy_joules
+                FROM hours h
+                JOIN {table} b ON b.hour = h.hour
+                WHERE b.on_seconds > 0 AND {where}
                 GROUP BY 1, 2, 3
             )
             SELECT n.site, n.zone_id, count(*) AS nights, sum(n.on_seconds) AS on_seconds,
                    max(n.on_seconds) AS longest, sum(n.energy_joules) AS energy_joules
             FROM nights n
+            LEFT JOIN info i ON i.site = n.site AND i.zone_id = n.zone_id
+            WHERE coalesce(i.kind, %(light)s) = %(light)s
             GROUP BY n.site, n.zone_id
             ORDER BY 4 DESC, 1, 2
             LIMIT %(limit)s

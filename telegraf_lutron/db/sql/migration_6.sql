@@ -3,7 +3,7 @@
 
 CREATE TABLE "lutron"."zone_cause_hourly" (site text NOT NULL, zone_id text NOT NULL, hour timestamptz NOT NULL, day date NOT NULL, cause text NOT NULL, keypad_id text NOT NULL, component text NOT NULL, timeclock_id text NOT NULL, timeclock_event text NOT NULL, energy_joules double precision NOT NULL, on_seconds double precision NOT NULL, PRIMARY KEY (site, zone_id, hour, cause, keypad_id, component, timeclock_id, timeclock_event));
 
-CREATE INDEX zone_cause_hourly_hour_brin ON "lutron"."zone_cause_hourly" USING brin (hour);
+CREATE INDEX zone_cause_hourly_hour_idx ON "lutron"."zone_cause_hourly" (hour);
 
 CREATE TABLE "lutron"."zone_cause_daily" (site text NOT NULL, zone_id text NOT NULL, day date NOT NULL, cause text NOT NULL, keypad_id text NOT NULL, component text NOT NULL, timeclock_id text NOT NULL, timeclock_event text NOT NULL, energy_joules double precision NOT NULL, on_seconds double precision NOT NULL, PRIMARY KEY (site, zone_id, day, cause, keypad_id, component, timeclock_id, timeclock_event));
 
@@ -11,7 +11,7 @@ CREATE INDEX zone_cause_daily_day_idx ON "lutron"."zone_cause_daily" (day);
 
 CREATE TABLE "lutron"."area_unoccupied_hourly" (site text NOT NULL, area_id text NOT NULL, hour timestamptz NOT NULL, day date NOT NULL, energy_joules double precision NOT NULL, lit_seconds double precision NOT NULL, watts_max double precision, PRIMARY KEY (site, area_id, hour));
 
-CREATE INDEX area_unoccupied_hourly_hour_brin ON "lutron"."area_unoccupied_hourly" USING brin (hour);
+CREATE INDEX area_unoccupied_hourly_hour_idx ON "lutron"."area_unoccupied_hourly" (hour);
 
 CREATE TABLE "lutron"."area_unoccupied_daily" (site text NOT NULL, area_id text NOT NULL, day date NOT NULL, energy_joules double precision NOT NULL, lit_seconds double precision NOT NULL, watts_max double precision, PRIMARY KEY (site, area_id, day));
 
