@@ -8,6 +8,7 @@ the integral over the parts of that hour the cause held.
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -384,3 +385,40 @@ def test_status_prune_and_rebuild_cover_the_cause_and_unoccupied_rollups(pg_lutr
         assert report.deleted["public.lutron_area_change"] == sum(
             1 for t, _ in area_lines(area_steps(), end) if t < cutoff
         )
+
+
+def test_the_ui_role_reads_the_why_figures_and_the_telegraf_role_rolls_them_up(
+    pg_lutron_dsn: str, pg_server_dsn: str
+) -> None:
+    """The roles db init grants: Telegraf's COPY rolls up the cause and unoccupied rows (the
+    trigger's functions run as their owner); the UI's read-only role reads every Why figure."""
+    from psycopg import conninfo
+
+    from telegraf_lutron.db.why import WhyStore
+
+    ui, telegraf = (f"tl_role_{secrets.token_hex(4)}" for _ in range(2))
+    try:
+        init_db(pg_lutron_dsn, ui_role=ui, telegraf_role=telegraf)
+        steps = zone_steps()
+        end = steps[-1].t
+        write(
+            conninfo.make_conninfo(pg_lutron_dsn, user=telegraf),
+            [line for _, line in zone_lines(steps, end)]
+            + [line for _, line in area_lines(area_steps(), end)],
+        )
+        store = WhyStore(conninfo.make_conninfo(pg_lutron_dsn, user=ui))
+        try:
+            causes = {c.cause: c.energy_kwh for c in store.energy_by_cause(START, end)}
+            assert sum(causes.values()) == pytest.approx(integral(steps, START, end) / 3.6e6)
+            assert {s.keypad_id for s in store.sources(START, end) if s.cause == "keypad"} == {"41"}
+            assert [r.area_id for r in store.empty_rooms(START, end)] == ["12"]
+            assert store.overnight(START, end, 23, 6)[0].zone_id == "7"
+        finally:
+            store.close()
+    finally:
+        with psycopg.connect(pg_lutron_dsn, autocommit=True) as conn:
+            for name in (ui, telegraf):
+                conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+        with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
+            for name in (ui, telegraf):
+                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
