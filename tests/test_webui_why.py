@@ -286,6 +286,10 @@ def test_the_why_page_shows_the_figures_and_links_to_their_zones(
         label = next(lab for lab in links if lab.startswith(why_data.CAUSE_LABELS[cause] + " · "))
         assert sorted(why_data.parse_zone_params(links[label])) == sorted(zones), cause
     assert len(links) > len(causes)  # the other sections link too
+    # A year reads the daily rollups: the same total (the history is shorter than any range here).
+    at.radio(key="why_range").set_value("1 y").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert metric(at, "Energy") == common.kwh(total)
     # The buttons and events behind the energy are named as the design names them.
     sources = next(
         df.value for df in at.dataframe if "name" in df.value.columns and "what" in df.value.columns
