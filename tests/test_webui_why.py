@@ -5,6 +5,7 @@ the cause of the row that starts it), and each figure links to its zones."""
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import psycopg
 import pytest
 from psycopg import sql
@@ -263,7 +265,7 @@ def page_links(at: Any) -> list[tuple[str, list[str]]]:
 
 
 def test_the_why_page_shows_the_figures_and_links_to_their_zones(
-    ui_setup: UiSetup, ui_environ: pytest.MonkeyPatch, stored: dict[str, Any]
+    ui_setup: UiSetup, ui_environ: pytest.MonkeyPatch, stored: dict[str, Any], csv_downloads: list[bytes]
 ) -> None:
     now = ui_setup.last_row + timedelta(minutes=1)
     ui_environ.setattr(data, "now_minute", lambda: now)
@@ -286,6 +288,12 @@ def test_the_why_page_shows_the_figures_and_links_to_their_zones(
         label = next(lab for lab in links if lab.startswith(why_data.CAUSE_LABELS[cause] + " · "))
         assert sorted(why_data.parse_zone_params(links[label])) == sorted(zones), cause
     assert len(links) > len(causes)  # the other sections link too
+    # The downloads hold what is shown: four CSVs, the first the causes with their kWh.
+    assert len(csv_downloads) == 4
+    by_cause_csv = pd.read_csv(io.BytesIO(csv_downloads[0]))
+    assert dict(zip(by_cause_csv["cause"], by_cause_csv["energy_kwh"], strict=True)) == pytest.approx(
+        dict(zip(shown["cause"], shown["energy_kwh"], strict=True))
+    )
     # A year reads the daily rollups: the same total (the history is shorter than any range here).
     at.radio(key="why_range").set_value("1 y").run()
     assert not at.exception, [e.value for e in at.exception]

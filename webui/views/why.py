@@ -135,8 +135,8 @@ else:
     st.caption("No level in this range was set by a known keypad button or time clock event.")
 
 st.subheader("Lights in empty rooms")
+room_rows = why_data.empty_room_table(rooms, names, tariff)
 if rooms:
-    room_rows = why_data.empty_room_table(rooms, names, tariff)
     left, right = st.columns([2, 3])
     with left:
         st.plotly_chart(
@@ -160,9 +160,10 @@ else:
     st.caption("No lights were on in a room its sensors reported empty (areas without sensors never count).")
 
 st.subheader(f"Lights left on overnight ({why_data.night_label(ctx.settings.overnight)})")
+night_rows = why_data.overnight_table(nights, names, tariff)
 if nights:
     st.dataframe(
-        why_data.overnight_table(nights, names, tariff),
+        night_rows,
         hide_index=True,
         width="stretch",
         column_config={
@@ -177,3 +178,19 @@ if nights:
     zone_links([(names.zone(n.site, n.zone_id), [(n.site, n.zone_id)]) for n in nights])
 else:
     st.caption("No light was on during the overnight hours in this range.")
+
+stamp = f"{start:%Y%m%d}-{end:%Y%m%d}"
+downloads = (
+    ("Energy by cause", cause_rows, "energy-by-cause"),
+    ("Keypads and time clock events", why_data.source_table(sources, names, tariff), "energy-by-source"),
+    ("Empty rooms", room_rows, "energy-in-empty-rooms"),
+    ("Overnight", night_rows, "lights-on-overnight"),
+)
+for column, (label, table, name) in zip(st.columns(len(downloads)), downloads, strict=True):
+    column.download_button(
+        f"{label} (CSV)",
+        common.csv_bytes(table),
+        file_name=f"{name}-{stamp}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+    )
