@@ -108,3 +108,9 @@ def test_room_and_overnight_tables_name_what_they_list() -> None:
     assert (nights.iloc[0]["nights"], nights.iloc[0]["longest_hours"]) == (3, 4.0)
     assert pd.isna(nights.iloc[0]["cost"])
     assert why_data.night_label((23, 6)) == "23:00–06:00"
+
+
+def test_every_cause_the_protocol_names_has_a_label() -> None:
+    from telegraf_lutron.protocol import CAUSE_NAMES
+
+    assert list(why_data.CAUSE_LABELS) == list(CAUSE_NAMES)
