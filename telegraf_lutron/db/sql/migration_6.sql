@@ -1,11 +1,15 @@
 -- Migration 6 of the lutron schema: causes: hourly and daily energy by cause per zone, unoccupied energy per area.
 -- Generated from telegraf_lutron/db/schema.py by `python -m telegraf_lutron.db.golden --write`: do not edit.
 
-CREATE TABLE "lutron"."zone_cause_hourly" (site text NOT NULL, zone_id text NOT NULL, hour timestamptz NOT NULL, day date NOT NULL, cause text NOT NULL, keypad_id text NOT NULL, component text NOT NULL, timeclock_id text NOT NULL, timeclock_event text NOT NULL, energy_joules double precision NOT NULL, on_seconds double precision NOT NULL, PRIMARY KEY (site, zone_id, hour, cause, keypad_id, component, timeclock_id, timeclock_event));
+CREATE TABLE "lutron"."zone_cause_hourly" (site text NOT NULL, zone_id text NOT NULL, hour timestamptz NOT NULL, day date NOT NULL, cause text NOT NULL, keypad_id text NOT NULL, component text NOT NULL, timeclock_id text NOT NULL, timeclock_event text NOT NULL, energy_joules double precision NOT NULL, on_seconds double precision NOT NULL);
+
+CREATE INDEX zone_cause_hourly_series_idx ON "lutron"."zone_cause_hourly" (site, zone_id, hour);
 
 CREATE INDEX zone_cause_hourly_hour_idx ON "lutron"."zone_cause_hourly" (hour);
 
-CREATE TABLE "lutron"."zone_cause_daily" (site text NOT NULL, zone_id text NOT NULL, day date NOT NULL, cause text NOT NULL, keypad_id text NOT NULL, component text NOT NULL, timeclock_id text NOT NULL, timeclock_event text NOT NULL, energy_joules double precision NOT NULL, on_seconds double precision NOT NULL, PRIMARY KEY (site, zone_id, day, cause, keypad_id, component, timeclock_id, timeclock_event));
+CREATE TABLE "lutron"."zone_cause_daily" (site text NOT NULL, zone_id text NOT NULL, day date NOT NULL, cause text NOT NULL, keypad_id text NOT NULL, component text NOT NULL, timeclock_id text NOT NULL, timeclock_event text NOT NULL, energy_joules double precision NOT NULL, on_seconds double precision NOT NULL);
+
+CREATE INDEX zone_cause_daily_series_idx ON "lutron"."zone_cause_daily" (site, zone_id, day);
 
 CREATE INDEX zone_cause_daily_day_idx ON "lutron"."zone_cause_daily" (day);
 
