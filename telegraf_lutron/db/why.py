@@ -20,7 +20,6 @@ from psycopg import sql
 from telegraf_lutron.db import INTERNAL_SCHEMA
 from telegraf_lutron.db import changes as ch
 from telegraf_lutron.db import fragments as frag
-from telegraf_lutron.db.levels import ZONE_INFO
 from telegraf_lutron.db.queries import HistoryStore
 
 HOURLY_LIMIT = timedelta(days=62)  # hourly rollups up to here, then whole local days
@@ -86,13 +85,11 @@ class OvernightLight:
     energy_kwh: float  # drawn in the overnight hours
 
 
-def _zone_info(raw_schema: str) -> sql.Composed:
-    """The newest names and kind of every zone (lutron_zone_info, written at each connect)."""
-    return sql.SQL(
-        "SELECT DISTINCT ON (coalesce(i.site, ''), coalesce(i.zone_id, ''))"
-        " coalesce(i.site, '') AS site, coalesce(i.zone_id, '') AS zone_id, i.area_id, i.area, i.kind"
-        " FROM {} i ORDER BY coalesce(i.site, ''), coalesce(i.zone_id, ''), i.\"time\" DESC"
-    ).format(ZONE_INFO.raw_table(raw_schema))
+def _zone_info() -> sql.Composed:
+    """The newest names and kind of every zone (lutron.zone_names, kept from lutron_zone_info)."""
+    return sql.SQL("SELECT i.site, i.zone_id, i.area_id, i.area, i.kind FROM {} i").format(
+        sql.Identifier(INTERNAL_SCHEMA, ch.NAMES)
+    )
 
 
 class WhyStore(HistoryStore):
@@ -205,7 +202,7 @@ class WhyStore(HistoryStore):
             FROM areas a
             ORDER BY a.energy_joules DESC, a.site, a.area_id
             """
-        ).format(info=_zone_info(self.settings().raw_schema), table=table, where=where)
+        ).format(info=_zone_info(), table=table, where=where)
         return [
             EmptyRoomEnergy(
                 site=r["site"],
@@ -274,7 +271,7 @@ class WhyStore(HistoryStore):
             LIMIT %(limit)s
             """
         ).format(
-            info=_zone_info(self.settings().raw_schema),
+            info=_zone_info(),
             table=sql.Identifier(INTERNAL_SCHEMA, ch.ZONE_HOURLY),
             where=frag.hours_overlapping("b", sql.Placeholder("start"), sql.Placeholder("end")),
             in_night=sql.SQL(in_night),
