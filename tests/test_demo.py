@@ -1,14 +1,20 @@
-"""The README's first command: `telegraf-lutron demo` runs the whole product on its simulator."""
+"""The README's first command: `telegraf-lutron demo` runs the whole product on its simulator.
+
+Both demo runs of this module start together (`demos`): each spends most of its seconds waiting for
+its `--duration`, so they overlap instead of adding up; each test then judges its own run."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
+from pg_fixtures import create_database, drop_database
 
 from telegraf_lutron.db.queries import HistoryStore
 
@@ -19,16 +25,81 @@ SNAPSHOT = re.compile(
     r"^\d\d:\d\d:\d\d +(\d+) W +(\d+) of (\d+) lights on, \d+ fans on, \d+ shades open"
     r" +([\d.]+) kWh since start +\((\d+) metrics\)$"
 )
+NO_DB = "test_demo_without_a_database_runs_the_plugin_against_the_simulator"
+WITH_DB = "test_demo_with_a_database_seeds_history_and_writes_live_rows"
 
 
-def run(*extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*DEMO, *extra], capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL
-    )
+class Demos:
+    """The demo runs of this module, started at once (output to files: nobody reads a pipe while
+    they run); `result` waits for one."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.dsn = ""  # the database of the WITH_DB run
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.failed: dict[str, str] = {}  # why a run could not start (its test fails with it)
+
+    def start(self, test: str, *extra: str) -> None:
+        with open(self.tmp / f"{test}.out", "wb") as out, open(self.tmp / f"{test}.err", "wb") as err:
+            self.procs[test] = subprocess.Popen(
+                [*DEMO, *extra], stdout=out, stderr=err, stdin=subprocess.DEVNULL
+            )
+
+    def result(self, test: str) -> subprocess.CompletedProcess[str]:
+        if test in self.failed:
+            pytest.fail(self.failed[test])
+        proc = self.procs[test]
+        try:
+            proc.wait(timeout=180)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        out = (self.tmp / f"{test}.out").read_text()
+        err = (self.tmp / f"{test}.err").read_text()
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def test_demo_without_a_database_runs_the_plugin_against_the_simulator() -> None:
-    result = run("--no-db", "--duration", "8")
+@pytest.fixture(scope="module")
+def demos(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demos]:
+    """Starts the demo run of every test of this module that this session runs (the database one
+    only when it is selected: `-m "not db"` needs no server)."""
+    selected = {item.originalname for item in request.session.items if item.module is request.module}
+    demos = Demos(tmp_path_factory.mktemp("demo"))
+    server = ""
+    try:
+        if NO_DB in selected:
+            demos.start(NO_DB, "--no-db", "--duration", "8")
+        if WITH_DB in selected:
+            try:
+                server = request.getfixturevalue("pg_server_dsn")
+            except pytest.fail.Exception as exc:  # no server: only the database test fails
+                demos.failed[WITH_DB] = str(exc)
+        if server:
+            demos.dsn = create_database(server)
+            demos.start(
+                WITH_DB,
+                "--dsn",
+                demos.dsn,
+                "--days",
+                "3",
+                "--no-ui",
+                "--duration",
+                "6",
+                "--timezone",
+                "Europe/Berlin",
+            )
+        yield demos
+    finally:
+        for proc in demos.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        if demos.dsn:
+            drop_database(server, demos.dsn)
+
+
+def test_demo_without_a_database_runs_the_plugin_against_the_simulator(demos: Demos) -> None:
+    result = demos.result(NO_DB)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert re.search(r"telnet +127\.0\.0\.1:\d+", out) and "plugin:   telegraf-lutron run --config" in out
@@ -43,8 +114,9 @@ def test_demo_without_a_database_runs_the_plugin_against_the_simulator() -> None
 
 
 @pytest.mark.db
-def test_demo_with_a_database_seeds_history_and_writes_live_rows(pg_dsn: str) -> None:
-    result = run("--dsn", pg_dsn, "--days", "3", "--no-ui", "--duration", "6", "--timezone", "Europe/Berlin")
+def test_demo_with_a_database_seeds_history_and_writes_live_rows(demos: Demos) -> None:
+    result = demos.result(WITH_DB)
+    pg_dsn = demos.dsn
     assert result.returncode == 0, result.stdout + result.stderr
     assert "history: 3 days: " in result.stdout and "time zone Europe/Berlin" in result.stdout
     with psycopg.connect(pg_dsn) as conn:
