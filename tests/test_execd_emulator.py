@@ -2,7 +2,8 @@
 
 Only the contract's own lower bounds are timed (SIGTERM no earlier than 5 s after stdin closes, SIGKILL no
 earlier than 5 s after that, a failed stdin write no earlier than its 1 s deadline, a restart no earlier
-than restart_delay). Two tests are slow by nature (5 s and 10 s): the stop escalation itself.
+than restart_delay). Two tests are slow by nature (5 s and 10 s): the stop escalation itself; their
+stops run at once (`escalations`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from execd_emulator import STDERR_LINE_LIMIT, ExecdEmulator, ExecdStartError
+from execd_emulator import STDERR_LINE_LIMIT, ExecdEmulator, ExecdStartError, StopResult
 
 from telegraf_lutron.lineproto_parse import Metric
 
@@ -317,18 +319,48 @@ def test_stop_during_restart_delay_cancels_the_restart(run: Run) -> None:
     assert emulator.restarts == 0
 
 
-def test_plugin_ignoring_stdin_eof_is_sigtermed_after_5_s(run: Run) -> None:
-    emulator = run(plugin("ignores_eof"))
-    emulator.wait_for(lambda: emulator.metrics)
-    result = emulator.stop()
+IGNORES_EOF = "test_plugin_ignoring_stdin_eof_is_sigtermed_after_5_s"
+IGNORES_SIGTERM = "test_plugin_ignoring_sigterm_is_killed_after_another_5_s"
+
+
+@pytest.fixture(scope="module")
+def escalations(request: pytest.FixtureRequest) -> Iterator[dict[str, Future[StopResult]]]:
+    """The two slow stops, started together: for each of the two tests below that this session runs,
+    its plugin under an emulator, stopped (once it has written a metric) in a thread of its own.
+    They overlap (10 s in all instead of 15 s); each test judges its own stop."""
+    plugins = {IGNORES_EOF: "ignores_eof", IGNORES_SIGTERM: "ignores_sigterm"}
+    selected = {item.originalname for item in request.session.items if item.module is request.module}
+    stops: dict[str, Future[StopResult]] = {}
+    with ThreadPoolExecutor(max_workers=len(plugins), thread_name_prefix="stop-") as pool:
+        unstopped: list[ExecdEmulator] = []
+        try:
+            for test, name in plugins.items():
+                if test in selected:
+                    emulator = ExecdEmulator(plugin(name))
+                    unstopped.append(emulator)
+                    emulator.start()
+                    emulator.wait_for(lambda: emulator.metrics)  # noqa: B023 (called at once)
+                    stops[test] = pool.submit(emulator.stop)
+                    unstopped.remove(emulator)
+            yield stops
+        finally:
+            for emulator in unstopped:  # started, but its stop was never submitted
+                emulator.stop()
+    # Leaving the pool waited for every stop.
+
+
+def test_plugin_ignoring_stdin_eof_is_sigtermed_after_5_s(
+    escalations: dict[str, Future[StopResult]],
+) -> None:
+    result = escalations[IGNORES_EOF].result()
     assert (result.step, result.returncode) == ("SIGTERM", -signal.SIGTERM)
     assert result.took >= 5.0
 
 
-def test_plugin_ignoring_sigterm_is_killed_after_another_5_s(run: Run) -> None:
-    emulator = run(plugin("ignores_sigterm"))
-    emulator.wait_for(lambda: emulator.metrics)
-    result = emulator.stop()
+def test_plugin_ignoring_sigterm_is_killed_after_another_5_s(
+    escalations: dict[str, Future[StopResult]],
+) -> None:
+    result = escalations[IGNORES_SIGTERM].result()
     assert (result.step, result.returncode) == ("SIGKILL", -signal.SIGKILL)
     assert result.took >= 10.0
 
