@@ -160,10 +160,17 @@ class Session:
     async def close(self) -> None:
         """Log out (close the socket), stop every task, fail what is still waiting."""
         self._closing = True
-        if self._manager is not None:
-            self._manager.cancel()
+        manager = self._manager
+        if manager is not None:
+            # Cancel until the task has ended: on Python 3.11 `asyncio.wait_for` returns its
+            # result and drops the cancellation when both arrive together (a reply during the
+            # login or `start_monitoring`), and the session would then serve on while this
+            # waited for it forever.
+            while not manager.done():
+                manager.cancel()
+                await asyncio.wait({manager}, timeout=0.5)
             with contextlib.suppress(asyncio.CancelledError):
-                await self._manager
+                await manager
             self._manager = None
         self._set_state(SessionState.CLOSED)
         self._settle(LoginOutcome(SessionState.CLOSED, f"session with {self.where} closed"))

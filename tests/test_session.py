@@ -417,3 +417,30 @@ async def test_commands_waiting_when_the_link_ends_fail_at_once(sim: Simulator, 
             await asyncio.wait_for(waiting, 5)
         assert time.monotonic() - started < 2.0  # not the 30 s query timeout
         sim.quirks.silent = False
+
+
+async def test_close_ends_a_session_that_swallowed_one_cancellation() -> None:
+    """On Python 3.11, `asyncio.wait_for` returns its result and drops a cancellation that
+    arrives together with it (a reply during login or `start_monitoring`): the session's task
+    then goes on serving. This session's task does exactly that; close() must still end it."""
+
+    class SwallowsOneCancel(Session):
+        async def _run(self) -> None:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                pass  # what wait_for does on 3.11 when its result is ready at the same moment
+            await asyncio.Event().wait()  # serves on
+
+    config = ProcessorSettings(host="127.0.0.1", telnet_port=1, username="u", password="p")
+    session = SwallowsOneCancel(config, policy=ReconnectPolicy(FAST))
+    session.start()
+    await asyncio.sleep(0)
+    closing = asyncio.create_task(session.close())
+    await asyncio.wait({closing}, timeout=5.0)  # a bound on a hang, not a timing check
+    hung = not closing.done()
+    if hung:  # let the test end: cancelling close() also cancels the task a second time
+        closing.cancel()
+        await asyncio.wait({closing})
+    assert not hung, "close() waited for a session task that had swallowed its cancellation"
+    assert session.state is SessionState.CLOSED
