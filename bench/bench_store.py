@@ -107,19 +107,27 @@ def day_plan(design: Design, day: datetime, rnd: random.Random) -> Iterator[tupl
             t = base + hour * 3600
             yield t, p.OutputLevel((str(z.id), "1", f"{level:.2f}"), z.id, level)
             keypads = [k for k in design.keypads if k.area_key == z.area_key and k.buttons]
+            code = rnd.choice(OTHER_SOURCES)
             if keypads and rnd.random() < 0.33:
+                code = 8  # keypad
                 k = rnd.choice(keypads)
                 b = rnd.choice(k.buttons)
                 yield t - 0.2, p.ButtonEvent((), k.id, b.component, p.ButtonAction.PRESS)
                 yield t - 0.1, p.ButtonEvent((), k.id, b.component, p.ButtonAction.RELEASE)
                 if b.led_component is not None:
                     yield t, p.LedState((), k.id, b.led_component, 1 if on else 0)
+            # The processor follows each change with its source (docs/protocol.md §5.1).
+            yield t + 0.02, p.parse_line(f"~OUTPUT,{z.id},29,{code}")
         rooms[z.area_key] = True
     for area in design.occupancy_areas:
         for _ in range(rnd.randint(5, 15)):
             t = base + rnd.uniform(6, 23) * 3600
             yield t, p.OccupancyState((), area.iid, p.OCCUPIED)
             yield t + rnd.uniform(300, 3600), p.OccupancyState((), area.iid, p.UNOCCUPIED)
+
+
+# Sources of changes not made at a keypad: time clock, occupancy, integration, local control.
+OTHER_SOURCES = (16, 10, 10, 6, 24, 24)
 
 
 def ns(t: float) -> int:
@@ -148,12 +156,21 @@ def change_rows(design: Design, days: int, seed: int) -> Iterator[tuple[str, dic
             while i < len(events) and events[i][0] < minute:
                 when, event = events[i]
                 i += 1
-                if state.apply(event, when, when):
+                # As the plugin writes them (telegraf_lutron/execd.py): a level change's row waits
+                # for its source line, sensor areas get a row when their unoccupied watts change.
+                if isinstance(event, p.OutputSource):
+                    state.apply(event, when, when)
+                    out.append(rows.cause_known(state, event.zone))
+                elif state.apply(event, when, when):
                     if isinstance(event, p.OutputLevel):
-                        out.append(rows.zone_row(state, event.zone, ns(when)))
+                        out.append(rows.level_change(state, event.zone, ns(when)))
+                        out.append(rows.zone_area_change(state, event.zone, ns(when)))
                     else:
                         out.append(rows.event_row(state, event, ns(when)))
+                        if isinstance(event, p.OccupancyState):
+                            out.append(rows.area_change(state, event.group, ns(when)))
             state.advance(minute)
+            out.append(rows.due(state))
             out.append(rows.house_row(state, ns(minute)))
             if round(minute) % 900 == 0:
                 out.append(rows.checkpoint(state, ns(minute)))
@@ -161,6 +178,7 @@ def change_rows(design: Design, days: int, seed: int) -> Iterator[tuple[str, dic
                 counters[round(minute)] = {z.id: state.zone_energy[z.id] for z in design.zones}
             t = minute
         if d == days - 1:  # close every open segment, so that every hour is rolled up
+            out.append(rows.flush(state))
             out.append(rows.all_zones(state, ns(t)))
         yield "".join(out), counters
 
@@ -199,29 +217,64 @@ def new_design(dsn: str, args: argparse.Namespace) -> dict[str, float]:
                 want = reference[h1][z.id] - reference[h0][z.id]
                 worst = max(worst, abs(got.get((z.id, float(h0)), 0.0) - want))
         conn.execute("VACUUM ANALYZE")
-        s = sizes(
-            conn,
-            [
-                ("public", "lutron_zone_change"),
-                ("public", "lutron_zone_info"),
-                ("lutron", ch.ZONE_HOURLY),
-                ("lutron", ch.ZONE_DAILY),
-                ("public", "lutron_house"),
-                ("public", "lutron_event"),
-                ("lutron", ch.HOUSE_HOURLY),
-                ("lutron", ch.HOUSE_DAILY),
-            ],
-        )
+        tables = [
+            ("public", "lutron_zone_change"),
+            ("public", "lutron_zone_info"),
+            ("lutron", ch.ZONE_HOURLY),
+            ("lutron", ch.ZONE_DAILY),
+            ("public", "lutron_house"),
+            ("public", "lutron_event"),
+            ("lutron", ch.HOUSE_HOURLY),
+            ("lutron", ch.HOUSE_DAILY),
+            ("lutron", ch.CAUSE_HOURLY),
+            ("lutron", ch.CAUSE_DAILY),
+            ("public", "lutron_area_change"),
+            ("lutron", ch.UNOCCUPIED_HOURLY),
+            ("lutron", ch.UNOCCUPIED_DAILY),
+        ]
+        s = sizes(conn, tables)
+        # The rollup rows of an hour or a day are recomputed at every flush that brings a row of
+        # theirs; written in a burst, the dead versions outpace autovacuum and stay in the files.
+        # In a house, autovacuum makes that space reusable as it goes, so the files grow with the
+        # live rows: measure those compacted, and count the burst's dead space once, not per day.
+        for schema, table in tables:
+            conn.execute(sql.SQL("VACUUM FULL {}").format(sql.Identifier(schema, table)))
+        compact = sizes(conn, tables)
     # A year from bytes per row (so that a table's fixed first pages are not multiplied), rows
     # growing with the days; the names are written once per connect (say once a day).
     per_year = 365 / args.days
     year_rows = {t: v.rows * per_year for t, v in s.items()} | {"lutron_zone_info": n_zones * 365.0}
-    year = {t: v.bytes / max(1, v.rows) * year_rows[t] for t, v in s.items()}
+    year = {
+        t: compact[t].bytes / max(1, v.rows) * year_rows[t] + max(0, v.bytes - compact[t].bytes)
+        for t, v in s.items()
+    }
+    as_left = sum(v.bytes / max(1, v.rows) * year_rows[t] for t, v in s.items())
     zone_year = (
-        sum(year[t] for t in ("lutron_zone_change", "lutron_zone_info", ch.ZONE_HOURLY, ch.ZONE_DAILY))
+        sum(
+            year[t]
+            for t in (
+                "lutron_zone_change",
+                "lutron_zone_info",
+                ch.ZONE_HOURLY,
+                ch.ZONE_DAILY,
+                ch.CAUSE_HOURLY,
+                ch.CAUSE_DAILY,
+            )
+        )
         / n_zones
     )
-    house_bytes = sum(year[t] for t in ("lutron_house", "lutron_event", ch.HOUSE_HOURLY, ch.HOUSE_DAILY))
+    house_bytes = sum(
+        year[t]
+        for t in (
+            "lutron_house",
+            "lutron_event",
+            ch.HOUSE_HOURLY,
+            ch.HOUSE_DAILY,
+            "lutron_area_change",
+            ch.UNOCCUPIED_HOURLY,
+            ch.UNOCCUPIED_DAILY,
+        )
+    )
     print(
         f"  {n_zones} zones, {args.days} days: {int(rows)} rows"
         f" ({s['lutron_zone_change'].rows} zone, {s['lutron_house'].rows} house, {s['lutron_event'].rows} event);"
@@ -232,6 +285,18 @@ def new_design(dsn: str, args: argparse.Namespace) -> dict[str, float]:
         + ", ".join(
             f"{t} {human_bytes(v.bytes)} ({v.bytes / max(1, v.rows):.0f} B/row)" for t, v in s.items()
         )
+    )
+    print(
+        "  compacted (VACUUM FULL): "
+        + ", ".join(
+            f"{t} {human_bytes(v.bytes)} ({v.bytes / max(1, s[t].rows):.0f} B/row)"
+            for t, v in compact.items()
+        )
+    )
+    print(
+        f"  a year of {n_zones} zones extrapolated from the files as the burst left them (dead rows"
+        f" multiplied by the days): {human_bytes(as_left)}; from the live rows plus the burst's dead"
+        f" space once: {human_bytes(sum(year.values()))}"
     )
     print(
         f"  hourly energy vs the plugin's counters: largest difference {worst:.6f} J over {len(hours) - 1} hours"
