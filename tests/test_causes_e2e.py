@@ -10,13 +10,19 @@ from __future__ import annotations
 import os
 import signal
 import time
+import tomllib
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from execd_emulator import ReceivedMetric
 from test_plugin_e2e import House, no_parse_errors
 
 from telegraf_lutron import protocol as p
+from telegraf_lutron.db.cli import telegraf_block
+from telegraf_lutron.db.history import TelegrafWriter, add_agent_tags
+from telegraf_lutron.db.why import WhyStore
 from telegraf_lutron.simulator.designgen import GeneratorParams
 from telegraf_lutron.simulator.stats import SimulatorStats
 
@@ -148,14 +154,21 @@ def test_energy_by_cause_equals_the_simulators_integral_within_0_1_percent(house
     no_parse_errors(house.emu)
 
 
-def test_energy_by_cause_follows_the_active_house(house: House) -> None:
+def test_energy_by_cause_follows_the_active_house(house: House, pg_lutron_dsn: str) -> None:
     """The simulator's house activity (every source, lights left on in vacant rooms) for six
     seconds. Its changes come at random, some a few ms apart, so the ms between the simulator making
     a change and the plugin reading it are a larger share than in the test above (an 800 W zone on
     for a second: 2 ms are 0.2 %): within 1 %. The exact agreement of the two accounts without
-    delivery in between is tests/test_simulator_causes.py's."""
+    delivery in between is tests/test_simulator_causes.py's.
+
+    The whole chain as well: the plugin's change rows of those seconds, written to PostgreSQL as
+    Telegraf's outputs.postgresql writes them with the filters `db init` prints, give the Why page
+    the same energy by cause and in empty rooms as the plugin's counters (exactly: the rollups
+    integrate the same rows) and so as the simulator's own account (within 1 %)."""
     all_off(house)
     before, sim_before = house.snapshot(), house.sim.stats
+    first = len(house.emu.metrics)  # every zone is off: the window's rows start every segment
+    started = datetime.now(UTC)
     house.sim.set_activity(10.0)
     time.sleep(6.0)
     all_off(house)
@@ -164,6 +177,36 @@ def test_energy_by_cause_follows_the_active_house(house: House) -> None:
     expected = compare(house, before, after, sim_before, sim_after, rel=1e-2)
     assert sum(1 for v in expected.values() if v > 0) >= 3, expected  # the activity used several
     no_parse_errors(house.emu)
+
+    (pg,) = tomllib.loads(telegraf_block(pg_lutron_dsn, "public"))["outputs"]["postgresql"]
+    names = [m.metric for m in house.emu.metrics[:first] if m.metric.name == "lutron_zone_info"]
+    window = [m.metric for m in house.emu.metrics[first:]]
+    with psycopg.connect(pg_lutron_dsn) as conn:
+        writer = TelegrafWriter(conn, namepass=pg["namepass"], taginclude=pg["taginclude"])
+        writer.write(add_agent_tags([*names, *window], host="telegraf-host"))
+        assert not writer.log and not writer.schema_errors
+    start = started.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+    with WhyStore(pg_lutron_dsn) as why:
+        stored = {c.cause: c.energy_kwh * 3.6e6 for c in why.energy_by_cause(start, end)}
+        rooms = {int(r.area_id): r.energy_kwh * 3.6e6 for r in why.empty_rooms(start, end)}
+    plugin = {c: causes(after)[c] - causes(before)[c] for c in p.CAUSE_NAMES}
+    for cause in p.CAUSE_NAMES:
+        assert stored.get(cause, 0.0) == pytest.approx(plugin[cause], rel=1e-6, abs=1e-3), (
+            cause,
+            stored,
+            plugin,
+        )
+        assert stored.get(cause, 0.0) == pytest.approx(expected[cause], rel=1e-2, abs=1.0), (
+            cause,
+            stored,
+            expected,
+        )
+    for key in sensor_areas(house):
+        counted = unoccupied(after)[key] - unoccupied(before)[key]
+        assert rooms.get(key, 0.0) == pytest.approx(counted, rel=1e-6, abs=1e-3), (key, rooms)
+        own = sim_after.unoccupied_energy.get(key, 0.0) - sim_before.unoccupied_energy.get(key, 0.0)
+        assert rooms.get(key, 0.0) == pytest.approx(own, rel=1e-2, abs=1.0), (key, rooms)
 
 
 def test_lights_add_to_unoccupied_energy_only_in_a_vacant_sensor_area(house: House) -> None:
