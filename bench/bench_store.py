@@ -66,6 +66,7 @@ GB = 1024**3
 class Size:
     rows: int
     bytes: int
+    index_bytes: int = 0
 
 
 def sizes(conn: psycopg.Connection[Any], tables: list[tuple[str, str]]) -> dict[str, Size]:
@@ -77,8 +78,9 @@ def sizes(conn: psycopg.Connection[Any], tables: list[tuple[str, str]]) -> dict[
         size = conn.execute(
             "SELECT pg_total_relation_size(%s::regclass)", (f'"{schema}"."{table}"',)
         ).fetchone()
-        assert count is not None and size is not None
-        out[table] = Size(int(count[0]), int(size[0]))
+        indexes = conn.execute("SELECT pg_indexes_size(%s::regclass)", (f'"{schema}"."{table}"',)).fetchone()
+        assert count is not None and size is not None and indexes is not None
+        out[table] = Size(int(count[0]), int(size[0]), int(indexes[0]))
     return out
 
 
@@ -289,7 +291,8 @@ def new_design(dsn: str, args: argparse.Namespace) -> dict[str, float]:
     print(
         "  compacted (VACUUM FULL): "
         + ", ".join(
-            f"{t} {human_bytes(v.bytes)} ({v.bytes / max(1, s[t].rows):.0f} B/row)"
+            f"{t} {human_bytes(v.bytes)} ({v.bytes / max(1, s[t].rows):.0f} B/row,"
+            f" indexes {human_bytes(v.index_bytes)})"
             for t, v in compact.items()
         )
     )
