@@ -562,30 +562,29 @@ class HistoryStore:
                 **lab,
             )
             rows = self._fetch(query, {"now": now, "max_age": max_age, "level": level.name, "site": site})
-            out[level.name] = [
-                PowerNow(
-                    level=level.name,
-                    site=r["site"],
-                    id=r["id"],
-                    name=r["name"],
-                    area=r["area"],
-                    floor=r["floor"],
-                    time=self._local(r["time"]),
-                    watts=r["watts"],
-                    level_pct=r["level_pct"],
-                    lights_on=r["lights_on"],
-                    fans_on=r["fans_on"],
-                    shades_open=r["shades_open"],
-                    lights_total=r["lights_total"],
-                    kind=r["kind"],
-                    rated_watts=r["rated_watts"],
-                    energy_kwh_total=None
-                    if r["energy_joules_total"] is None
-                    else _kwh(r["energy_joules_total"]),
-                )
-                for r in rows
-            ]
+            out[level.name] = [self._power_now(level.name, r) for r in rows]
         return out
+
+    def _power_now(self, level: str, r: dict[str, Any]) -> PowerNow:
+        """One row of `current_power` (snapshot or change rows: the same columns)."""
+        return PowerNow(
+            level=level,
+            site=r["site"],
+            id=r["id"],
+            name=r["name"],
+            area=r["area"],
+            floor=r["floor"],
+            time=self._local(r["time"]),
+            watts=r["watts"],
+            level_pct=r["level_pct"],
+            lights_on=r["lights_on"],
+            fans_on=r["fans_on"],
+            shades_open=r["shades_open"],
+            lights_total=r["lights_total"],
+            kind=r["kind"],
+            rated_watts=r["rated_watts"],
+            energy_kwh_total=None if r["energy_joules_total"] is None else _kwh(r["energy_joules_total"]),
+        )
 
     def _current_power_changes(
         self, s: _Settings, now: datetime, max_age: timedelta, site: str | None
@@ -625,28 +624,7 @@ class HistoryStore:
         )
         out: dict[str, list[PowerNow]] = {"zone": [], "area": [], "system": []}
         for r in self._fetch(query, {"now": now, "max_age": max_age, "site": site}):
-            out[r["level"]].append(
-                PowerNow(
-                    level=r["level"],
-                    site=r["site"],
-                    id=r["id"],
-                    name=r["name"],
-                    area=r["area"],
-                    floor=r["floor"],
-                    time=self._local(r["time"]),
-                    watts=r["watts"],
-                    level_pct=r["level_pct"],
-                    lights_on=r["lights_on"],
-                    fans_on=r["fans_on"],
-                    shades_open=r["shades_open"],
-                    lights_total=r["lights_total"],
-                    kind=r["kind"],
-                    rated_watts=r["rated_watts"],
-                    energy_kwh_total=None
-                    if r["energy_joules_total"] is None
-                    else _kwh(r["energy_joules_total"]),
-                )
-            )
+            out[r["level"]].append(self._power_now(r["level"], r))
         return out
 
     @staticmethod
