@@ -10,6 +10,8 @@ HTML, links included, in labels, hover text, legends and titles).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -250,17 +252,29 @@ def weekday_hour_heatmap(df: pd.DataFrame, title: str = "Average power by weekda
 
 def top_zones_bar(df: pd.DataFrame, title: str = "Top zones by energy", top: int = 15) -> go.Figure:
     """Horizontal bars of the zones that used most. Columns: zone, area, energy_kwh."""
+    return _kwh_hbar(
+        df,
+        title,
+        "#2a9d8f",
+        top,
+        lambda d: _label(d["zone"], "(unnamed zone)") + " · " + _label(d["area"], ""),
+    )
+
+
+def _kwh_hbar(
+    df: pd.DataFrame, title: str, color: str, top: int, labels: Callable[[pd.DataFrame], pd.Series]
+) -> go.Figure:
+    """Horizontal bars of the `top` rows by energy_kwh, largest on top, named by `labels`."""
     d = df[df["energy_kwh"] > 0] if not df.empty else df
     if d.empty:
         return empty_figure(title, "No energy recorded in this range")
     d = d.sort_values("energy_kwh", ascending=False).head(top).iloc[::-1]
-    labels = _label(d["zone"], "(unnamed zone)") + " · " + _label(d["area"], "")
     fig = go.Figure(
         go.Bar(
             x=d["energy_kwh"],
-            y=labels,
+            y=labels(d),
             orientation="h",
-            marker_color="#2a9d8f",
+            marker_color=color,
             hovertemplate="%{y}: %{x:,.2f} kWh<extra></extra>",
             text=[f"{v:,.2f}" for v in d["energy_kwh"]],
             textposition="auto",
@@ -332,21 +346,4 @@ def on_hours_bar(df: pd.DataFrame, title: str = "Hours on per day") -> go.Figure
 def kwh_bars(df: pd.DataFrame, label: str, title: str, *, color: str = "#e76f51", top: int = 15) -> go.Figure:
     """Horizontal bars of kWh per `label` (a cause, an area), largest on top. Columns: `label`,
     energy_kwh."""
-    d = df[df["energy_kwh"] > 0] if not df.empty else df
-    if d.empty:
-        return empty_figure(title, "No energy recorded in this range")
-    d = d.sort_values("energy_kwh", ascending=False).head(top).iloc[::-1]
-    fig = go.Figure(
-        go.Bar(
-            x=d["energy_kwh"],
-            y=_label(d[label], "?"),
-            orientation="h",
-            marker_color=color,
-            hovertemplate="%{y}: %{x:,.2f} kWh<extra></extra>",
-            text=[f"{v:,.2f}" for v in d["energy_kwh"]],
-            textposition="auto",
-        )
-    )
-    fig.update_xaxes(title="kWh")
-    fig.update_yaxes(type="category")
-    return _layout(fig, title, height=max(220, 60 + 26 * len(d)))
+    return _kwh_hbar(df, title, color, top, lambda d: _label(d[label], "?"))
