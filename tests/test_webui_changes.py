@@ -45,6 +45,7 @@ class Rows:
             ).fetchall()
             self.kinds = dict(conn.execute("SELECT zone_id, kind FROM lutron_zone_info").fetchall())
         self.until: datetime = house[-1][0]
+        self.newest_house_watts: float = house[-1][1]  # the last segment ends at it: not in `house`
         self.house = self._segments([(t, w, 0.0) for t, w in house])
         by_zone: dict[str, list[tuple[datetime, float, float]]] = defaultdict(list)
         for zone_id, t, w, level in zones:
@@ -101,7 +102,7 @@ def test_now_is_the_newest_house_row_and_each_zones_newest_change(
 ) -> None:
     at = app_test(ui_setup.env, ui_environ, "now")
     no_exceptions(at)
-    house_watts = rows.house[-1][2]
+    house_watts = rows.newest_house_watts
     assert metric(at, "Power now") == common.watts(house_watts)
     lights = [z for z in ui_setup.design.zones if z.kind == "light"]
     on = sum(1 for z in lights if rows.newest[str(z.id)][2] > 0)
