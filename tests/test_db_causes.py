@@ -203,6 +203,56 @@ def test_energy_by_cause_is_exact_per_hour_across_boundaries_and_dst(pg_lutron_d
     assert stored_by_cause(pg_lutron_dsn, ch.CAUSE_DAILY) == pytest.approx(dict(by_day))
 
 
+@pytest.mark.parametrize("bucket", ["hour", "day"])
+def test_a_bucket_with_one_cause_keeps_it_on_the_zone_row_and_only_mixed_ones_have_rows_by_cause(
+    pg_lutron_dsn: str, bucket: str
+) -> None:
+    """Storage of migration 7: a zone's hour (day) with one cause holds it on its zone_change_hourly
+    (_daily) row; one with several has a row per cause in the mixed table and none on the zone row."""
+    end = zone_steps()[-1].t
+    houses = {
+        "7": zone_steps(),  # several causes in most hours and both days
+        "8": [Step(START, 0.0), Step(START + timedelta(hours=1), 50.0, timeclock("3", "Dusk"))],
+    }
+    houses["8"].append(Step(end - timedelta(hours=1), 0.0, {"cause": "local"}))  # off: no energy
+    write(pg_lutron_dsn, [line for z, steps in houses.items() for _, line in zone_lines(steps, end, z)])
+    zone_table, mixed_table = (
+        (ch.ZONE_HOURLY, ch.MIXED_HOURLY) if bucket == "hour" else (ch.ZONE_DAILY, ch.MIXED_DAILY)
+    )
+
+    def key(b: Any) -> Any:
+        return b.astimezone(UTC) if bucket == "hour" else b
+
+    kinds = set()
+    with psycopg.connect(pg_lutron_dsn, autocommit=True) as conn:
+        ch.rollup(conn.cursor())
+        for zone_id, steps in houses.items():
+            want: dict[Any, set[tuple[str, ...]]] = defaultdict(set)
+            for hour, *source in reference_by_cause(steps, end):
+                want[hour if bucket == "hour" else hour.astimezone(BERLIN).date()].add(tuple(source))
+
+            def rows(table: str, zone_id: str = zone_id) -> list[tuple[Any, ...]]:
+                query = sql.SQL("SELECT {}, {} FROM {} WHERE zone_id = %s").format(
+                    sql.Identifier(bucket),
+                    sql.SQL(", ").join(map(sql.Identifier, SOURCE)),
+                    sql.Identifier("lutron", table),
+                )
+                return [(key(r[0]), *r[1:]) for r in conn.execute(query, (zone_id,))]
+
+            on_zone = {r[0]: tuple(r[1:]) for r in rows(zone_table)}
+            mixed: dict[Any, set[tuple[str, ...]]] = defaultdict(set)
+            for r in rows(mixed_table):
+                mixed[r[0]].add(tuple(r[1:]))
+            assert on_zone.keys() == want.keys(), zone_id
+            for b, sources in want.items():
+                if len(sources) == 1:
+                    assert on_zone[b] == next(iter(sources)) and b not in mixed, (zone_id, b)
+                else:
+                    assert on_zone[b] == (None,) * len(SOURCE) and mixed[b] == sources, (zone_id, b)
+                kinds.add(len(sources) == 1)
+    assert kinds == {True, False}  # the data has both
+
+
 def test_a_lost_row_costs_detail_never_totals_by_cause(pg_lutron_dsn: str) -> None:
     steps = zone_steps()
     end = steps[-1].t
@@ -228,7 +278,7 @@ def test_a_lost_row_costs_detail_never_totals_by_cause(pg_lutron_dsn: str) -> No
 def test_an_upgrade_reads_rows_without_a_cause_as_unknown_wherever_telegraf_added_columns(
     pg_lutron_dsn: str,
 ) -> None:
-    """A database of version 4 (no cause columns, no cause rollups) holding rows of the old plugin;
+    """A database of version 5 (no cause columns, no cause rollups) holding rows of the old plugin;
     the new plugin starts before `db init` is run again, so Telegraf adds the tag columns its rows
     need (ALTER TABLE ADD COLUMN, here cause, keypad_id and component only); then `db init`
     upgrades: the rows already stored are rolled up by cause, the old ones as unknown."""
@@ -237,9 +287,19 @@ def test_an_upgrade_reads_rows_without_a_cause_as_unknown_wherever_telegraf_adde
             conn.execute(
                 sql.SQL("ALTER TABLE lutron_zone_change DROP COLUMN {}").format(sql.Identifier(column))
             )
-        for table in (ch.CAUSE_HOURLY, ch.CAUSE_DAILY, ch.UNOCCUPIED_HOURLY, ch.UNOCCUPIED_DAILY):
+        # What migrations 6 (the cause rollups) and 7 (single causes on the zone rows) made.
+        for view in (ch.CAUSE_HOURLY, ch.CAUSE_DAILY):
+            conn.execute(sql.SQL("DROP VIEW {}").format(sql.Identifier("lutron", view)))
+        for table in (ch.MIXED_HOURLY, ch.MIXED_DAILY, ch.UNOCCUPIED_HOURLY, ch.UNOCCUPIED_DAILY):
             conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier("lutron", table)))
-        conn.execute("DELETE FROM lutron.schema_migrations WHERE version >= %s", (schema.CAUSES_VERSION,))
+        for table in (ch.ZONE_HOURLY, ch.ZONE_DAILY):
+            for column in SOURCE:
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(
+                        sql.Identifier("lutron", table), sql.Identifier(column)
+                    )
+                )
+        conn.execute("DELETE FROM lutron.schema_migrations WHERE version >= 6")
     steps = zone_steps()
     end = steps[-1].t
     switch = steps[3].t  # the new plugin's first change: the keypad's press
@@ -370,13 +430,21 @@ def test_status_prune_and_rebuild_cover_the_cause_and_unoccupied_rollups(pg_lutr
     assert (stored_by_cause(pg_lutron_dsn), stored_unoccupied(pg_lutron_dsn)) == before
     cutoff = START + timedelta(hours=3)
     with psycopg.connect(pg_lutron_dsn, autocommit=True) as conn:
-        report = prune(conn, Retention(raw=None, hourly=end - cutoff, daily=None), now=end)
-        hours = {
-            ch.CAUSE_HOURLY: [k[0] for k in before[0]],
-            ch.UNOCCUPIED_HOURLY: list(before[1]),
+        # The hours by cause are on the zone's rows (one cause) and in the mixed table (several).
+        older = {
+            table: conn.execute(
+                sql.SQL("SELECT count(*) FROM {} WHERE hour < %s").format(sql.Identifier("lutron", table)),
+                (cutoff,),
+            ).fetchone()[0]
+            for table in (ch.ZONE_HOURLY, ch.MIXED_HOURLY)
         }
-        for table, stored in hours.items():
-            assert report.deleted[f"lutron.{table}"] == sum(1 for h in stored if h < cutoff) > 0
+        assert older[ch.MIXED_HOURLY] > 0
+        report = prune(conn, Retention(raw=None, hourly=end - cutoff, daily=None), now=end)
+        assert sum(1 for k in before[0] if k[0] < cutoff) > 0
+        assert report.deleted[f"lutron.{ch.UNOCCUPIED_HOURLY}"] == sum(1 for h in before[1] if h < cutoff) > 0
+        for table, n in older.items():
+            assert report.deleted[f"lutron.{table}"] == n
+        for table in (ch.CAUSE_HOURLY, ch.UNOCCUPIED_HOURLY):
             left = conn.execute(
                 sql.SQL("SELECT min(hour) FROM {}").format(sql.Identifier("lutron", table))
             ).fetchone()[0]

@@ -9,17 +9,16 @@ The version-2 database is made by the version-2 code itself, taken from this rep
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
-import tarfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from old_code import ROOT, extract, newest_commit
 from pg_fixtures import assert_rollups_match, init_db
 
 from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, zone_specs
@@ -28,7 +27,6 @@ from telegraf_lutron.simulator.designgen import GeneratorParams, generate_design
 
 pytestmark = [pytest.mark.db, pytest.mark.subprocess]
 
-ROOT = Path(__file__).resolve().parent.parent
 TZ = "Europe/Berlin"
 END = datetime(2024, 6, 10, 12, 0, tzinfo=UTC)
 SEED = 4
@@ -82,25 +80,16 @@ print(json.dumps(out))
 """
 
 
-def git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-
-
 def version_2_commit() -> str:
     """The newest commit whose code writes schema version 2 and `zones_on` (before the kinds)."""
-    try:
-        revs = git("rev-list", "HEAD", "--", "telegraf_lutron/metrics.py", "telegraf_lutron/db").split()
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip("needs a git checkout with history (the version-2 code comes from it)")
-    for rev in revs:
-        try:
-            schema = git("show", f"{rev}:telegraf_lutron/db/schema.py")
-            metrics = git("show", f"{rev}:telegraf_lutron/metrics.py")
-        except subprocess.CalledProcessError:
-            continue
-        if "Migration(2," in schema and "Migration(3," not in schema and '"zones_on"' in metrics:
-            return rev
-    pytest.skip("the history holds no version-2 commit (a shallow clone?)")
+    return newest_commit(
+        "the version-2 code",
+        lambda show: (
+            "Migration(2," in (schema := show("telegraf_lutron/db/schema.py"))
+            and "Migration(3," not in schema
+            and '"zones_on"' in show("telegraf_lutron/metrics.py")
+        ),
+    )
 
 
 def run_script(code_dir: str, mode: str, dsn: str) -> dict[str, Any]:
@@ -132,14 +121,7 @@ def assert_same_numbers(before: dict[str, Any], after: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 def version_2_code(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rev = version_2_commit()
-    archive = subprocess.run(
-        ["git", "archive", rev, "telegraf_lutron"], cwd=ROOT, capture_output=True, check=True
-    )
-    target = tmp_path_factory.mktemp("v2")
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(target, filter="data")
-    return target
+    return extract(version_2_commit(), tmp_path_factory.mktemp("v2"))
 
 
 def test_db_init_migrates_a_version_2_database_and_keeps_its_history(

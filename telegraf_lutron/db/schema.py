@@ -225,6 +225,12 @@ def _m6_causes(ctx: Context) -> list[sql.Composed]:
     return ch.cause_migration_statements()
 
 
+def _m7_mixed_causes(ctx: Context) -> list[sql.Composed]:
+    # A bucket with one cause keeps it on the zone's rollup row; only buckets with several have
+    # rows by cause (db/changes.py). The zone rows already stored are rolled up again (`_init`).
+    return ch.mixed_cause_migration_statements()
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "settings, series state, hourly and daily rollups", _m1_initial),
     Migration(2, "rollups drained from a stage in batches", _m2_staged_rollups),
@@ -232,8 +238,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "change rows: exact hourly and daily rollups per zone and house", _m4_change_rollups),
     Migration(5, "the newest names of every zone, for readers of the change rollups", _m5_zone_names),
     Migration(6, "causes: hourly and daily energy by cause per zone, unoccupied energy per area", _m6_causes),
+    Migration(7, "causes: a bucket with one cause keeps it on the zone's rollup row", _m7_mixed_causes),
 )
-CAUSES_VERSION = 6  # the migration whose rollups the zone rows already stored must fill
+CAUSES_VERSION = 7  # the newest migration whose rollups the zone rows already stored must fill again
 LATEST = MIGRATIONS[-1].version
 
 

@@ -28,8 +28,9 @@ BEGIN
             SELECT max(r."time") INTO v_r0 FROM "public"."lutron_zone_change" r
             WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id AND r."time" <= v_h0;
             DELETE FROM "lutron"."zone_change_hourly" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.hour >= v_h0;
-            DELETE FROM "lutron"."zone_cause_hourly" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.hour >= v_h0;
-            -- One pass over the segments fills both: per hour, and per hour and cause.
+            DELETE FROM "lutron"."zone_mixed_cause_hourly" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.hour >= v_h0;
+            -- One pass over the segments fills both: per hour, with its cause when it had one,
+            -- and per hour and cause for the hours with several.
             WITH p AS MATERIALIZED (
                 SELECT h.hour, s.cause, s.keypad_id, s.component, s.timeclock_id, s.timeclock_event,
                        CASE WHEN b >= s.t1 THEN s.delta
@@ -62,36 +63,57 @@ BEGIN
                     "lutron"."hour_start"(CASE WHEN s.w > 0 OR s.on_value > 0 THEN s.t0 ELSE s.t1 - interval '1 microsecond' END, v_tz),
                     s.t1 - interval '1 microsecond', interval '1 hour') AS h(hour)
                 CROSS JOIN LATERAL (SELECT greatest(s.t0, h.hour) AS a, least(s.t1, h.hour + interval '1 hour') AS b) ab
-            ), by_hour AS (
-                INSERT INTO "lutron"."zone_change_hourly" (site, zone_id, hour, day, energy_joules, on_seconds, watts_max)
-                SELECT rec.site, rec.id, p.hour, (p.hour AT TIME ZONE v_tz)::date,
-                       sum(p.energy), sum(p.on_seconds), max(p.peak)
+            ), c AS MATERIALIZED (
+                SELECT p.hour, p.cause, p.keypad_id, p.component, p.timeclock_id, p.timeclock_event, sum(p.energy) AS energy, sum(p.on_seconds) AS on_seconds,
+                       count(*) OVER (PARTITION BY p.hour) AS causes
                 FROM p
                 WHERE p.hour >= v_h0
-                GROUP BY p.hour
+                GROUP BY p.hour, p.cause, p.keypad_id, p.component, p.timeclock_id, p.timeclock_event
                 HAVING sum(p.energy) > 0 OR sum(p.on_seconds) > 0
+            ), by_hour AS (
+                INSERT INTO "lutron"."zone_change_hourly" (site, zone_id, hour, day, energy_joules, on_seconds, watts_max, cause, keypad_id, component, timeclock_id, timeclock_event)
+                SELECT rec.site, rec.id, t.hour, (t.hour AT TIME ZONE v_tz)::date,
+                       t.energy, t.on_seconds, t.peak, c.cause, c.keypad_id, c.component, c.timeclock_id, c.timeclock_event
+                FROM (
+                    SELECT p.hour, sum(p.energy) AS energy, sum(p.on_seconds) AS on_seconds, max(p.peak) AS peak
+                    FROM p
+                    WHERE p.hour >= v_h0
+                    GROUP BY p.hour
+                    HAVING sum(p.energy) > 0 OR sum(p.on_seconds) > 0
+                ) t
+                LEFT JOIN c ON c.hour = t.hour AND c.causes = 1
             )
-            INSERT INTO "lutron"."zone_cause_hourly" (site, zone_id, hour, day, cause, keypad_id, component, timeclock_id, timeclock_event, energy_joules, on_seconds)
-            SELECT rec.site, rec.id, p.hour, (p.hour AT TIME ZONE v_tz)::date, p.cause, p.keypad_id, p.component, p.timeclock_id, p.timeclock_event,
-                   sum(p.energy), sum(p.on_seconds)
-            FROM p
-            WHERE p.hour >= v_h0
-            GROUP BY p.hour, p.cause, p.keypad_id, p.component, p.timeclock_id, p.timeclock_event
-            HAVING sum(p.energy) > 0 OR sum(p.on_seconds) > 0;
-            DELETE FROM "lutron"."zone_cause_daily" d
+            INSERT INTO "lutron"."zone_mixed_cause_hourly" (site, zone_id, hour, day, cause, keypad_id, component, timeclock_id, timeclock_event, energy_joules, on_seconds)
+            SELECT rec.site, rec.id, c.hour, (c.hour AT TIME ZONE v_tz)::date, c.cause, c.keypad_id, c.component, c.timeclock_id, c.timeclock_event, c.energy, c.on_seconds
+            FROM c
+            WHERE c.causes > 1;
+            -- Days from the hours, the same way.
+            DELETE FROM "lutron"."zone_mixed_cause_daily" d
             WHERE d.site = rec.site AND d.zone_id = rec.id AND d.day >= (v_h0 AT TIME ZONE v_tz)::date;
-            INSERT INTO "lutron"."zone_cause_daily" (site, zone_id, day, cause, keypad_id, component, timeclock_id, timeclock_event, energy_joules, on_seconds)
-            SELECT h.site, h.zone_id, h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event, sum(h.energy_joules), sum(h.on_seconds)
-            FROM "lutron"."zone_cause_hourly" h
-            WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
-            GROUP BY h.site, h.zone_id, h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event;
             DELETE FROM "lutron"."zone_change_daily" d
             WHERE d.site = rec.site AND d.zone_id = rec.id AND d.day >= (v_h0 AT TIME ZONE v_tz)::date;
-            INSERT INTO "lutron"."zone_change_daily" (site, zone_id, day, energy_joules, on_seconds, watts_max)
-            SELECT h.site, h.zone_id, h.day, sum(h.energy_joules), sum(h.on_seconds), max(h.watts_max)
-            FROM "lutron"."zone_change_hourly" h
-            WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
-            GROUP BY h.site, h.zone_id, h.day;
+            WITH c AS MATERIALIZED (
+                SELECT h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds,
+                       count(*) OVER (PARTITION BY h.day) AS causes
+                FROM "lutron"."zone_cause_hourly" h
+                WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
+                GROUP BY h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event
+            ), by_day AS (
+                INSERT INTO "lutron"."zone_change_daily" (site, zone_id, day, energy_joules, on_seconds, watts_max, cause, keypad_id, component, timeclock_id, timeclock_event)
+                SELECT rec.site, rec.id, t.day, t.energy, t.on_seconds, t.peak, c.cause, c.keypad_id, c.component, c.timeclock_id, c.timeclock_event
+                FROM (
+                    SELECT h.day, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds,
+                           max(h.watts_max) AS peak
+                    FROM "lutron"."zone_change_hourly" h
+                    WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
+                    GROUP BY h.day
+                ) t
+                LEFT JOIN c ON c.day = t.day AND c.causes = 1
+            )
+            INSERT INTO "lutron"."zone_mixed_cause_daily" (site, zone_id, day, cause, keypad_id, component, timeclock_id, timeclock_event, energy_joules, on_seconds)
+            SELECT rec.site, rec.id, c.day, c.cause, c.keypad_id, c.component, c.timeclock_id, c.timeclock_event, c.energy, c.on_seconds
+            FROM c
+            WHERE c.causes > 1;
             INSERT INTO "lutron"."change_last" AS l (series, site, id, "time", watts, level)
             SELECT rec.series, rec.site, rec.id, r."time", greatest(coalesce(r.watts, 0), 0), r.level
             FROM "public"."lutron_zone_change" r
