@@ -77,7 +77,8 @@ from telegraf_lutron.db.schema import init  # noqa: E402
 from telegraf_lutron.design import Design  # noqa: E402
 from telegraf_lutron.lineproto_parse import Metric  # noqa: E402
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate  # noqa: E402
-from telegraf_lutron.webui import data  # noqa: E402
+from telegraf_lutron.webui import data, why_data  # noqa: E402
+from telegraf_lutron.webui.settings import DEFAULT_OVERNIGHT  # noqa: E402
 
 TZ = "Europe/Berlin"
 DATA_TARGET = 0.300
@@ -144,11 +145,16 @@ def synthesize_change_year(conn: psycopg.Connection[Any], days: int, first_day: 
     """Change rollups for the months before the generated period: copies of it, shifted back."""
     shifts = (365 - days) // days + 1
     lo_hour = datetime.combine(first_day, datetime.min.time(), ZoneInfo(TZ))
+    source = ", ".join((ch.CAUSE, *ch.SOURCE_TAGS))
     tables = {
-        ch.ZONE_HOURLY: ("site, zone_id", "energy_joules, on_seconds, watts_max", "hour"),
-        ch.ZONE_DAILY: ("site, zone_id", "energy_joules, on_seconds, watts_max", "day"),
+        ch.ZONE_HOURLY: ("site, zone_id", f"energy_joules, on_seconds, watts_max, {source}", "hour"),
+        ch.ZONE_DAILY: ("site, zone_id", f"energy_joules, on_seconds, watts_max, {source}", "day"),
         ch.HOUSE_HOURLY: ("site", "energy_joules, watts_max, covered_seconds", "hour"),
         ch.HOUSE_DAILY: ("site", "energy_joules, watts_max, covered_seconds", "day"),
+        ch.MIXED_HOURLY: ("site, zone_id", f"{source}, energy_joules, on_seconds", "hour"),
+        ch.MIXED_DAILY: ("site, zone_id", f"{source}, energy_joules, on_seconds", "day"),
+        ch.UNOCCUPIED_HOURLY: ("site, area_id", "energy_joules, lit_seconds, watts_max", "hour"),
+        ch.UNOCCUPIED_DAILY: ("site, area_id", "energy_joules, lit_seconds, watts_max", "day"),
     }
     for k in range(1, shifts + 1):
         for table, (keys, stats, bucket) in tables.items():
@@ -246,6 +252,19 @@ def page_loaders(dsn: str, cache_dir: Path, zone_id: str) -> dict[str, Callable[
         data.design_info(cache_dir)
         data.snapshot(dsn, tz)
 
+    def why_page(span: timedelta) -> Callable[[], None]:
+        def load() -> None:
+            data.db_state(dsn)
+            data.design_info(cache_dir)
+            end = data.now_minute()
+            start = end - span
+            why_data.causes(dsn, start, end)
+            why_data.sources(dsn, start, end)
+            why_data.empty_rooms(dsn, start, end)
+            why_data.overnight(dsn, start, end, *DEFAULT_OVERNIGHT)
+
+        return load
+
     loaders: dict[str, Callable[[], Any]] = {"Now": now_page}
     for span in ("24 h", "7 d", "30 d", "1 y"):
         loaders[f"Energy, {span}"] = energy_page(span)
@@ -256,6 +275,8 @@ def page_loaders(dsn: str, cache_dir: Path, zone_id: str) -> dict[str, Callable[
     ):
         loaders[f"Zones, {label}"] = zones_page(span)
     loaders["Design"] = design_page
+    for label, span in why_data.RANGES.items():
+        loaders[f"Why, {label}"] = why_page(span)
     return loaders
 
 

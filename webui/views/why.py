@@ -5,7 +5,6 @@ figure links to its zones on the Zones page."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 
 import pandas as pd
 import streamlit as st
@@ -15,12 +14,6 @@ from telegraf_lutron.db.why import ZoneKey
 from telegraf_lutron.webui import charts, common, data, why_data
 from telegraf_lutron.webui.escape import md
 
-RANGES = {
-    "24 h": timedelta(hours=24),
-    "7 d": timedelta(days=7),
-    "30 d": timedelta(days=30),
-    "1 y": timedelta(days=365),
-}
 LINKS = 8  # links per section (the tables list every figure)
 
 
@@ -43,8 +36,8 @@ def zone_links(items: Sequence[tuple[str, Sequence[ZoneKey]]]) -> None:
 ctx = common.page("Why")
 design = data.design_info(ctx.settings.cache_dir)
 now = data.now_minute()
-span_name = st.radio("Range", list(RANGES), index=1, horizontal=True, key="why_range")
-start, end = now - RANGES[span_name], now
+span_name = st.radio("Range", list(why_data.RANGES), index=1, horizontal=True, key="why_range")
+start, end = now - why_data.RANGES[span_name], now
 tariff, currency = ctx.settings.tariff, ctx.settings.currency
 money = st.column_config.NumberColumn(f"Cost ({currency})", format="%.2f")
 kwh = st.column_config.NumberColumn("kWh", format="%.3f")
