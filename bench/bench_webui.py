@@ -77,7 +77,7 @@ from telegraf_lutron.db.schema import init  # noqa: E402
 from telegraf_lutron.design import Design  # noqa: E402
 from telegraf_lutron.lineproto_parse import Metric  # noqa: E402
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate  # noqa: E402
-from telegraf_lutron.webui import data, why_data  # noqa: E402
+from telegraf_lutron.webui import common, data, why_data  # noqa: E402
 from telegraf_lutron.webui.settings import DEFAULT_OVERNIGHT  # noqa: E402
 
 TZ = "Europe/Berlin"
@@ -212,14 +212,7 @@ def page_loaders(dsn: str, cache_dir: Path, zone_id: str) -> dict[str, Callable[
         def load() -> None:
             data.db_state(dsn)
             data.design_info(cache_dir)
-            end = data.now_minute()
-            midnight = pd.Timestamp(end).tz_convert(tz).normalize()
-            start = {
-                "24 h": end - timedelta(hours=24),
-                "7 d": (midnight - pd.Timedelta(days=6)).to_pydatetime(),
-                "30 d": (midnight - pd.Timedelta(days=29)).to_pydatetime(),
-                "1 y": (midnight.replace(day=1) - pd.DateOffset(months=11)).to_pydatetime(),
-            }[span]
+            start, end, _ = common.calendar_range(span, tz, data.now_minute())
             data.energy(dsn, tz, "system", start, end)
             data.energy(dsn, tz, "area", start, end)
             data.zone_energy(dsn, start, end)
@@ -252,12 +245,11 @@ def page_loaders(dsn: str, cache_dir: Path, zone_id: str) -> dict[str, Callable[
         data.design_info(cache_dir)
         data.snapshot(dsn, tz)
 
-    def why_page(span: timedelta) -> Callable[[], None]:
+    def why_page(span: str) -> Callable[[], None]:
         def load() -> None:
             data.db_state(dsn)
             data.design_info(cache_dir)
-            end = data.now_minute()
-            start = end - span
+            start, end, _ = common.calendar_range(span, tz, data.now_minute())
             why_data.causes(dsn, start, end)
             why_data.sources(dsn, start, end)
             why_data.empty_rooms(dsn, start, end)
@@ -275,8 +267,8 @@ def page_loaders(dsn: str, cache_dir: Path, zone_id: str) -> dict[str, Callable[
     ):
         loaders[f"Zones, {label}"] = zones_page(span)
     loaders["Design"] = design_page
-    for label, span in why_data.RANGES.items():
-        loaders[f"Why, {label}"] = why_page(span)
+    for span in common.CALENDAR_RANGES:
+        loaders[f"Why, {span}"] = why_page(span)
     return loaders
 
 

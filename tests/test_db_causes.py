@@ -12,7 +12,7 @@ import secrets
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -153,7 +153,7 @@ def write(dsn: str, lines: Sequence[str], flushes: int = 3) -> TelegrafWriter:
 
 
 def stored_by_cause(dsn: str, table: str = ch.CAUSE_HOURLY) -> dict[tuple[Any, ...], float]:
-    bucket = "hour" if table == ch.CAUSE_HOURLY else "day"
+    bucket = {ch.CAUSE_HOURLY: "hour", ch.CAUSE_MONTHLY: "month"}.get(table, "day")
     with psycopg.connect(dsn, autocommit=True) as conn:
         ch.rollup(conn.cursor())
         rows = conn.execute(
@@ -201,6 +201,11 @@ def test_energy_by_cause_is_exact_per_hour_across_boundaries_and_dst(pg_lutron_d
     for (hour, *key), joules in want.items():
         by_day[(hour.astimezone(BERLIN).date(), *key)] += joules
     assert stored_by_cause(pg_lutron_dsn, ch.CAUSE_DAILY) == pytest.approx(dict(by_day))
+    # Months: the days summed, every cause on its own row.
+    by_month: dict[tuple[Any, ...], float] = defaultdict(float)
+    for (day, *key), joules in by_day.items():
+        by_month[(day.replace(day=1), *key)] += joules
+    assert stored_by_cause(pg_lutron_dsn, ch.CAUSE_MONTHLY) == pytest.approx(dict(by_month))
 
 
 @pytest.mark.parametrize("bucket", ["hour", "day"])
@@ -253,6 +258,33 @@ def test_a_bucket_with_one_cause_keeps_it_on_the_zone_row_and_only_mixed_ones_ha
     assert kinds == {True, False}  # the data has both
 
 
+def test_the_months_by_cause_cross_a_month_end_and_go_with_the_daily_retention(pg_lutron_dsn: str) -> None:
+    """A light on from the evening of 31 March to 1 April (local): the month rows split there; db
+    prune's daily retention removes a month only once all of its days have gone."""
+    t0 = datetime(2024, 3, 31, 18, 0, tzinfo=UTC)  # 20:00 CEST
+    steps = [
+        Step(START, 0.0),
+        Step(t0, 30.0, keypad("41", "2")),
+        Step(t0 + timedelta(hours=8), 0.0, {"cause": "occupancy"}),
+    ]
+    end = t0 + timedelta(hours=9)
+    write(pg_lutron_dsn, [line for _, line in zone_lines(steps, end)])
+    midnight = datetime(2024, 4, 1, tzinfo=BERLIN)
+    key = ("keypad", "41", "2", "", "")
+    assert stored_by_cause(pg_lutron_dsn, ch.CAUSE_MONTHLY) == pytest.approx(
+        {
+            (date(2024, 3, 1), *key): integral(steps, START, midnight),
+            (date(2024, 4, 1), *key): integral(steps, midnight, end),
+        }
+    )
+    with psycopg.connect(pg_lutron_dsn, autocommit=True) as conn:
+        # The first day kept is 30 April: April stays whole, March goes.
+        now = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
+        report = prune(conn, Retention(raw=None, hourly=None, daily=timedelta(days=10)), now=now)
+        assert report.deleted[f"lutron.{ch.CAUSE_MONTHLY}"] == 1
+    assert set(stored_by_cause(pg_lutron_dsn, ch.CAUSE_MONTHLY)) == {(date(2024, 4, 1), *key)}
+
+
 def test_a_lost_row_costs_detail_never_totals_by_cause(pg_lutron_dsn: str) -> None:
     steps = zone_steps()
     end = steps[-1].t
@@ -287,10 +319,16 @@ def test_an_upgrade_reads_rows_without_a_cause_as_unknown_wherever_telegraf_adde
             conn.execute(
                 sql.SQL("ALTER TABLE lutron_zone_change DROP COLUMN {}").format(sql.Identifier(column))
             )
-        # What migrations 6 (the cause rollups) and 7 (single causes on the zone rows) made.
+        # What migrations 6 (the cause rollups), 7 (single causes on the zone rows) and 8 (months) made.
         for view in (ch.CAUSE_HOURLY, ch.CAUSE_DAILY):
             conn.execute(sql.SQL("DROP VIEW {}").format(sql.Identifier("lutron", view)))
-        for table in (ch.MIXED_HOURLY, ch.MIXED_DAILY, ch.UNOCCUPIED_HOURLY, ch.UNOCCUPIED_DAILY):
+        for table in (
+            ch.MIXED_HOURLY,
+            ch.MIXED_DAILY,
+            ch.CAUSE_MONTHLY,
+            ch.UNOCCUPIED_HOURLY,
+            ch.UNOCCUPIED_DAILY,
+        ):
             conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier("lutron", table)))
         for table in (ch.ZONE_HOURLY, ch.ZONE_DAILY):
             for column in SOURCE:

@@ -175,11 +175,19 @@ def store(ui_setup: UiSetup) -> Iterator[WhyStore]:
 
 def ranges(last_row: datetime) -> list[tuple[datetime, datetime]]:
     """All the history (buckets overlapping the range are counted whole: here the range covers
-    them), and whole hours in the middle of it, across a midnight."""
+    them), and whole hours in the middle of it, across a midnight (hourly rollups); from a local
+    midnight to now, and one whole local day (daily); from a month's first day, over a year
+    (monthly)."""
     top = last_row.replace(minute=0, second=0, microsecond=0)
+    now = last_row + timedelta(minutes=1)
+    midnight = datetime.combine(now.astimezone(BERLIN).date(), datetime.min.time(), BERLIN)
+    year = datetime.combine(midnight.date().replace(day=1) - timedelta(days=330), datetime.min.time(), BERLIN)
     return [
-        (last_row - timedelta(days=7), last_row + timedelta(minutes=1)),
+        (last_row - timedelta(days=7), now),
         (top - 30 * HOUR, top - 2 * HOUR),
+        (midnight - timedelta(days=1), now),
+        (datetime.combine(midnight.date() - timedelta(days=1), datetime.min.time(), BERLIN), midnight),
+        (year.replace(day=1), now),
     ]
 
 
@@ -271,7 +279,11 @@ def test_the_why_page_shows_the_figures_and_links_to_their_zones(
     ui_environ.setattr(data, "now_minute", lambda: now)
     at = app_test(ui_setup.env, ui_environ, "why")
     assert not at.exception, [e.value for e in at.exception]
-    a, b = now - timedelta(days=7), now  # the page's default range
+    # The page's default range: 7 days, today included, from local midnight.
+    a, b = (
+        datetime.combine(now.astimezone(BERLIN).date() - timedelta(days=6), datetime.min.time(), BERLIN),
+        now,
+    )
     causes = by_cause(stored["zones"], a, b)
     total = sum(j for j, _ in causes.values()) / J_PER_KWH
     assert metric(at, "Energy") == common.kwh(total)
@@ -294,7 +306,7 @@ def test_the_why_page_shows_the_figures_and_links_to_their_zones(
     assert dict(zip(by_cause_csv["cause"], by_cause_csv["energy_kwh"], strict=True)) == pytest.approx(
         dict(zip(shown["cause"], shown["energy_kwh"], strict=True))
     )
-    # A year reads the daily rollups: the same total (the history is shorter than any range here).
+    # A year reads the monthly rollups: the same total (the history is shorter than any range here).
     at.radio(key="why_range").set_value("1 y").run()
     assert not at.exception, [e.value for e in at.exception]
     assert metric(at, "Energy") == common.kwh(total)

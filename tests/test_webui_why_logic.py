@@ -1,14 +1,23 @@
 """The Why page's small functions (webui/why_data.py): links to the Zones page, names from the design
-or ids, and the tables it shows. No database."""
+or ids, and the tables it shows; its ranges and the rollups each reads. No database."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
 
-from telegraf_lutron.db.why import CauseEnergy, EmptyRoomEnergy, OvernightLight, SourceEnergy
+from telegraf_lutron.db.why import (
+    HOURLY_LIMIT,
+    CauseEnergy,
+    EmptyRoomEnergy,
+    OvernightLight,
+    SourceEnergy,
+    bucket_for,
+)
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate
-from telegraf_lutron.webui import why_data
+from telegraf_lutron.webui import common, why_data
 
 DESIGN = generate(GeneratorParams(seed=5, floors=1, rooms_per_floor=2, zones_per_room=2, keypads_per_room=1))[
     0
@@ -114,3 +123,58 @@ def test_every_cause_the_protocol_names_has_a_label() -> None:
     from telegraf_lutron.protocol import CAUSE_NAMES
 
     assert list(why_data.CAUSE_LABELS) == list(CAUSE_NAMES)
+
+
+# --- ranges and the rollups they read -----------------------------------------------------------------
+
+BERLIN = "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("now", "choice", "start"),
+    [
+        # 2024-03-31 is the spring DST change in Berlin (a 23-hour day).
+        ("2024-04-02T10:17:00+00:00", "24 h", "2024-04-01T10:17:00+00:00"),
+        ("2024-04-02T10:17:00+00:00", "7 d", "2024-03-27T00:00:00+01:00"),
+        ("2024-04-02T10:17:00+00:00", "30 d", "2024-03-04T00:00:00+01:00"),
+        ("2024-04-02T10:17:00+00:00", "1 y", "2023-05-01T00:00:00+02:00"),
+        # Just after local midnight, which is still the day before in UTC.
+        ("2024-01-31T23:30:00+00:00", "7 d", "2024-01-26T00:00:00+01:00"),
+        ("2024-01-31T23:30:00+00:00", "1 y", "2023-03-01T00:00:00+01:00"),
+    ],
+)
+def test_calendar_ranges_start_at_local_midnight_or_a_months_first_day(
+    now: str, choice: str, start: str
+) -> None:
+    end = datetime.fromisoformat(now)
+    got_start, got_end, described = common.calendar_range(choice, BERLIN, end)
+    assert got_start == datetime.fromisoformat(start) and got_end == end and described
+    with pytest.raises(ValueError, match="unknown range"):
+        common.calendar_range("2 w", BERLIN, end)
+
+
+def test_each_range_reads_the_coarsest_rollups_that_are_exact_for_it() -> None:
+    now = datetime(2024, 4, 2, 10, 17, tzinfo=UTC)
+    expected = {"24 h": "hour", "7 d": "day", "30 d": "day", "1 y": "month"}
+    for choice, bucket in expected.items():
+        start, end, _ = common.calendar_range(choice, BERLIN, now)
+        assert bucket_for(start, end, BERLIN, monthly=True) == bucket, choice
+    year, _, _ = common.calendar_range("1 y", BERLIN, now)
+    assert bucket_for(year, now, BERLIN, monthly=False) == "day"  # no monthly rollups (empty rooms)
+    # Not from a midnight: hours up to HOURLY_LIMIT, whole days beyond; a month's first day at
+    # midnight in another zone is not one here.
+    assert bucket_for(now - HOURLY_LIMIT, now, BERLIN, monthly=True) == "hour"
+    assert bucket_for(now - HOURLY_LIMIT - timedelta(hours=1), now, BERLIN, monthly=True) == "day"
+    assert bucket_for(datetime(2023, 5, 1, tzinfo=UTC), now, BERLIN, monthly=True) == "day"
+    assert bucket_for(datetime(2023, 5, 1, tzinfo=UTC), now, "UTC", monthly=True) == "month"
+    with pytest.raises(ValueError, match="timezone-aware"):
+        bucket_for(datetime(2024, 1, 1), now, BERLIN, monthly=True)
+    with pytest.raises(ValueError, match="after start"):
+        bucket_for(now, now, BERLIN, monthly=True)
+
+
+def test_a_range_from_a_day_whose_midnight_a_zone_skips_starts_at_its_first_instant() -> None:
+    # Chile's clocks went from 2023-09-03 00:00 straight to 01:00.
+    now = datetime(2023, 9, 9, 15, 0, tzinfo=UTC)
+    start, _, _ = common.calendar_range("7 d", "America/Santiago", now)
+    assert start == datetime.fromisoformat("2023-09-03T01:00:00-03:00")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -243,6 +243,33 @@ def zone_labels(zones: pd.DataFrame, *, with_site: bool) -> dict[Any, str]:
         + (f" [{r.site}]" if with_site else "")
         for i, r, kind in zip(zones.index, zones.itertuples(), kinds, strict=True)
     }
+
+
+CALENDAR_RANGES = ("24 h", "7 d", "30 d", "1 y")
+
+
+def calendar_range(choice: str, tz: str, now: datetime) -> tuple[datetime, datetime, str]:
+    """(start, end, description) of one of `CALENDAR_RANGES`, ending `now`: the last 24 hours, or
+    whole local days from midnight (today included), or whole months for a year, so that the
+    first bucket of the daily or monthly rollups is whole."""
+    today = pd.Timestamp(now).tz_convert(tz).date()
+
+    def midnight(day: date) -> datetime:
+        # Calendar days, not 24-hour steps: a range across a DST change still starts at midnight
+        # (or, where a zone skips midnight itself, at the first instant of that day).
+        start = pd.Timestamp(day).tz_localize(tz, nonexistent="shift_forward", ambiguous=True)
+        return start.to_pydatetime()
+
+    if choice == "24 h":
+        return now - timedelta(hours=24), now, "the last 24 hours"
+    if choice == "7 d":
+        return midnight(today - timedelta(days=6)), now, "the last 7 days (today included)"
+    if choice == "30 d":
+        return midnight(today - timedelta(days=29)), now, "the last 30 days (today included)"
+    if choice == "1 y":
+        first = (pd.Timestamp(today.replace(day=1)) - pd.DateOffset(months=11)).date()
+        return midnight(first), now, "the last 12 months (this month included)"
+    raise ValueError(f"unknown range {choice!r}: one of {', '.join(CALENDAR_RANGES)}")
 
 
 def plural(n: int, word: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
@@ -27,13 +27,6 @@ from telegraf_lutron.design import Design
 from telegraf_lutron.webui.data import DB_TIMEOUT, TTL_HISTORY
 
 ZONE_PARAM = "zone"
-# The page's ranges, each ending now.
-RANGES = {
-    "24 h": timedelta(hours=24),
-    "7 d": timedelta(days=7),
-    "30 d": timedelta(days=30),
-    "1 y": timedelta(days=365),
-}
 # How the page names each cause (docs/protocol.md §11), in the order it lists them.
 CAUSE_LABELS = {
     "keypad": "Keypads",

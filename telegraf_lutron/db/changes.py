@@ -29,7 +29,9 @@ on): such a bucket keeps its cause on the zone's own rollup row (`zone_change_ho
 the source columns), and only a bucket with several causes has rows in `zone_mixed_cause_hourly`
 (`_daily`), one per cause; the views are the union of the two (migration 7: the hourly energy by
 cause took 6.9 MB per 14 days of a 200-zone house, now 4.0 MB with the columns it adds to the zone
-rows; bench/bench_store.py). `lutron_area_change` rows carry the watts of an
+rows; bench/bench_store.py). `zone_cause_monthly` sums them per local month (every cause on
+its own row), for ranges of a year: a day has several causes with their buttons and events, so a
+year of days by cause is half a million rows, a year of months a tenth of that (migration 8). `lutron_area_change` rows carry the watts of an
 area's lights counted as unoccupied and its unoccupied-energy counter: the same machinery rolls them up
 per area (`area_unoccupied_hourly`), with the same guarantee: a lost row costs detail, never totals.
 
@@ -72,11 +74,13 @@ HOUSE_HOURLY, HOUSE_DAILY = "house_hourly", "house_daily"
 # (tables named zone_cause_* from migration 6 until migration 7 renamed them).
 CAUSE_HOURLY, CAUSE_DAILY = "zone_cause_hourly", "zone_cause_daily"
 MIXED_HOURLY, MIXED_DAILY = "zone_mixed_cause_hourly", "zone_mixed_cause_daily"
+CAUSE_MONTHLY = "zone_cause_monthly"  # a table: every cause of a zone's local month
 UNOCCUPIED_HOURLY, UNOCCUPIED_DAILY = "area_unoccupied_hourly", "area_unoccupied_daily"
 DIRTY = "change_dirty"
 HOURLY_TABLES = (ZONE_HOURLY, HOUSE_HOURLY, MIXED_HOURLY, UNOCCUPIED_HOURLY)
 DAILY_TABLES = (ZONE_DAILY, HOUSE_DAILY, MIXED_DAILY, UNOCCUPIED_DAILY)
-ROLLUP_TABLES = (*HOURLY_TABLES, *DAILY_TABLES)
+MONTHLY_TABLES = (CAUSE_MONTHLY,)
+ROLLUP_TABLES = (*HOURLY_TABLES, *DAILY_TABLES, *MONTHLY_TABLES)
 # What a cause rollup row is keyed by besides its zone and bucket: the cause and, where the rows
 # say, the keypad button or time clock event behind it ('' where they say nothing).
 CAUSE = "cause"
@@ -245,6 +249,31 @@ def mixed_cause_migration_statements() -> list[sql.Composed]:
     return out
 
 
+def monthly_cause_migration_statements() -> list[sql.Composed]:
+    """Energy by cause per zone and local month (a schema migration; see the module docstring).
+    `db init` then queues every zone series, so the rows already stored are summed into it. No
+    primary key, as the other tables by cause: a series index serves the rollup, a month index
+    the ranges across all zones."""
+    source = ", ".join(f"{c} text NOT NULL" for c in (CAUSE, *SOURCE_TAGS))
+    return [
+        sql.SQL(
+            "CREATE TABLE {} (site text NOT NULL, zone_id text NOT NULL, month date NOT NULL, "
+            + source
+            + ", energy_joules double precision NOT NULL, on_seconds double precision NOT NULL)"
+        ).format(_q(CAUSE_MONTHLY)),
+        sql.SQL("CREATE INDEX zone_cause_monthly_series_idx ON {} (site, zone_id, month)").format(
+            _q(CAUSE_MONTHLY)
+        ),
+        sql.SQL("CREATE INDEX zone_cause_monthly_month_idx ON {} (month)").format(_q(CAUSE_MONTHLY)),
+        sql.SQL("COMMENT ON TABLE {} IS {}").format(
+            _q(CAUSE_MONTHLY),
+            sql.Literal(
+                "the zone_cause_daily rows per local month (month: its first day), every cause on its own row"
+            ),
+        ),
+    ]
+
+
 # --- functions ------------------------------------------------------------------------------------
 
 _MARK_BODY = """
@@ -353,6 +382,17 @@ BEGIN
             SELECT rec.site, rec.id, c.day, {source_c}, c.energy, c.on_seconds
             FROM c
             WHERE c.causes > 1;
+            -- Months from the days, every cause on its own row.
+            DELETE FROM {cause_monthly} m
+            WHERE m.site = rec.site AND m.zone_id = rec.id
+              AND m.month >= date_trunc('month', v_h0 AT TIME ZONE v_tz)::date;
+            INSERT INTO {cause_monthly} (site, zone_id, month, {source_cols}, energy_joules, on_seconds)
+            SELECT rec.site, rec.id, date_trunc('month', h.day)::date, {source_h},
+                   sum(h.energy_joules), sum(h.on_seconds)
+            FROM {cause_daily} h
+            WHERE h.site = rec.site AND h.zone_id = rec.id
+              AND h.day >= date_trunc('month', v_h0 AT TIME ZONE v_tz)::date
+            GROUP BY 3, {source_h};
             INSERT INTO {last} AS l (series, site, id, "time", watts, level)
             SELECT rec.series, rec.site, rec.id, r."time", greatest(coalesce(r.watts, 0), 0), r.level
             FROM {zone_raw} r
@@ -518,6 +558,8 @@ def create_rollup_function(raw_schema: str) -> sql.Composed:
         house_parts=_parts(HOUSE.raw_table(raw_schema), "coalesce(r.site, '') = rec.site", "0"),
         cause_hourly=_q(CAUSE_HOURLY),
         mixed_hourly=_q(MIXED_HOURLY),
+        cause_daily=_q(CAUSE_DAILY),
+        cause_monthly=_q(CAUSE_MONTHLY),
         mixed_daily=_q(MIXED_DAILY),
         source_cols=sql.SQL(", ".join((CAUSE, *SOURCE_TAGS))),
         source_p=sql.SQL(", ".join(f"p.{c}" for c in (CAUSE, *SOURCE_TAGS))),

@@ -116,6 +116,18 @@ def days_overlapping(
     return sql.SQL("{day} >= {first} AND {day} <= {last}").format(day=day, first=first, last=last)
 
 
+def months_overlapping(
+    alias: str, start: sql.Composable, end: sql.Composable, tz: sql.Composable
+) -> sql.Composed:
+    """Monthly buckets (`alias.month`, the first day of a local month in `tz`) that overlap [start, end)."""
+    first = sql.SQL("date_trunc('month', {})::date").format(local_day(start, tz))
+    last = sql.SQL("date_trunc('month', {})::date").format(
+        local_day(sql.SQL("({} - interval '1 microsecond')").format(end), tz)
+    )
+    month = column(alias, "month")
+    return sql.SQL("{month} >= {first} AND {month} <= {last}").format(month=month, first=first, last=last)
+
+
 def day_start(day: sql.Composable, tz: sql.Composable) -> sql.Composed:
     """The instant local date `day` begins in time zone `tz`."""
     return sql.SQL("{}::timestamp AT TIME ZONE {}").format(day, tz)

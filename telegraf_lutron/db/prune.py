@@ -1,6 +1,7 @@
 """`db prune`: retention for raw rows, hourly and daily rollups, safe while Telegraf writes.
 
-Defaults: raw rows 90 days, hourly rollups 2 years, daily rollups forever.
+Defaults: raw rows 90 days, hourly rollups 2 years, daily rollups forever (the monthly rollups by
+cause follow the daily retention in whole months).
 
 Safety while Telegraf writes:
 - Every DELETE is its own short transaction of at most `batch_rows` rows, so Telegraf's COPY
@@ -252,10 +253,13 @@ def prune(
             cur.execute("SELECT (%s::timestamptz AT TIME ZONE %s)::date", (cutoff, tz))
             row = cur.fetchone()
         first_kept = row[0] if row else None
-        for name in (*(lv.daily for lv in LEVELS), *ch.DAILY_TABLES):
-            n = _prune_rollup(
-                conn, sql.Identifier(INTERNAL_SCHEMA, name), "day", first_kept, batch_rows, dry_run
-            )
+        # Months (named by their first day) go with the daily retention, once all of them has gone.
+        first_kept_month = first_kept.replace(day=1) if first_kept is not None else None
+        for name, column, cut in (
+            *((name, "day", first_kept) for name in (*(lv.daily for lv in LEVELS), *ch.DAILY_TABLES)),
+            *((name, "month", first_kept_month) for name in ch.MONTHLY_TABLES),
+        ):
+            n = _prune_rollup(conn, sql.Identifier(INTERNAL_SCHEMA, name), column, cut, batch_rows, dry_run)
             report.deleted[f"{INTERNAL_SCHEMA}.{name}"] = n
             if progress:
                 progress(f"{INTERNAL_SCHEMA}.{name}: {n} rows {'to delete' if dry_run else 'deleted'}")

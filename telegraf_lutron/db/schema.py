@@ -231,6 +231,12 @@ def _m7_mixed_causes(ctx: Context) -> list[sql.Composed]:
     return ch.mixed_cause_migration_statements()
 
 
+def _m8_monthly_causes(ctx: Context) -> list[sql.Composed]:
+    # Energy by cause per local month, for the Why page's year (db/changes.py); the zone rows
+    # already stored are rolled up into it (`_init`).
+    return ch.monthly_cause_migration_statements()
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "settings, series state, hourly and daily rollups", _m1_initial),
     Migration(2, "rollups drained from a stage in batches", _m2_staged_rollups),
@@ -239,8 +245,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "the newest names of every zone, for readers of the change rollups", _m5_zone_names),
     Migration(6, "causes: hourly and daily energy by cause per zone, unoccupied energy per area", _m6_causes),
     Migration(7, "causes: a bucket with one cause keeps it on the zone's rollup row", _m7_mixed_causes),
+    Migration(8, "causes: energy by cause per zone and local month", _m8_monthly_causes),
 )
-CAUSES_VERSION = 7  # the newest migration whose rollups the zone rows already stored must fill again
+CAUSES_VERSION = 8  # the newest migration whose rollups the zone rows already stored must fill again
 LATEST = MIGRATIONS[-1].version
 
 

@@ -3,8 +3,11 @@
 empty rooms per area, and lights left on overnight.
 
 `WhyStore` is a `HistoryStore` (same pool, settings and error translation) with these queries. Ranges
-are half-open `[start, end)` and every bucket that overlaps the range counts whole: hourly rollups up
-to `HOURLY_LIMIT`, daily ones beyond. A figure carries the zones behind it, as (site, zone_id)
+are half-open `[start, end)` and every bucket that overlaps the range counts whole (`_bucket`): a
+range from the start of a local month longer than `HOURLY_LIMIT` reads the monthly rollups by cause,
+one from a local midnight the daily ones, any other the hourly ones up to `HOURLY_LIMIT` and daily
+ones beyond. The page's ranges end now, and no rollup holds energy after its newest row, so for
+them a bucket that holds `end` counts exactly what the hours up to `end` hold. A figure carries the zones behind it, as (site, zone_id)
 pairs, so the page can link to them. Change rollups are brought up to date by the writers (every
 COPY), so readers run nothing (the UI role may not).
 """
@@ -12,8 +15,9 @@ COPY), so readers run nothing (the UI role may not).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from psycopg import sql
 
@@ -92,23 +96,39 @@ def _zone_info() -> sql.Composed:
     )
 
 
+def bucket_for(start: datetime, end: datetime, tz: str, *, monthly: bool) -> str:
+    """The rollups [start, end) reads: "hour", "day" or "month" (`monthly`: the figure has monthly
+    rollups); see the module docstring."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must be timezone-aware")
+    if end <= start:
+        raise ValueError("end must be after start")
+    local = start.astimezone(ZoneInfo(tz))
+    midnight = local.time() == time(0)
+    if monthly and midnight and local.day == 1 and end - start > HOURLY_LIMIT:
+        return "month"
+    return "day" if midnight or end - start > HOURLY_LIMIT else "hour"
+
+
 class WhyStore(HistoryStore):
     """The Why page's queries (see the module docstring)."""
 
     def _buckets(
-        self, start: datetime, end: datetime, hourly: str, daily: str
+        self, start: datetime, end: datetime, hourly: str, daily: str, monthly: str | None = None
     ) -> tuple[sql.Composed, sql.Composed]:
         """(table, WHERE clause) of the buckets overlapping [%(start)s, %(end)s)."""
-        if start.tzinfo is None or end.tzinfo is None:
-            raise ValueError("start and end must be timezone-aware")
-        if end <= start:
-            raise ValueError("end must be after start")
-        if end - start <= HOURLY_LIMIT:
+        bucket = bucket_for(start, end, self.settings().tz, monthly=monthly is not None)
+        start_, end_, tz = sql.Placeholder("start"), sql.Placeholder("end"), sql.Placeholder("tz")
+        if bucket == "hour":
             return sql.SQL("{}").format(sql.Identifier(INTERNAL_SCHEMA, hourly)), frag.hours_overlapping(
-                "b", sql.Placeholder("start"), sql.Placeholder("end")
+                "b", start_, end_
+            )
+        if bucket == "month" and monthly is not None:
+            return sql.SQL("{}").format(sql.Identifier(INTERNAL_SCHEMA, monthly)), frag.months_overlapping(
+                "b", start_, end_, tz
             )
         return sql.SQL("{}").format(sql.Identifier(INTERNAL_SCHEMA, daily)), frag.days_overlapping(
-            "b", sql.Placeholder("start"), sql.Placeholder("end"), sql.Placeholder("tz")
+            "b", start_, end_, tz
         )
 
     def _params(self, start: datetime, end: datetime, **extra: Any) -> dict[str, Any]:
@@ -116,7 +136,7 @@ class WhyStore(HistoryStore):
 
     def energy_by_cause(self, start: datetime, end: datetime) -> list[CauseEnergy]:
         """Energy per cause over the range, most first (causes without energy left out)."""
-        table, where = self._buckets(start, end, ch.CAUSE_HOURLY, ch.CAUSE_DAILY)
+        table, where = self._buckets(start, end, ch.CAUSE_HOURLY, ch.CAUSE_DAILY, ch.CAUSE_MONTHLY)
         # Per zone first, then per cause: a hash aggregate, not a sort of every bucket's zone.
         query = sql.SQL(
             """
@@ -143,7 +163,7 @@ class WhyStore(HistoryStore):
 
     def sources(self, start: datetime, end: datetime, *, limit: int = 10) -> list[SourceEnergy]:
         """The keypad buttons and time clock events behind the most energy over the range."""
-        table, where = self._buckets(start, end, ch.CAUSE_HOURLY, ch.CAUSE_DAILY)
+        table, where = self._buckets(start, end, ch.CAUSE_HOURLY, ch.CAUSE_DAILY, ch.CAUSE_MONTHLY)
         query = sql.SQL(
             """
             WITH z AS (
@@ -240,7 +260,7 @@ class WhyStore(HistoryStore):
         query = sql.SQL(
             """
             WITH info AS ({info}),
-            hours AS (
+            hours AS MATERIALIZED (
                 SELECT n.hour,
                        CASE WHEN %(ns)s > %(ne)s AND n.local_hour >= %(ns)s THEN n.local_day + 1
                             ELSE n.local_day END AS night

@@ -9,25 +9,16 @@ import streamlit as st
 
 from telegraf_lutron.webui import charts, common, data, tables
 
-RANGES = ("24 h", "7 d", "30 d", "1 y", "Custom")
+RANGES = (*common.CALENDAR_RANGES, "Custom")
 
 
 def pick_range(tz: str, now: datetime) -> tuple[datetime, datetime, str]:
     """(start, end, description) of the range the person picked; calendar ranges start at local
     midnight (or the first of a month for a year), so their first bucket is whole."""
     choice = st.radio("Range", RANGES, index=1, horizontal=True, key="energy_range")
-    local_now = pd.Timestamp(now).tz_convert(tz)
-    midnight = local_now.normalize()
-    if choice == "24 h":
-        return now - timedelta(hours=24), now, "the last 24 hours"
-    if choice == "7 d":
-        return (midnight - pd.Timedelta(days=6)).to_pydatetime(), now, "the last 7 days (today included)"
-    if choice == "30 d":
-        return (midnight - pd.Timedelta(days=29)).to_pydatetime(), now, "the last 30 days (today included)"
-    if choice == "1 y":
-        first = (midnight.replace(day=1) - pd.DateOffset(months=11)).to_pydatetime()
-        return first, now, "the last 12 months (this month included)"
-    today = local_now.date()
+    if choice in common.CALENDAR_RANGES:
+        return common.calendar_range(choice, tz, now)
+    today = pd.Timestamp(now).tz_convert(tz).date()
     picked = st.date_input(
         "From – to (inclusive)",
         value=(today - timedelta(days=13), today),

@@ -36,8 +36,8 @@ def zone_links(items: Sequence[tuple[str, Sequence[ZoneKey]]]) -> None:
 ctx = common.page("Why")
 design = data.design_info(ctx.settings.cache_dir)
 now = data.now_minute()
-span_name = st.radio("Range", list(why_data.RANGES), index=1, horizontal=True, key="why_range")
-start, end = now - why_data.RANGES[span_name], now
+span_name = st.radio("Range", common.CALENDAR_RANGES, index=1, horizontal=True, key="why_range")
+start, end, _ = common.calendar_range(span_name, ctx.tz, now)
 tariff, currency = ctx.settings.tariff, ctx.settings.currency
 money = st.column_config.NumberColumn(f"Cost ({currency})", format="%.2f")
 kwh = st.column_config.NumberColumn("kWh", format="%.3f")

@@ -114,6 +114,17 @@ BEGIN
             SELECT rec.site, rec.id, c.day, c.cause, c.keypad_id, c.component, c.timeclock_id, c.timeclock_event, c.energy, c.on_seconds
             FROM c
             WHERE c.causes > 1;
+            -- Months from the days, every cause on its own row.
+            DELETE FROM "lutron"."zone_cause_monthly" m
+            WHERE m.site = rec.site AND m.zone_id = rec.id
+              AND m.month >= date_trunc('month', v_h0 AT TIME ZONE v_tz)::date;
+            INSERT INTO "lutron"."zone_cause_monthly" (site, zone_id, month, cause, keypad_id, component, timeclock_id, timeclock_event, energy_joules, on_seconds)
+            SELECT rec.site, rec.id, date_trunc('month', h.day)::date, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event,
+                   sum(h.energy_joules), sum(h.on_seconds)
+            FROM "lutron"."zone_cause_daily" h
+            WHERE h.site = rec.site AND h.zone_id = rec.id
+              AND h.day >= date_trunc('month', v_h0 AT TIME ZONE v_tz)::date
+            GROUP BY 3, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event;
             INSERT INTO "lutron"."change_last" AS l (series, site, id, "time", watts, level)
             SELECT rec.series, rec.site, rec.id, r."time", greatest(coalesce(r.watts, 0), 0), r.level
             FROM "public"."lutron_zone_change" r
