@@ -175,6 +175,19 @@ def synthesize_change_year(conn: psycopg.Connection[Any], days: int, first_day: 
                 ),
                 {"shift": k * days, "tz": TZ, "lo": first_day if bucket == "day" else lo_hour},
             )
+    # Months by cause: the days summed, as the rollup sums them.
+    conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier("lutron", ch.CAUSE_MONTHLY)))
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO {m} (site, zone_id, month, {source}, energy_joules, on_seconds)"
+            " SELECT site, zone_id, date_trunc('month', day)::date, {source}, sum(energy_joules), sum(on_seconds)"
+            " FROM {d} GROUP BY 1, 2, 3, {source}"
+        ).format(
+            m=sql.Identifier("lutron", ch.CAUSE_MONTHLY),
+            d=sql.Identifier("lutron", ch.CAUSE_DAILY),
+            source=sql.SQL(source),
+        )
+    )
     conn.commit()
 
 
