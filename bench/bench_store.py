@@ -230,6 +230,9 @@ def new_design(dsn: str, args: argparse.Namespace) -> dict[str, float]:
             ("lutron", ch.HOUSE_DAILY),
             ("lutron", ch.MIXED_HOURLY),
             ("lutron", ch.MIXED_DAILY),
+            # Months grow slower than days: the extrapolation below (rows x 365 / days, as for
+            # the others) counts a fresh set of month rows for every --days, an upper bound.
+            ("lutron", ch.CAUSE_MONTHLY),
             ("public", "lutron_area_change"),
             ("lutron", ch.UNOCCUPIED_HOURLY),
             ("lutron", ch.UNOCCUPIED_DAILY),
@@ -261,6 +264,7 @@ def new_design(dsn: str, args: argparse.Namespace) -> dict[str, float]:
                 ch.ZONE_DAILY,
                 ch.MIXED_HOURLY,
                 ch.MIXED_DAILY,
+                ch.CAUSE_MONTHLY,
             )
         )
         / n_zones

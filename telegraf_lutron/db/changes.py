@@ -309,6 +309,8 @@ DECLARE
     v_h0 timestamptz;
     v_r0 timestamptz;
     v_frozen timestamptz;
+    v_d0 date;
+    v_m0 date;
     rec record;
 BEGIN
     PERFORM pg_advisory_xact_lock({lock_class}, {lock_key});
@@ -355,44 +357,53 @@ BEGIN
             SELECT rec.site, rec.id, c.hour, (c.hour AT TIME ZONE v_tz)::date, {source_c}, c.energy, c.on_seconds
             FROM c
             WHERE c.causes > 1;
-            -- Days from the hours, the same way.
-            DELETE FROM {mixed_daily} d
-            WHERE d.site = rec.site AND d.zone_id = rec.id AND d.day >= (v_h0 AT TIME ZONE v_tz)::date;
+            -- Days from the hours and months from the days, the same way. Only the rows that
+            -- differ are written: rewriting every row of the day and month at each flush left
+            -- ten times the live rows as dead ones for autovacuum (bench/bench_store.py).
+            v_d0 := (v_h0 AT TIME ZONE v_tz)::date;
+            v_m0 := date_trunc('month', v_d0)::date;
             DELETE FROM {zone_daily} d
-            WHERE d.site = rec.site AND d.zone_id = rec.id AND d.day >= (v_h0 AT TIME ZONE v_tz)::date;
-            WITH c AS MATERIALIZED (
-                SELECT h.day, {source_h}, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds,
-                       count(*) OVER (PARTITION BY h.day) AS causes
-                FROM {cause_hourly} h
-                WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
-                GROUP BY h.day, {source_h}
-            ), by_day AS (
-                INSERT INTO {zone_daily} (site, zone_id, day, energy_joules, on_seconds, watts_max, {source_cols})
-                SELECT rec.site, rec.id, t.day, t.energy, t.on_seconds, t.peak, {source_c}
-                FROM (
-                    SELECT h.day, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds,
-                           max(h.watts_max) AS peak
-                    FROM {zone_hourly} h
-                    WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
-                    GROUP BY h.day
-                ) t
-                LEFT JOIN c ON c.day = t.day AND c.causes = 1
-            )
+            WHERE d.site = rec.site AND d.zone_id = rec.id AND d.day >= v_d0
+              AND NOT EXISTS (SELECT 1 FROM {zone_hourly} h
+                              WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day = d.day);
+            INSERT INTO {zone_daily} AS d (site, zone_id, day, energy_joules, on_seconds, watts_max, {source_cols})
+            SELECT rec.site, rec.id, t.day, t.energy, t.on_seconds, t.peak, {source_c}
+            FROM (
+                SELECT h.day, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds,
+                       max(h.watts_max) AS peak
+                FROM {zone_hourly} h
+                WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_d0
+                GROUP BY h.day
+            ) t
+            LEFT JOIN ({day_causes}) c ON c.day = t.day AND c.causes = 1
+            ON CONFLICT (site, zone_id, day) DO UPDATE
+            SET energy_joules = excluded.energy_joules, on_seconds = excluded.on_seconds,
+                watts_max = excluded.watts_max, {source_set}
+            WHERE (d.energy_joules, d.on_seconds, d.watts_max, {source_d})
+                  IS DISTINCT FROM (excluded.energy_joules, excluded.on_seconds, excluded.watts_max, {source_x});
+            DELETE FROM {mixed_daily} m
+            WHERE m.site = rec.site AND m.zone_id = rec.id AND m.day >= v_d0
+              AND NOT EXISTS (SELECT 1 FROM ({day_causes}) c
+                              WHERE c.causes > 1 AND c.day = m.day AND {same_source}
+                                AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds);
             INSERT INTO {mixed_daily} (site, zone_id, day, {source_cols}, energy_joules, on_seconds)
             SELECT rec.site, rec.id, c.day, {source_c}, c.energy, c.on_seconds
-            FROM c
-            WHERE c.causes > 1;
-            -- Months from the days, every cause on its own row.
+            FROM ({day_causes}) c
+            WHERE c.causes > 1
+              AND NOT EXISTS (SELECT 1 FROM {mixed_daily} m
+                              WHERE m.site = rec.site AND m.zone_id = rec.id AND m.day = c.day AND {same_source}
+                                AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds);
             DELETE FROM {cause_monthly} m
-            WHERE m.site = rec.site AND m.zone_id = rec.id
-              AND m.month >= date_trunc('month', v_h0 AT TIME ZONE v_tz)::date;
+            WHERE m.site = rec.site AND m.zone_id = rec.id AND m.month >= v_m0
+              AND NOT EXISTS (SELECT 1 FROM ({month_causes}) c
+                              WHERE c.month = m.month AND {same_source}
+                                AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds);
             INSERT INTO {cause_monthly} (site, zone_id, month, {source_cols}, energy_joules, on_seconds)
-            SELECT rec.site, rec.id, date_trunc('month', h.day)::date, {source_h},
-                   sum(h.energy_joules), sum(h.on_seconds)
-            FROM {cause_daily} h
-            WHERE h.site = rec.site AND h.zone_id = rec.id
-              AND h.day >= date_trunc('month', v_h0 AT TIME ZONE v_tz)::date
-            GROUP BY 3, {source_h};
+            SELECT rec.site, rec.id, c.month, {source_c}, c.energy, c.on_seconds
+            FROM ({month_causes}) c
+            WHERE NOT EXISTS (SELECT 1 FROM {cause_monthly} m
+                              WHERE m.site = rec.site AND m.zone_id = rec.id AND m.month = c.month AND {same_source}
+                                AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds);
             INSERT INTO {last} AS l (series, site, id, "time", watts, level)
             SELECT rec.series, rec.site, rec.id, r."time", greatest(coalesce(r.watts, 0), 0), r.level
             FROM {zone_raw} r
@@ -565,6 +576,29 @@ def create_rollup_function(raw_schema: str) -> sql.Composed:
         source_p=sql.SQL(", ".join(f"p.{c}" for c in (CAUSE, *SOURCE_TAGS))),
         source_h=sql.SQL(", ".join(f"h.{c}" for c in (CAUSE, *SOURCE_TAGS))),
         source_c=sql.SQL(", ".join(f"c.{c}" for c in (CAUSE, *SOURCE_TAGS))),
+        source_d=sql.SQL(", ".join(f"d.{c}" for c in (CAUSE, *SOURCE_TAGS))),
+        source_x=sql.SQL(", ".join(f"excluded.{c}" for c in (CAUSE, *SOURCE_TAGS))),
+        source_set=sql.SQL(", ".join(f"{c} = excluded.{c}" for c in (CAUSE, *SOURCE_TAGS))),
+        same_source=sql.SQL(" AND ".join(f"c.{c} = m.{c}" for c in (CAUSE, *SOURCE_TAGS))),
+        # A zone's days by cause from v_d0 on, with how many causes each day had.
+        day_causes=sql.SQL(
+            "SELECT h.day, {source_h}, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds,"
+            " count(*) OVER (PARTITION BY h.day) AS causes"
+            " FROM {cause_hourly} h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_d0"
+            " GROUP BY h.day, {source_h}"
+        ).format(
+            source_h=sql.SQL(", ".join(f"h.{c}" for c in (CAUSE, *SOURCE_TAGS))),
+            cause_hourly=_q(CAUSE_HOURLY),
+        ),
+        # A zone's months by cause from v_m0 on.
+        month_causes=sql.SQL(
+            "SELECT date_trunc('month', h.day)::date AS month, {source_h}, sum(h.energy_joules) AS energy,"
+            " sum(h.on_seconds) AS on_seconds"
+            " FROM {cause_daily} h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_m0"
+            " GROUP BY 1, {source_h}"
+        ).format(
+            source_h=sql.SQL(", ".join(f"h.{c}" for c in (CAUSE, *SOURCE_TAGS))), cause_daily=_q(CAUSE_DAILY)
+        ),
         area_raw=AREA_CHANGE.raw_table(raw_schema),
         area_hourly=_q(UNOCCUPIED_HOURLY),
         area_daily=_q(UNOCCUPIED_DAILY),

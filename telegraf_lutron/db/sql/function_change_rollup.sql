@@ -11,6 +11,8 @@ DECLARE
     v_h0 timestamptz;
     v_r0 timestamptz;
     v_frozen timestamptz;
+    v_d0 date;
+    v_m0 date;
     rec record;
 BEGIN
     PERFORM pg_advisory_xact_lock(19540, 17224);
@@ -87,44 +89,53 @@ BEGIN
             SELECT rec.site, rec.id, c.hour, (c.hour AT TIME ZONE v_tz)::date, c.cause, c.keypad_id, c.component, c.timeclock_id, c.timeclock_event, c.energy, c.on_seconds
             FROM c
             WHERE c.causes > 1;
-            -- Days from the hours, the same way.
-            DELETE FROM "lutron"."zone_mixed_cause_daily" d
-            WHERE d.site = rec.site AND d.zone_id = rec.id AND d.day >= (v_h0 AT TIME ZONE v_tz)::date;
+            -- Days from the hours and months from the days, the same way. Only the rows that
+            -- differ are written: rewriting every row of the day and month at each flush left
+            -- ten times the live rows as dead ones for autovacuum (bench/bench_store.py).
+            v_d0 := (v_h0 AT TIME ZONE v_tz)::date;
+            v_m0 := date_trunc('month', v_d0)::date;
             DELETE FROM "lutron"."zone_change_daily" d
-            WHERE d.site = rec.site AND d.zone_id = rec.id AND d.day >= (v_h0 AT TIME ZONE v_tz)::date;
-            WITH c AS MATERIALIZED (
-                SELECT h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds,
-                       count(*) OVER (PARTITION BY h.day) AS causes
-                FROM "lutron"."zone_cause_hourly" h
-                WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
-                GROUP BY h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event
-            ), by_day AS (
-                INSERT INTO "lutron"."zone_change_daily" (site, zone_id, day, energy_joules, on_seconds, watts_max, cause, keypad_id, component, timeclock_id, timeclock_event)
-                SELECT rec.site, rec.id, t.day, t.energy, t.on_seconds, t.peak, c.cause, c.keypad_id, c.component, c.timeclock_id, c.timeclock_event
-                FROM (
-                    SELECT h.day, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds,
-                           max(h.watts_max) AS peak
-                    FROM "lutron"."zone_change_hourly" h
-                    WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
-                    GROUP BY h.day
-                ) t
-                LEFT JOIN c ON c.day = t.day AND c.causes = 1
-            )
+            WHERE d.site = rec.site AND d.zone_id = rec.id AND d.day >= v_d0
+              AND NOT EXISTS (SELECT 1 FROM "lutron"."zone_change_hourly" h
+                              WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day = d.day);
+            INSERT INTO "lutron"."zone_change_daily" AS d (site, zone_id, day, energy_joules, on_seconds, watts_max, cause, keypad_id, component, timeclock_id, timeclock_event)
+            SELECT rec.site, rec.id, t.day, t.energy, t.on_seconds, t.peak, c.cause, c.keypad_id, c.component, c.timeclock_id, c.timeclock_event
+            FROM (
+                SELECT h.day, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds,
+                       max(h.watts_max) AS peak
+                FROM "lutron"."zone_change_hourly" h
+                WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_d0
+                GROUP BY h.day
+            ) t
+            LEFT JOIN (SELECT h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds, count(*) OVER (PARTITION BY h.day) AS causes FROM "lutron"."zone_cause_hourly" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_d0 GROUP BY h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event) c ON c.day = t.day AND c.causes = 1
+            ON CONFLICT (site, zone_id, day) DO UPDATE
+            SET energy_joules = excluded.energy_joules, on_seconds = excluded.on_seconds,
+                watts_max = excluded.watts_max, cause = excluded.cause, keypad_id = excluded.keypad_id, component = excluded.component, timeclock_id = excluded.timeclock_id, timeclock_event = excluded.timeclock_event
+            WHERE (d.energy_joules, d.on_seconds, d.watts_max, d.cause, d.keypad_id, d.component, d.timeclock_id, d.timeclock_event)
+                  IS DISTINCT FROM (excluded.energy_joules, excluded.on_seconds, excluded.watts_max, excluded.cause, excluded.keypad_id, excluded.component, excluded.timeclock_id, excluded.timeclock_event);
+            DELETE FROM "lutron"."zone_mixed_cause_daily" m
+            WHERE m.site = rec.site AND m.zone_id = rec.id AND m.day >= v_d0
+              AND NOT EXISTS (SELECT 1 FROM (SELECT h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds, count(*) OVER (PARTITION BY h.day) AS causes FROM "lutron"."zone_cause_hourly" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_d0 GROUP BY h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event) c
+                              WHERE c.causes > 1 AND c.day = m.day AND c.cause = m.cause AND c.keypad_id = m.keypad_id AND c.component = m.component AND c.timeclock_id = m.timeclock_id AND c.timeclock_event = m.timeclock_event
+                                AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds);
             INSERT INTO "lutron"."zone_mixed_cause_daily" (site, zone_id, day, cause, keypad_id, component, timeclock_id, timeclock_event, energy_joules, on_seconds)
             SELECT rec.site, rec.id, c.day, c.cause, c.keypad_id, c.component, c.timeclock_id, c.timeclock_event, c.energy, c.on_seconds
-            FROM c
-            WHERE c.causes > 1;
-            -- Months from the days, every cause on its own row.
+            FROM (SELECT h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds, count(*) OVER (PARTITION BY h.day) AS causes FROM "lutron"."zone_cause_hourly" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_d0 GROUP BY h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event) c
+            WHERE c.causes > 1
+              AND NOT EXISTS (SELECT 1 FROM "lutron"."zone_mixed_cause_daily" m
+                              WHERE m.site = rec.site AND m.zone_id = rec.id AND m.day = c.day AND c.cause = m.cause AND c.keypad_id = m.keypad_id AND c.component = m.component AND c.timeclock_id = m.timeclock_id AND c.timeclock_event = m.timeclock_event
+                                AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds);
             DELETE FROM "lutron"."zone_cause_monthly" m
-            WHERE m.site = rec.site AND m.zone_id = rec.id
-              AND m.month >= date_trunc('month', v_h0 AT TIME ZONE v_tz)::date;
+            WHERE m.site = rec.site AND m.zone_id = rec.id AND m.month >= v_m0
+              AND NOT EXISTS (SELECT 1 FROM (SELECT date_trunc('month', h.day)::date AS month, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds FROM "lutron"."zone_cause_daily" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_m0 GROUP BY 1, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event) c
+                              WHERE c.month = m.month AND c.cause = m.cause AND c.keypad_id = m.keypad_id AND c.component = m.component AND c.timeclock_id = m.timeclock_id AND c.timeclock_event = m.timeclock_event
+                                AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds);
             INSERT INTO "lutron"."zone_cause_monthly" (site, zone_id, month, cause, keypad_id, component, timeclock_id, timeclock_event, energy_joules, on_seconds)
-            SELECT rec.site, rec.id, date_trunc('month', h.day)::date, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event,
-                   sum(h.energy_joules), sum(h.on_seconds)
-            FROM "lutron"."zone_cause_daily" h
-            WHERE h.site = rec.site AND h.zone_id = rec.id
-              AND h.day >= date_trunc('month', v_h0 AT TIME ZONE v_tz)::date
-            GROUP BY 3, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event;
+            SELECT rec.site, rec.id, c.month, c.cause, c.keypad_id, c.component, c.timeclock_id, c.timeclock_event, c.energy, c.on_seconds
+            FROM (SELECT date_trunc('month', h.day)::date AS month, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds FROM "lutron"."zone_cause_daily" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_m0 GROUP BY 1, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event) c
+            WHERE NOT EXISTS (SELECT 1 FROM "lutron"."zone_cause_monthly" m
+                              WHERE m.site = rec.site AND m.zone_id = rec.id AND m.month = c.month AND c.cause = m.cause AND c.keypad_id = m.keypad_id AND c.component = m.component AND c.timeclock_id = m.timeclock_id AND c.timeclock_event = m.timeclock_event
+                                AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds);
             INSERT INTO "lutron"."change_last" AS l (series, site, id, "time", watts, level)
             SELECT rec.series, rec.site, rec.id, r."time", greatest(coalesce(r.watts, 0), 0), r.level
             FROM "public"."lutron_zone_change" r
