@@ -14,6 +14,7 @@ from pg_fixtures import assert_same_rollups, flush_rollups, reference_rollups, s
 
 from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, make_house
 from telegraf_lutron.db.prune import DEFAULT_HOURLY, DEFAULT_RAW, Retention, parse_retention, prune
+from telegraf_lutron.lineprotocol import encode
 
 BERLIN = ZoneInfo("Europe/Berlin")
 START = datetime(2024, 5, 1, 0, 0, tzinfo=UTC)
@@ -201,3 +202,41 @@ def test_daily_rollups_go_by_whole_local_days(pg_lutron_dsn: str) -> None:
         prune(conn, Retention(raw=None, hourly=None, daily=timedelta(days=5)), now=NOW)
         days = [r[0] for r in conn.execute("SELECT DISTINCT day FROM lutron.system_daily ORDER BY day")]
     assert days[0] == date(2024, 5, 8)  # NOW - 5 days = 2024-05-08 02:00 in Berlin
+
+
+def test_prune_rebuilds_the_change_tables_series_indexes_which_page_splits_bloat(pg_lutron_dsn: str) -> None:
+    """Each zone's rows go to the end of its part of the series index, so its pages split half
+    full; db prune rebuilds it (concurrently) to its compact size, changing no row or rollup."""
+    lines = [
+        encode(
+            "lutron_zone_change",
+            {"site": "home", "zone_id": str(z), "kind": "light", "cause": "keypad"},
+            {"level": 50.0, "watts": 30.0, "energy_joules_total": 30.0 * 60 * i},
+            int((START + timedelta(minutes=i)).timestamp()) * 10**9,
+        )
+        for i in range(400)
+        for z in range(60)
+    ]
+    index = "lutron_zone_change_series_time_idx"
+
+    def state(conn: psycopg.Connection[Any]) -> tuple[int, Any, Any]:
+        size = conn.execute("SELECT pg_relation_size(%s::regclass)", (f"public.{index}",)).fetchone()[0]
+        rows = conn.execute("SELECT count(*), sum(energy_joules_total) FROM lutron_zone_change").fetchone()
+        hourly = conn.execute(
+            "SELECT count(*), sum(energy_joules), sum(on_seconds) FROM lutron.zone_change_hourly"
+        ).fetchone()
+        return size, rows, hourly
+
+    with psycopg.connect(pg_lutron_dsn) as conn:
+        writer = TelegrafWriter(conn)
+        for i in range(0, len(lines), 600):  # a flush every 10 minutes of rows, as Telegraf's
+            writer.write_lines("".join(lines[i : i + 600]))
+    with psycopg.connect(pg_lutron_dsn, autocommit=True) as conn:
+        bloated, rows, hourly = state(conn)
+        dry = prune(conn, Retention(raw=None, hourly=None, daily=None), now=NOW, dry_run=True)
+        assert f"public.{index}" in dry.reindexed and state(conn)[0] == bloated
+        report = prune(conn, Retention(raw=None, hourly=None, daily=None), now=NOW)
+        assert f"public.{index}" in report.reindexed and not report.failed
+        compact, rows_after, hourly_after = state(conn)
+    assert (rows_after, hourly_after) == (rows, hourly) and rows[0] == len(lines)
+    assert compact < 0.8 * bloated, (compact, bloated)

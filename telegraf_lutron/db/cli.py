@@ -276,6 +276,10 @@ def _prune(args: argparse.Namespace, dsn: str) -> int:
         print(f"{kind}: " + (f"before {cutoff:%Y-%m-%d %H:%M:%S %Z}" if cutoff else "kept forever"))
     for table, n in report.deleted.items():
         print(f"  {table}: {verb} {n} rows")
+    for index in report.reindexed:
+        print(f"  {index}: {'would rebuild' if report.dry_run else 'rebuilt'}")
+    for index, why in report.failed.items():
+        print(f"  {index}: not rebuilt ({why}); run db prune as the tables' owner")
     return EXIT_OK
 
 

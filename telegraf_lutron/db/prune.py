@@ -14,6 +14,12 @@ Safety while Telegraf writes:
   replace a complete bucket with one rebuilt from the few raw rows left. A brief
   SHARE ROW EXCLUSIVE lock after recording it waits out any COPY that started before and might
   still have read the old cut-off.
+- Last, the per-series indexes of the change tables are rebuilt (`REINDEX ... CONCURRENTLY`,
+  which lets Telegraf write meanwhile). Each zone's rows go to the end of that zone's part of
+  the index, in the middle of the index, so its pages split half full as it grows: measured on
+  14 days of a 200-zone house, the series index of lutron_zone_change took 7.5 MB as written
+  against 4.8 MB rebuilt (bench/bench_store.py), about 70 MB a year. Rebuilt by each (weekly,
+  say) `db prune`, it stays near its compact size.
 """
 
 from __future__ import annotations
@@ -30,9 +36,9 @@ from psycopg import sql
 from telegraf_lutron.db import INTERNAL_SCHEMA
 from telegraf_lutron.db import changes as ch
 from telegraf_lutron.db.fragments import raw_matches
-from telegraf_lutron.db.levels import AREA_CHANGE, EVENT, HOUSE, LEVELS, ZONE_CHANGE, Level
+from telegraf_lutron.db.levels import AREA_CHANGE, CHANGE_LEVELS, EVENT, HOUSE, LEVELS, ZONE_CHANGE, Level
 from telegraf_lutron.db.rollups import flush
-from telegraf_lutron.db.schema import read_settings, require_initialised, write_setting
+from telegraf_lutron.db.schema import measurement_indexes, read_settings, require_initialised, write_setting
 
 DEFAULT_RAW = timedelta(days=90)
 DEFAULT_HOURLY = timedelta(days=730)
@@ -73,6 +79,8 @@ class PruneReport:
     cutoffs: dict[str, datetime | None] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)  # table -> rows (or rows that would go)
     dry_run: bool = False
+    reindexed: list[str] = field(default_factory=list)  # indexes rebuilt (or that would be)
+    failed: dict[str, str] = field(default_factory=dict)  # index -> why it could not be rebuilt
 
 
 def _series(cur: psycopg.Cursor[Any], level: Level) -> list[tuple[str, str]]:
@@ -265,4 +273,37 @@ def prune(
                 progress(f"{INTERNAL_SCHEMA}.{name}: {n} rows {'to delete' if dry_run else 'deleted'}")
     else:
         report.cutoffs["daily"] = None
+    _reindex(conn, raw_schema, report, progress)
     return report
+
+
+def _reindex(
+    conn: psycopg.Connection[Any],
+    raw_schema: str,
+    report: PruneReport,
+    progress: Callable[[str], None] | None,
+) -> None:
+    """Rebuild the change tables' per-series indexes (see the module docstring). A failure (a
+    role that does not own the tables) is reported, not raised: the rows are pruned already."""
+    for level in CHANGE_LEVELS:
+        for name in measurement_indexes(level, raw_schema):
+            if not name.endswith("_series_time_idx"):
+                continue
+            index = sql.Identifier(raw_schema, name)
+            with conn.cursor() as cur:
+                cur.execute("SELECT to_regclass(%s)", (index.as_string(cur),))
+                row = cur.fetchone()
+            if row is None or row[0] is None:
+                continue
+            qualified = f"{raw_schema}.{name}"
+            if not report.dry_run:
+                try:
+                    conn.execute(sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(index))
+                except psycopg.Error as exc:
+                    report.failed[qualified] = str(exc).strip().splitlines()[0]
+                    if progress:
+                        progress(f"{qualified}: not rebuilt: {report.failed[qualified]}")
+                    continue
+            report.reindexed.append(qualified)
+            if progress:
+                progress(f"{qualified}: {'to rebuild' if report.dry_run else 'rebuilt'}")
