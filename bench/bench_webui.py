@@ -20,8 +20,9 @@ ending now, after `db init`:
    so the "1 y" range has a year to read. A design cache with two revisions.
 2. Data: the loaders each page calls (webui/data.py), with Streamlit's caches cleared before every
    run: the first run, then the median and p95 of --repeat, for each database, and the ratio of
-   the change rows' median to the snapshots' (the baseline, measured in the same run). Energy is
-   measured for every range, Zones for every range of one zone.
+   the change rows' median to the snapshots' (the baseline, measured in the same run). Energy and
+   Why are measured for every range, Zones for every range of one zone (the snapshots have no
+   causes: their Why figures are empty, and their time only says what an empty page costs).
 3. Browser: `streamlit run webui/app.py` and Debian's Chromium (Playwright). The server is warmed by
    one page load (Python imports), then left until the short caches expire. Each page is then
    clicked in the sidebar of the open app (its data read fresh: the first render a person sees when
