@@ -8,16 +8,14 @@ The version-6 database is made by the version-6 code itself, taken from this rep
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import old_code
 import psycopg
 import pytest
-from old_code import ROOT, extract, newest_commit
+from old_code import assert_same_numbers, extract, newest_commit
 from pg_fixtures import init_db
 from psycopg import sql
 
@@ -91,29 +89,7 @@ def version_6_commit() -> str:
 
 
 def run_script(code_dir: str, mode: str, dsn: str) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, code_dir, mode, dsn, TZ, END.isoformat(), str(SEED)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=code_dir or ROOT,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
-
-
-def close(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return a == pytest.approx(b, rel=1e-9, abs=1e-9)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(close(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
-
-
-def assert_same_numbers(before: dict[str, Any], after: dict[str, Any]) -> None:
-    for key, value in before.items():
-        if key not in ("file", "latest"):
-            assert close(value, after[key]), key
+    return old_code.run_script(SCRIPT, code_dir, mode, dsn, TZ, END.isoformat(), str(SEED))
 
 
 @pytest.fixture(scope="module")
