@@ -4,7 +4,6 @@ init` prints; the change tables fill and the web UI's queries answer from them."
 
 from __future__ import annotations
 
-import socket
 import sys
 import time
 import tomllib
@@ -14,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from execd_emulator import ExecdEmulator
+from free_ports import free_port
 
 from telegraf_lutron.db.cli import telegraf_block
 from telegraf_lutron.db.history import TelegrafWriter, add_agent_tags
@@ -24,12 +24,6 @@ from telegraf_lutron.simulator.designgen import GeneratorParams, generate
 pytestmark = [pytest.mark.subprocess]
 
 PLUGIN = [sys.executable, "-m", "telegraf_lutron", "run", "--config"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_db_init_and_the_plugin_fill_the_change_tables_and_the_ui_reads_them(

@@ -9,7 +9,6 @@ import base64
 import io
 import json
 import os
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from free_ports import free_port
 
 from telegraf_lutron import design_cli
 from telegraf_lutron.check import run_check
@@ -67,12 +67,6 @@ class Server:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def hostile_design() -> tuple[Design, bytes]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from typing import Any
 
 import pytest
 from execd_emulator import ExecdEmulator
+from free_ports import free_port
 from prometheus_stack import GrafanaRequest, PrometheusServer, grafana_request, prometheus_binary
 from telegraf_prometheus_client import Exposition, ExpositionServer, PrometheusClientConfig, TelegrafAgent
 
@@ -50,12 +50,6 @@ FOR_FACTOR = 1 / 60  # the alerts' `for`: 15m becomes 15 s
 DEADLINE = 240.0  # seconds for every target to show data (the widest panels step by 2 minutes)
 
 HOUSE, BAD, EMPTY = "test house", "bad password", "empty design"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from free_ports import free_port
 
 from telegraf_lutron.design import Design, DesignError, Zone
 from telegraf_lutron.design_cache import (
@@ -146,11 +147,7 @@ def processor() -> Iterator[Processor]:
 
 @pytest.fixture
 def refused_url() -> str:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # nothing listens there any more
-    return f"http://127.0.0.1:{port}/DbXmlInfo.xml"
+    return f"http://127.0.0.1:{free_port()}/DbXmlInfo.xml"  # nothing listens there
 
 
 def house(seed: int = 1, **kw: object) -> tuple[Design, bytes]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from free_ports import free_port
 
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate
 
@@ -99,10 +99,7 @@ def test_hostile_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_unreachable_host_names_the_url() -> None:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port()  # nothing listens there
     result = run("--host", "127.0.0.1", "--http-port", str(port), "--timeout", "5")
     assert result.returncode == 1
     assert f"http://127.0.0.1:{port}/DbXmlInfo.xml" in result.stderr.decode()

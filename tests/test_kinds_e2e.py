@@ -4,7 +4,6 @@ motors, pulsed and maintained contact closures), with `[[zone]]` overrides in it
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from execd_emulator import ExecdEmulator, ReceivedMetric
+from free_ports import free_port
 
 from telegraf_lutron.design import OUTPUT_KINDS, Zone
 from telegraf_lutron.simulator import SimulatorThread
@@ -24,12 +24,6 @@ pytestmark = [pytest.mark.subprocess]
 PLUGIN = [sys.executable, "-m", "telegraf_lutron", "run", "--config"]
 COMMAND = [sys.executable, "-m", "telegraf_lutron"]
 Snapshot = dict[str, list[ReceivedMetric]]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class KindsHouse:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from execd_emulator import ExecdEmulator, ReceivedMetric
+from free_ports import free_port
 
 from telegraf_lutron.lineprotocol import safe_tag_value
 from telegraf_lutron.simulator import SimulatorThread
@@ -24,12 +24,6 @@ pytestmark = pytest.mark.subprocess
 
 PLUGIN = [sys.executable, "-m", "telegraf_lutron", "run", "--config"]
 CHECK = [sys.executable, "-m", "telegraf_lutron", "check", "--config"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_config(tmp_path: Path, telnet: int, http: int, *, password: str = "default", **plugin: str) -> Path:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from execd_emulator import ExecdEmulator
+from free_ports import free_port
 
 from telegraf_lutron.simulator import SimulatorThread
 from telegraf_lutron.simulator.designgen import GeneratorParams, generate
@@ -26,12 +26,6 @@ from telegraf_lutron.simulator.designgen import GeneratorParams, generate
 pytestmark = pytest.mark.subprocess
 
 PLUGIN = [sys.executable, "-m", "telegraf_lutron", "run", "--config"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def unreachable_config(tmp_path: Path, **plugin: str) -> Path:

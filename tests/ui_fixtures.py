@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
+from free_ports import free_port
 from pg_fixtures import TEMPLATE_TIMEZONE, clone_database, drop_database
 
 from telegraf_lutron.db.history import HistoryGenerator, TelegrafWriter, zone_specs
@@ -444,14 +445,6 @@ CHROMIUM_ARGS = [
 ARTIFACTS = ROOT / "test-artifacts"
 # url path and how many plotly charts each page draws with the seeded data
 BROWSER_PAGES = {"now": ("", 2), "energy": ("energy", 4), "zones": ("zones", 3), "design": ("design", 0)}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
