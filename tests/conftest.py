@@ -23,11 +23,40 @@ _running: list[pytest.Item] = []  # the test whose setup, call or teardown runs 
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # tryfirst: before `-m` deselects by marker.
     for item in items:
         if "pg_server_dsn" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.db)
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker
+        items[:] = longest_modules_first(items)
+
+
+def longest_modules_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """`items` with the modules that take longest first: those with browser tests, then those that
+    make a fixture once per module (a server, a database with history, a wheel), then the rest;
+    each module's tests in their order. `scripts/test.sh` runs pytest-xdist with `--dist loadscope
+    --no-loadscope-reorder`: every module runs on one worker (its module fixtures made once), and
+    workers take modules in this order, so the long ones do not start last. Every worker collects
+    the same order (xdist checks)."""
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+
+    def rank(tests: list[pytest.Item]) -> int:
+        if any(t.get_closest_marker("browser") for t in tests):
+            return 0
+        return 1 if any(_uses_module_fixture(t) for t in tests) else 2
+
+    ordered = sorted(modules.values(), key=rank)  # stable: collection order within a rank
+    return [item for tests in ordered for item in tests]
+
+
+def _uses_module_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)  # pytest's FuncFixtureInfo of a test function
+    return info is not None and any(
+        defs[-1].scope in ("module", "class", "package") for defs in info.name2fixturedefs.values() if defs
+    )
 
 
 @pytest.hookimpl(wrapper=True)
