@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's checks. Extra arguments go to pytest.
 #
-#   bash scripts/test.sh          everything: the README's test command, and what CI runs
+#   bash scripts/test.sh          everything, in parallel: the README's test command, and what CI runs
 #   bash scripts/test.sh --fast   ruff, mypy and every test marked neither db, browser, subprocess
 #                                 nor apt: no PostgreSQL, no network, nothing installed once .venv
 #                                 exists (under a minute)
@@ -97,5 +97,10 @@ say "ruff"
 .venv/bin/ruff format --check .
 say "mypy --strict (telegraf_lutron, webui)"
 bash scripts/typecheck.sh
-say "pytest"
-.venv/bin/python -m pytest "$@"
+# In parallel (pytest-xdist): most of the run waits on sockets, child processes and PostgreSQL.
+# Three workers were fastest on the 2-core machines (CONTRIBUTING.md has the figures); set
+# TL_TEST_WORKERS, or pass -n 0 to run in one process. Each module runs on one worker (loadscope),
+# so a module's fixtures (a Streamlit server, Prometheus, a database with history) are made once;
+# tests/conftest.py orders the modules longest first (hence --no-loadscope-reorder).
+say "pytest (${TL_TEST_WORKERS:-3} workers)"
+.venv/bin/python -m pytest -n "${TL_TEST_WORKERS:-3}" --dist loadscope --no-loadscope-reorder "$@"
