@@ -26,7 +26,7 @@ from telegraf_lutron.db.why import WhyStore
 from telegraf_lutron.simulator.designgen import GeneratorParams
 from telegraf_lutron.simulator.stats import SimulatorStats
 
-pytestmark = pytest.mark.subprocess
+pytestmark = [pytest.mark.subprocess, pytest.mark.alone]  # energy within 0.1-1 % of the simulator's
 
 Snapshot = dict[str, list[ReceivedMetric]]
 
