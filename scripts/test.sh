@@ -55,10 +55,13 @@ if [ "$fast" = 1 ]; then
     .venv/bin/ruff format --check .
     say "mypy --strict (telegraf_lutron, webui)"
     bash scripts/typecheck.sh
-    say "pytest (no db, browser, subprocess or apt tests)"
-    # A database test that slipped through fails at once instead of reaching a server.
+    say "pytest (no db, browser, subprocess or apt tests; ${TL_TEST_WORKERS:-3} workers)"
+    # A database test that slipped through fails at once instead of reaching a server. In
+    # parallel too: these tests mostly wait on loopback sockets and timers (917 tests on an idle
+    # 2-core machine: 63 s in one process, 34 s in three).
     TL_TEST_DSN="host=127.0.0.1 port=1 user=postgres dbname=postgres" \
-        .venv/bin/python -m pytest -m "not db and not browser and not subprocess and not apt" "$@"
+        .venv/bin/python -m pytest -n "${TL_TEST_WORKERS:-3}" \
+        -m "not db and not browser and not subprocess and not apt" "$@"
     exit 0
 fi
 
