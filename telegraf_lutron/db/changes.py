@@ -366,6 +366,26 @@ BEGIN
             WHERE d.site = rec.site AND d.zone_id = rec.id AND d.day >= v_d0
               AND NOT EXISTS (SELECT 1 FROM {zone_hourly} h
                               WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day = d.day);
+            -- The zone's days by cause, read once: the mixed days come from them, and a day
+            -- with one cause keeps it on the zone's day row.
+            WITH c AS MATERIALIZED (
+                {day_causes}
+            ), gone AS (
+                DELETE FROM {mixed_daily} m
+                WHERE m.site = rec.site AND m.zone_id = rec.id AND m.day >= v_d0
+                  AND NOT EXISTS (SELECT 1 FROM c
+                                  WHERE c.causes > 1 AND c.day = m.day AND {same_source}
+                                    AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds)
+            ), added AS (
+                -- Sees the rows as before `gone`: an unchanged row is neither deleted nor added.
+                INSERT INTO {mixed_daily} (site, zone_id, day, {source_cols}, energy_joules, on_seconds)
+                SELECT rec.site, rec.id, c.day, {source_c}, c.energy, c.on_seconds
+                FROM c
+                WHERE c.causes > 1
+                  AND NOT EXISTS (SELECT 1 FROM {mixed_daily} m
+                                  WHERE m.site = rec.site AND m.zone_id = rec.id AND m.day = c.day AND {same_source}
+                                    AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds)
+            )
             INSERT INTO {zone_daily} AS d (site, zone_id, day, energy_joules, on_seconds, watts_max, {source_cols})
             SELECT rec.site, rec.id, t.day, t.energy, t.on_seconds, t.peak, {source_c}
             FROM (
@@ -375,32 +395,24 @@ BEGIN
                 WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_d0
                 GROUP BY h.day
             ) t
-            LEFT JOIN ({day_causes}) c ON c.day = t.day AND c.causes = 1
+            LEFT JOIN c ON c.day = t.day AND c.causes = 1
             ON CONFLICT (site, zone_id, day) DO UPDATE
             SET energy_joules = excluded.energy_joules, on_seconds = excluded.on_seconds,
                 watts_max = excluded.watts_max, {source_set}
             WHERE (d.energy_joules, d.on_seconds, d.watts_max, {source_d})
                   IS DISTINCT FROM (excluded.energy_joules, excluded.on_seconds, excluded.watts_max, {source_x});
-            DELETE FROM {mixed_daily} m
-            WHERE m.site = rec.site AND m.zone_id = rec.id AND m.day >= v_d0
-              AND NOT EXISTS (SELECT 1 FROM ({day_causes}) c
-                              WHERE c.causes > 1 AND c.day = m.day AND {same_source}
-                                AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds);
-            INSERT INTO {mixed_daily} (site, zone_id, day, {source_cols}, energy_joules, on_seconds)
-            SELECT rec.site, rec.id, c.day, {source_c}, c.energy, c.on_seconds
-            FROM ({day_causes}) c
-            WHERE c.causes > 1
-              AND NOT EXISTS (SELECT 1 FROM {mixed_daily} m
-                              WHERE m.site = rec.site AND m.zone_id = rec.id AND m.day = c.day AND {same_source}
-                                AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds);
-            DELETE FROM {cause_monthly} m
-            WHERE m.site = rec.site AND m.zone_id = rec.id AND m.month >= v_m0
-              AND NOT EXISTS (SELECT 1 FROM ({month_causes}) c
-                              WHERE c.month = m.month AND {same_source}
-                                AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds);
+            WITH c AS MATERIALIZED (
+                {month_causes}
+            ), gone AS (
+                DELETE FROM {cause_monthly} m
+                WHERE m.site = rec.site AND m.zone_id = rec.id AND m.month >= v_m0
+                  AND NOT EXISTS (SELECT 1 FROM c
+                                  WHERE c.month = m.month AND {same_source}
+                                    AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds)
+            )
             INSERT INTO {cause_monthly} (site, zone_id, month, {source_cols}, energy_joules, on_seconds)
             SELECT rec.site, rec.id, c.month, {source_c}, c.energy, c.on_seconds
-            FROM ({month_causes}) c
+            FROM c
             WHERE NOT EXISTS (SELECT 1 FROM {cause_monthly} m
                               WHERE m.site = rec.site AND m.zone_id = rec.id AND m.month = c.month AND {same_source}
                                 AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds);

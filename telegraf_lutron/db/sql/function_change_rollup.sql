@@ -98,6 +98,26 @@ BEGIN
             WHERE d.site = rec.site AND d.zone_id = rec.id AND d.day >= v_d0
               AND NOT EXISTS (SELECT 1 FROM "lutron"."zone_change_hourly" h
                               WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day = d.day);
+            -- The zone's days by cause, read once: the mixed days come from them, and a day
+            -- with one cause keeps it on the zone's day row.
+            WITH c AS MATERIALIZED (
+                SELECT h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds, count(*) OVER (PARTITION BY h.day) AS causes FROM "lutron"."zone_cause_hourly" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_d0 GROUP BY h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event
+            ), gone AS (
+                DELETE FROM "lutron"."zone_mixed_cause_daily" m
+                WHERE m.site = rec.site AND m.zone_id = rec.id AND m.day >= v_d0
+                  AND NOT EXISTS (SELECT 1 FROM c
+                                  WHERE c.causes > 1 AND c.day = m.day AND c.cause = m.cause AND c.keypad_id = m.keypad_id AND c.component = m.component AND c.timeclock_id = m.timeclock_id AND c.timeclock_event = m.timeclock_event
+                                    AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds)
+            ), added AS (
+                -- Sees the rows as before `gone`: an unchanged row is neither deleted nor added.
+                INSERT INTO "lutron"."zone_mixed_cause_daily" (site, zone_id, day, cause, keypad_id, component, timeclock_id, timeclock_event, energy_joules, on_seconds)
+                SELECT rec.site, rec.id, c.day, c.cause, c.keypad_id, c.component, c.timeclock_id, c.timeclock_event, c.energy, c.on_seconds
+                FROM c
+                WHERE c.causes > 1
+                  AND NOT EXISTS (SELECT 1 FROM "lutron"."zone_mixed_cause_daily" m
+                                  WHERE m.site = rec.site AND m.zone_id = rec.id AND m.day = c.day AND c.cause = m.cause AND c.keypad_id = m.keypad_id AND c.component = m.component AND c.timeclock_id = m.timeclock_id AND c.timeclock_event = m.timeclock_event
+                                    AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds)
+            )
             INSERT INTO "lutron"."zone_change_daily" AS d (site, zone_id, day, energy_joules, on_seconds, watts_max, cause, keypad_id, component, timeclock_id, timeclock_event)
             SELECT rec.site, rec.id, t.day, t.energy, t.on_seconds, t.peak, c.cause, c.keypad_id, c.component, c.timeclock_id, c.timeclock_event
             FROM (
@@ -107,32 +127,24 @@ BEGIN
                 WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_d0
                 GROUP BY h.day
             ) t
-            LEFT JOIN (SELECT h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds, count(*) OVER (PARTITION BY h.day) AS causes FROM "lutron"."zone_cause_hourly" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_d0 GROUP BY h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event) c ON c.day = t.day AND c.causes = 1
+            LEFT JOIN c ON c.day = t.day AND c.causes = 1
             ON CONFLICT (site, zone_id, day) DO UPDATE
             SET energy_joules = excluded.energy_joules, on_seconds = excluded.on_seconds,
                 watts_max = excluded.watts_max, cause = excluded.cause, keypad_id = excluded.keypad_id, component = excluded.component, timeclock_id = excluded.timeclock_id, timeclock_event = excluded.timeclock_event
             WHERE (d.energy_joules, d.on_seconds, d.watts_max, d.cause, d.keypad_id, d.component, d.timeclock_id, d.timeclock_event)
                   IS DISTINCT FROM (excluded.energy_joules, excluded.on_seconds, excluded.watts_max, excluded.cause, excluded.keypad_id, excluded.component, excluded.timeclock_id, excluded.timeclock_event);
-            DELETE FROM "lutron"."zone_mixed_cause_daily" m
-            WHERE m.site = rec.site AND m.zone_id = rec.id AND m.day >= v_d0
-              AND NOT EXISTS (SELECT 1 FROM (SELECT h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds, count(*) OVER (PARTITION BY h.day) AS causes FROM "lutron"."zone_cause_hourly" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_d0 GROUP BY h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event) c
-                              WHERE c.causes > 1 AND c.day = m.day AND c.cause = m.cause AND c.keypad_id = m.keypad_id AND c.component = m.component AND c.timeclock_id = m.timeclock_id AND c.timeclock_event = m.timeclock_event
-                                AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds);
-            INSERT INTO "lutron"."zone_mixed_cause_daily" (site, zone_id, day, cause, keypad_id, component, timeclock_id, timeclock_event, energy_joules, on_seconds)
-            SELECT rec.site, rec.id, c.day, c.cause, c.keypad_id, c.component, c.timeclock_id, c.timeclock_event, c.energy, c.on_seconds
-            FROM (SELECT h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds, count(*) OVER (PARTITION BY h.day) AS causes FROM "lutron"."zone_cause_hourly" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_d0 GROUP BY h.day, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event) c
-            WHERE c.causes > 1
-              AND NOT EXISTS (SELECT 1 FROM "lutron"."zone_mixed_cause_daily" m
-                              WHERE m.site = rec.site AND m.zone_id = rec.id AND m.day = c.day AND c.cause = m.cause AND c.keypad_id = m.keypad_id AND c.component = m.component AND c.timeclock_id = m.timeclock_id AND c.timeclock_event = m.timeclock_event
-                                AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds);
-            DELETE FROM "lutron"."zone_cause_monthly" m
-            WHERE m.site = rec.site AND m.zone_id = rec.id AND m.month >= v_m0
-              AND NOT EXISTS (SELECT 1 FROM (SELECT date_trunc('month', h.day)::date AS month, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds FROM "lutron"."zone_cause_daily" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_m0 GROUP BY 1, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event) c
-                              WHERE c.month = m.month AND c.cause = m.cause AND c.keypad_id = m.keypad_id AND c.component = m.component AND c.timeclock_id = m.timeclock_id AND c.timeclock_event = m.timeclock_event
-                                AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds);
+            WITH c AS MATERIALIZED (
+                SELECT date_trunc('month', h.day)::date AS month, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds FROM "lutron"."zone_cause_daily" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_m0 GROUP BY 1, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event
+            ), gone AS (
+                DELETE FROM "lutron"."zone_cause_monthly" m
+                WHERE m.site = rec.site AND m.zone_id = rec.id AND m.month >= v_m0
+                  AND NOT EXISTS (SELECT 1 FROM c
+                                  WHERE c.month = m.month AND c.cause = m.cause AND c.keypad_id = m.keypad_id AND c.component = m.component AND c.timeclock_id = m.timeclock_id AND c.timeclock_event = m.timeclock_event
+                                    AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds)
+            )
             INSERT INTO "lutron"."zone_cause_monthly" (site, zone_id, month, cause, keypad_id, component, timeclock_id, timeclock_event, energy_joules, on_seconds)
             SELECT rec.site, rec.id, c.month, c.cause, c.keypad_id, c.component, c.timeclock_id, c.timeclock_event, c.energy, c.on_seconds
-            FROM (SELECT date_trunc('month', h.day)::date AS month, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event, sum(h.energy_joules) AS energy, sum(h.on_seconds) AS on_seconds FROM "lutron"."zone_cause_daily" h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.day >= v_m0 GROUP BY 1, h.cause, h.keypad_id, h.component, h.timeclock_id, h.timeclock_event) c
+            FROM c
             WHERE NOT EXISTS (SELECT 1 FROM "lutron"."zone_cause_monthly" m
                               WHERE m.site = rec.site AND m.zone_id = rec.id AND m.month = c.month AND c.cause = m.cause AND c.keypad_id = m.keypad_id AND c.component = m.component AND c.timeclock_id = m.timeclock_id AND c.timeclock_event = m.timeclock_event
                                 AND c.energy = m.energy_joules AND c.on_seconds = m.on_seconds);
