@@ -319,14 +319,7 @@ BEGIN
     INTO v_tz, v_frozen FROM {settings} s;
     FOR rec IN DELETE FROM {dirty} RETURNING series, site, id, since LOOP
         IF rec.series = 'zone' THEN
-            SELECT max(r."time") INTO v_from FROM {zone_raw} r
-            WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id AND r."time" < rec.since;
-            v_h0 := {hour_start}(coalesce(v_from, rec.since), v_tz);
-            IF v_frozen > '-infinity' THEN  -- never an hour whose rows db prune removed
-                v_h0 := greatest(v_h0, {hour_start}(v_frozen, v_tz) + interval '1 hour');
-            END IF;
-            SELECT max(r."time") INTO v_r0 FROM {zone_raw} r
-            WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id AND r."time" <= v_h0;
+            {zone_start}
             DELETE FROM {zone_hourly} h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.hour >= v_h0;
             DELETE FROM {mixed_hourly} h WHERE h.site = rec.site AND h.zone_id = rec.id AND h.hour >= v_h0;
             -- One pass over the segments fills both: per hour, with its cause when it had one,
@@ -424,14 +417,7 @@ BEGIN
             ON CONFLICT (series, site, id) DO UPDATE
             SET "time" = excluded."time", watts = excluded.watts, level = excluded.level;
         ELSIF rec.series = 'area' THEN
-            SELECT max(r."time") INTO v_from FROM {area_raw} r
-            WHERE coalesce(r.site, '') = rec.site AND coalesce(r.area_id, '') = rec.id AND r."time" < rec.since;
-            v_h0 := {hour_start}(coalesce(v_from, rec.since), v_tz);
-            IF v_frozen > '-infinity' THEN
-                v_h0 := greatest(v_h0, {hour_start}(v_frozen, v_tz) + interval '1 hour');
-            END IF;
-            SELECT max(r."time") INTO v_r0 FROM {area_raw} r
-            WHERE coalesce(r.site, '') = rec.site AND coalesce(r.area_id, '') = rec.id AND r."time" <= v_h0;
+            {area_start}
             DELETE FROM {area_hourly} h WHERE h.site = rec.site AND h.area_id = rec.id AND h.hour >= v_h0;
             INSERT INTO {area_hourly} (site, area_id, hour, day, energy_joules, lit_seconds, watts_max)
             SELECT rec.site, rec.id, p.hour, (p.hour AT TIME ZONE v_tz)::date,
@@ -450,14 +436,7 @@ BEGIN
             WHERE h.site = rec.site AND h.area_id = rec.id AND h.day >= (v_h0 AT TIME ZONE v_tz)::date
             GROUP BY h.site, h.area_id, h.day;
         ELSE
-            SELECT max(r."time") INTO v_from FROM {house_raw} r
-            WHERE coalesce(r.site, '') = rec.site AND r."time" < rec.since;
-            v_h0 := {hour_start}(coalesce(v_from, rec.since), v_tz);
-            IF v_frozen > '-infinity' THEN
-                v_h0 := greatest(v_h0, {hour_start}(v_frozen, v_tz) + interval '1 hour');
-            END IF;
-            SELECT max(r."time") INTO v_r0 FROM {house_raw} r
-            WHERE coalesce(r.site, '') = rec.site AND r."time" <= v_h0;
+            {house_start}
             DELETE FROM {house_hourly} h WHERE h.site = rec.site AND h.hour >= v_h0;
             INSERT INTO {house_hourly} (site, hour, day, energy_joules, watts_max, covered_seconds)
             SELECT rec.site, p.hour, (p.hour AT TIME ZONE v_tz)::date,
@@ -486,6 +465,23 @@ BEGIN
     END LOOP;
 END;
 """
+
+# Where one series' recompute starts: `v_h0`, the hour of the row before the oldest new one (whose
+# segment the new row ends), never an hour whose rows db prune removed; `v_r0`, the row whose
+# segment covers `v_h0`'s start.
+_START = """SELECT max(r."time") INTO v_from FROM {raw} r
+            WHERE {match} AND r."time" < rec.since;
+            v_h0 := {hour_start}(coalesce(v_from, rec.since), v_tz);
+            IF v_frozen > '-infinity' THEN
+                v_h0 := greatest(v_h0, {hour_start}(v_frozen, v_tz) + interval '1 hour');
+            END IF;
+            SELECT max(r."time") INTO v_r0 FROM {raw} r
+            WHERE {match} AND r."time" <= v_h0;"""
+
+
+def _start(raw: sql.Composable, match: str) -> sql.Composed:
+    return sql.SQL(_START).format(raw=raw, match=sql.SQL(match), hour_start=_q("hour_start"))
+
 
 # The hourly parts of the segments of one series from `v_r0` on (see the module docstring).
 _PARTS = """SELECT h.hour,{carry_s}
@@ -557,6 +553,12 @@ def _function(name: str, returns: str, body: sql.Composable) -> sql.Composed:
     ).format(fn=_q(name), returns=sql.SQL(returns)) + sql.Composed([body, sql.SQL("$function$")])
 
 
+# A raw row `r` of the series `rec` (zone, area, house).
+ZONE_MATCH = "coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id"
+AREA_MATCH = "coalesce(r.site, '') = rec.site AND coalesce(r.area_id, '') = rec.id"
+HOUSE_MATCH = "coalesce(r.site, '') = rec.site"
+
+
 def create_rollup_function(raw_schema: str) -> sql.Composed:
     body = sql.SQL(_ROLLUP_BODY).format(
         lock_class=sql.Literal(LOCK_CLASS),
@@ -572,13 +574,12 @@ def create_rollup_function(raw_schema: str) -> sql.Composed:
         house_hourly=_q(HOUSE_HOURLY),
         house_daily=_q(HOUSE_DAILY),
         last=_q(LAST),
+        zone_start=_start(ZONE_CHANGE.raw_table(raw_schema), ZONE_MATCH),
         zone_parts=_parts(
-            ZONE_CHANGE.raw_table(raw_schema),
-            "coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id",
-            "coalesce(r.level, 0)",
-            carry=_cause_carry(),
+            ZONE_CHANGE.raw_table(raw_schema), ZONE_MATCH, "coalesce(r.level, 0)", carry=_cause_carry()
         ),
-        house_parts=_parts(HOUSE.raw_table(raw_schema), "coalesce(r.site, '') = rec.site", "0"),
+        house_start=_start(HOUSE.raw_table(raw_schema), HOUSE_MATCH),
+        house_parts=_parts(HOUSE.raw_table(raw_schema), HOUSE_MATCH, "0"),
         cause_hourly=_q(CAUSE_HOURLY),
         mixed_hourly=_q(MIXED_HOURLY),
         cause_daily=_q(CAUSE_DAILY),
@@ -614,9 +615,10 @@ def create_rollup_function(raw_schema: str) -> sql.Composed:
         area_raw=AREA_CHANGE.raw_table(raw_schema),
         area_hourly=_q(UNOCCUPIED_HOURLY),
         area_daily=_q(UNOCCUPIED_DAILY),
+        area_start=_start(AREA_CHANGE.raw_table(raw_schema), AREA_MATCH),
         area_parts=_parts(
             AREA_CHANGE.raw_table(raw_schema),
-            "coalesce(r.site, '') = rec.site AND coalesce(r.area_id, '') = rec.id",
+            AREA_MATCH,
             "CASE WHEN coalesce(r.unoccupied_watts, 0) > 0 THEN 1 ELSE 0 END",
             watts="unoccupied_watts",
             counter="unoccupied_energy_joules_total",

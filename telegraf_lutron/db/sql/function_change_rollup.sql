@@ -24,7 +24,7 @@ BEGIN
             SELECT max(r."time") INTO v_from FROM "public"."lutron_zone_change" r
             WHERE coalesce(r.site, '') = rec.site AND coalesce(r.zone_id, '') = rec.id AND r."time" < rec.since;
             v_h0 := "lutron"."hour_start"(coalesce(v_from, rec.since), v_tz);
-            IF v_frozen > '-infinity' THEN  -- never an hour whose rows db prune removed
+            IF v_frozen > '-infinity' THEN
                 v_h0 := greatest(v_h0, "lutron"."hour_start"(v_frozen, v_tz) + interval '1 hour');
             END IF;
             SELECT max(r."time") INTO v_r0 FROM "public"."lutron_zone_change" r
