@@ -101,7 +101,7 @@ say "ruff"
 say "mypy --strict (telegraf_lutron, webui)"
 bash scripts/typecheck.sh
 # In parallel (pytest-xdist): most of the run waits on sockets, child processes and PostgreSQL.
-# Three workers were fastest on the 2-core machines (CONTRIBUTING.md has the figures); set
+# Four workers were fastest on the 2-core machines (CONTRIBUTING.md has the figures); set
 # TL_TEST_WORKERS, or pass -n 0 to run in one process. Each module runs on one worker (loadscope),
 # so a module's fixtures (a Streamlit server, Prometheus, a database with history) are made once;
 # tests/conftest.py orders the modules longest first (hence --no-loadscope-reorder). Tests marked
@@ -109,8 +109,8 @@ bash scripts/typecheck.sh
 # shared with the workers adds to each change's delivery exceed that, so they run afterwards, by
 # themselves. Exit status 5 (no test selected, e.g. a file given that has none of them) is fine.
 pytest_ok() { "$@" || { rc=$?; [ "$rc" = 5 ] || exit "$rc"; }; }
-say "pytest (${TL_TEST_WORKERS:-3} workers)"
-pytest_ok .venv/bin/python -m pytest -n "${TL_TEST_WORKERS:-3}" --dist loadscope --no-loadscope-reorder \
+say "pytest (${TL_TEST_WORKERS:-4} workers)"
+pytest_ok .venv/bin/python -m pytest -n "${TL_TEST_WORKERS:-4}" --dist loadscope --no-loadscope-reorder \
     -m "not alone" "$@"
 say "pytest (the tests marked alone, by themselves)"
 pytest_ok .venv/bin/python -m pytest -m alone "$@"

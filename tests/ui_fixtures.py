@@ -576,6 +576,36 @@ def render_page(page: Any, url: str, charts: int, timeout_ms: int = 30_000) -> R
     return Rendered(seconds, n, exceptions, first)
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Chromium for a browser test module (one per module: each runs on one pytest-xdist worker)."""
+    if not CHROMIUM.exists():  # fail, never skip: a missing browser must not pass as a green run
+        pytest.fail(
+            f"Debian's Chromium ({CHROMIUM}) is not installed: apt-get install -y chromium "
+            "(scripts/test.sh does), or leave these tests out with -m 'not browser'"
+        )
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A new page in a context of its own (no cookies or storage from another test)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-GB")
+    p = context.new_page()
+    try:
+        yield p
+    finally:
+        context.close()
+
+
+def outside_requests(page: Any, base: str) -> list[str]:
+    """Collects every request the page makes to anything but the Streamlit server."""
+    seen: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith((base, "data:", "blob:")) else seen.append(r.url))
+    return seen
+
+
 def screenshot(page: Any, path: Path, width: int = 1400) -> None:
     """The whole page in one image: Streamlit scrolls an inner element, so grow the viewport to
     the content's height first."""
