@@ -6,7 +6,8 @@ once (pytest-xdist workers, `scripts/test.sh -n`): the kernel may hand the same 
 worker before this one's server binds it, and then a test talks to another test's server. So each
 worker takes ports from its own block below the kernel's ephemeral range (where the kernel never
 picks ports for bind(0) or connect), one after another without reuse until the block wraps, and
-skips any port something is bound to now (another program on the machine)."""
+skips any port something is bound to now (another program on the machine) and any port a browser
+refuses to load a page from (Chromium: net::ERR_UNSAFE_PORT)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from collections.abc import Iterator
 FIRST = 10000  # the lowest port used
 BLOCK = 2000  # ports per worker: far more than one run uses
 WORKERS = 11  # blocks between FIRST and the kernel's default ephemeral range (32768)
+# The Fetch Standard's "bad ports", which browsers never connect to, from FIRST up: only 10080
+# (amanda) is in that range. A Streamlit server there cannot be opened in Chromium.
+BAD_PORTS = frozenset({10080})
 
 
 def _worker_index() -> int:
@@ -54,6 +58,8 @@ def free_port() -> int:
     """A port on 127.0.0.1 that nothing is bound to now and that no other test of this run gets."""
     for _ in range(BLOCK):
         port = next(_ports)
+        if port in BAD_PORTS:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
