@@ -38,7 +38,7 @@ http_port = {http}
 username = "default"
 password = "{password}"
 keepalive_interval = "0.5s"
-keepalive_timeout = "1s"
+keepalive_timeout = "3s"  # not 1 s: a CPU shared with other tests can delay a reply that long
 query_timeout = "2s"
 [plugin]
 cache_dir = "{tmp_path / "cache"}"
@@ -154,6 +154,7 @@ def test_a_level_changed_at_the_processor_shows_in_the_next_snapshot(house: Hous
     assert fields["watts"] == pytest.approx(zone.rated_watts * 0.37)
 
 
+@pytest.mark.alone  # 0.1 % of 8 s is 8 ms: more than a change's delivery may take on a shared CPU
 def test_energy_equals_the_analytic_integral(house: House) -> None:
     zone = next(z for z in house.design.zones if z.dimmable and z.rated_watts > 0)
     house.sim.set_level(zone.id, 0.0)
