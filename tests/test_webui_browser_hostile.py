@@ -19,9 +19,10 @@ from ui_fixtures import (
     streamlit_server,
 )
 
+from telegraf_lutron.webui.escape import WORD_JOINER
+
 pytest_plugins = ["ui_fixtures"]  # the UI fixtures; the database ones come from conftest (pg_fixtures)
 pytestmark = [pytest.mark.browser, pytest.mark.subprocess, pytest.mark.db]
-WORD_JOINER = "\u2060"
 
 
 HOSTILE_CHARTS = {"now": 2, "energy": 4, "zones": 3, "design": 0}

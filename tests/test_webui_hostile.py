@@ -33,7 +33,7 @@ from ui_fixtures import (
 )
 
 from telegraf_lutron.webui import data
-from telegraf_lutron.webui.escape import md
+from telegraf_lutron.webui.escape import WORD_JOINER, md
 
 pytest_plugins = ["ui_fixtures"]  # the UI fixtures; the database ones come from conftest (pg_fixtures)
 
@@ -144,7 +144,7 @@ def test_history_pages_show_hostile_names_as_text(
         # The links to the zones carry names in their labels (Markdown): escaped, never a link.
         labels = [e.proto.label for e in at.get("page_link")]
         assert labels and [link for label in labels for link in autolinks(label)] == []
-        names = {markdown_text(label).replace("\u2060", "").rsplit(" · ", 1)[0] for label in labels}
+        names = {markdown_text(label).replace(WORD_JOINER, "").rsplit(" · ", 1)[0] for label in labels}
         hostile = {z.area for z in hostile_setup.design.zones} | {
             f"{z.name} ({z.area})" for z in hostile_setup.design.zones
         }
