@@ -100,8 +100,9 @@ say "ruff"
 .venv/bin/ruff format --check .
 say "mypy --strict (telegraf_lutron, webui)"
 bash scripts/typecheck.sh
-# In parallel (pytest-xdist): most of the run waits on sockets, child processes and PostgreSQL.
-# Four workers were fastest on the 2-core machines (CONTRIBUTING.md has the figures); set
+# In parallel (pytest-xdist). Four workers were fastest on the 2-core machines: they keep both
+# cores busy, a worker waiting on a socket or a child process leaving its core to another
+# (CONTRIBUTING.md has the figures); set
 # TL_TEST_WORKERS, or pass -n 0 to run in one process. Each module runs on one worker (loadscope),
 # so a module's fixtures (a Streamlit server, Prometheus, a database with history) are made once;
 # tests/conftest.py orders the modules longest first (hence --no-loadscope-reorder). Tests marked
